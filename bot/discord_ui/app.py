@@ -1,0 +1,131 @@
+"""The discord.py ``Bot``: wires the core to Discord in ``setup_hook``, tears down in ``close``.
+
+Everything the bot uses (store, upstream client, clock, poll policy) is built
+outside and passed in, so tests and the demo run the same code as production
+with different parts at the network edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord import app_commands
+from discord.ext import commands
+
+from bot.async_store import AsyncTaskStore
+from bot.clock import Clock, utc_now
+from bot.config import Config
+from bot.discord_ui.notifier import DiscordNotifier
+from bot.discord_ui.replies import report_error
+from bot.discord_ui.sync import sync_if_changed
+from bot.discord_ui.video_cog import VideoCog
+from bot.discord_ui.views import DYNAMIC_ITEMS
+from bot.poll_policy import PollPolicy
+from bot.poller import Poller, PollerSettings
+from bot.service import VideoService
+from bot.upstream import VideosClient
+
+log = logging.getLogger(__name__)
+
+
+class SoraCommandTree(app_commands.CommandTree):
+    """One error handler for every command: short ephemeral answers, bugs get a reference id."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original: BaseException = getattr(error, "original", error)
+        if isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
+            original = error
+        await report_error(interaction, original)
+
+
+class SoraBot(commands.Bot):
+    """The bot process: Discord client plus the poller that reports through it."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: AsyncTaskStore,
+        upstream: VideosClient,
+        clock: Clock = utc_now,
+        policy: PollPolicy | None = None,
+        sync_commands: bool = True,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=SoraCommandTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.config = config
+        self.store = store
+        self.upstream = upstream
+        self.clock = clock
+        self.policy = policy or policy_from_config(config)
+        self.sync_commands = sync_commands
+        self.service = VideoService(
+            store=store, upstream=upstream, config=config, policy=self.policy, clock=clock
+        )
+        self.notifier = DiscordNotifier(self, store, mention_author=config.discord.mention_author)
+        self.poller = Poller(
+            store=store,
+            upstream=upstream,
+            notifier=self.notifier,
+            settings=settings_from_config(config),
+            policy=self.policy,
+            clock=clock,
+        )
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def setup_hook(self) -> None:
+        """Load the cogs and buttons, resume every task from the DB, start polling, sync commands."""
+        await self.add_cog(VideoCog(self))
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        recovered = await self.poller.recover()
+        active = await self.store.active_count()
+        log.info("resuming %d active tasks (%d interrupted submissions failed)", active, recovered)
+        self.poller.schedule(self.scheduler, every_seconds=self.config.poller.tick_seconds)
+        self.scheduler.start()
+        if self.sync_commands and self.application_id is not None:
+            await sync_if_changed(
+                self.tree,
+                self.store,
+                application_id=self.application_id,
+                dev_guild_id=self.config.discord.dev_guild_id,
+            )
+
+    async def close(self) -> None:
+        """Stop polling first, then disconnect; the DB and HTTP client are closed by the owner."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await super().close()
+
+
+def policy_from_config(config: Config) -> PollPolicy:
+    """The poll policy the config describes."""
+    poll = config.poller
+    return PollPolicy(
+        first_poll=poll.first_poll_seconds,
+        min_interval=poll.min_interval_seconds,
+        max_interval=poll.max_interval_seconds,
+        error_cap=poll.error_backoff_cap_seconds,
+    )
+
+
+def settings_from_config(config: Config) -> PollerSettings:
+    """The poller settings the config describes."""
+    poll = config.poller
+    return PollerSettings(
+        batch_size=poll.batch_size,
+        concurrency=poll.concurrency,
+        max_age=timedelta(minutes=poll.max_age_minutes),
+        card_edit_interval=timedelta(seconds=poll.card_edit_interval_seconds),
+        delivery_max_attempts=poll.delivery_max_attempts,
+        media_dir=config.storage.media_dir,
+    )

@@ -1,0 +1,99 @@
+"""The shared shape of every submission: check, answer publicly, submit, show the card.
+
+/sora, /remix and the Remix modal all go through ``submit_with_card`` so that
+they answer inside Discord's 3 seconds the same way:
+
+1. cheap checks (input, permissions, quotas: local and SQLite only) — a refusal
+   is an ephemeral error and nothing is written;
+2. ``defer`` publicly, which creates the status card;
+3. the upstream call (may take seconds) — a refusal deletes the card and
+   explains privately;
+4. the card shows the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.discord_ui import render
+from bot.discord_ui.permissions import check_bot_permissions
+from bot.discord_ui.replies import report_error, retract_card
+from bot.errors import BotError
+from bot.models import VideoTask
+from bot.service import Origin
+
+if TYPE_CHECKING:
+    from bot.discord_ui.app import SoraBot
+
+
+def origin_of(interaction: discord.Interaction, card_message_id: int | None = None) -> Origin:
+    """The plain ids the core needs."""
+    assert interaction.guild_id is not None and interaction.channel_id is not None
+    return Origin(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        card_message_id=card_message_id,
+    )
+
+
+async def submit_with_card(
+    interaction: discord.Interaction,
+    *,
+    check: Callable[[], Awaitable[object]],
+    submit: Callable[[Origin], Awaitable[VideoTask]],
+) -> VideoTask | None:
+    """Run one submission; returns the task, or None when it was refused (already answered)."""
+    try:
+        check_bot_permissions(interaction)
+        await check()
+    except BotError as exc:
+        await report_error(interaction, exc)
+        return None
+    await interaction.response.defer(thinking=True)
+    card = await interaction.original_response()
+    return await _submit_and_show(interaction, card.id, submit)
+
+
+async def submit_followup_card(
+    interaction: discord.Interaction, submit: Callable[[Origin], Awaitable[VideoTask]]
+) -> VideoTask | None:
+    """A further card for the same interaction (batch remixes): a public followup message."""
+    card = await interaction.followup.send(
+        content="Sending to the video service…", wait=True, allowed_mentions=render.NO_MENTIONS
+    )
+    try:
+        task = await submit(origin_of(interaction, card.id))
+    except BotError as exc:
+        await card.delete()
+        await report_error(interaction, exc)
+        return None
+    await card.edit(content=None, embed=render.card_embed(task))
+    await _bot(interaction).store.record_card_edit(
+        task.id, status=task.status, progress=task.progress
+    )
+    return task
+
+
+async def _submit_and_show(
+    interaction: discord.Interaction, card_id: int, submit: Callable[[Origin], Awaitable[VideoTask]]
+) -> VideoTask | None:
+    try:
+        task = await submit(origin_of(interaction, card_id))
+    except BotError as exc:
+        await retract_card(interaction, exc)
+        return None
+    await interaction.edit_original_response(
+        content=None, embed=render.card_embed(task), allowed_mentions=render.NO_MENTIONS
+    )
+    await _bot(interaction).store.record_card_edit(
+        task.id, status=task.status, progress=task.progress
+    )
+    return task
+
+
+def _bot(interaction: discord.Interaction) -> SoraBot:
+    return interaction.client  # type: ignore[return-value]

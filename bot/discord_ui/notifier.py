@@ -1,0 +1,192 @@
+"""The Discord implementation of ``bot.notifier.Notifier``.
+
+Everything here uses channel messages and the bot token, never an interaction
+token: results can arrive hours after the command, and interaction tokens die
+after 15 minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import aiohttp
+import discord
+
+from bot.async_store import AsyncTaskStore
+from bot.discord_ui import render
+from bot.discord_ui.views import result_view
+from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from bot.models import TaskStatus, VideoTask
+
+log = logging.getLogger(__name__)
+
+#: Discord error codes after which retrying a post cannot help.
+PERMANENT_CODES = {
+    10003: "the channel no longer exists",
+    10004: "the bot is no longer in the server",
+    50001: "the bot cannot see the channel",
+    50013: "the bot lacks a permission in the channel",
+    50083: "the thread is archived",
+    160005: "the thread is locked",
+}
+HISTORY_SCAN_LIMIT = 100
+
+
+class DiscordNotifier:
+    """Edits status cards and posts results as replies."""
+
+    def __init__(
+        self, client: discord.Client, store: AsyncTaskStore, *, mention_author: bool = True
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.mention_author = mention_author
+
+    def _channel(self, task: VideoTask) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+
+    async def update_card(self, task: VideoTask) -> None:
+        """Edit the task's status card."""
+        if task.card_message_id is None:
+            return
+        message = self._channel(task).get_partial_message(task.card_message_id)
+        with _delivery_errors():
+            await message.edit(embed=render.card_embed(task))
+
+    def upload_limit(self, task: VideoTask) -> int | None:
+        """The guild's attachment limit, or None when the bot is not in the guild."""
+        guild = self.client.get_guild(task.guild_id)
+        return guild.filesize_limit if guild is not None else None
+
+    async def find_delivery(self, task: VideoTask) -> int | None:
+        """Look for an earlier post of this task's outcome after its card."""
+        if self.client.user is None:
+            return None
+        after = discord.Object(id=task.card_message_id) if task.card_message_id else task.created_at
+        marker = render.footer_marker(task.id)
+        with _delivery_errors():
+            async for message in self._channel(task).history(after=after, limit=HISTORY_SCAN_LIMIT):
+                if message.author.id == self.client.user.id and _has_marker(message, marker):
+                    return message.id
+        return None
+
+    async def deliver(self, task: VideoTask, video: Path | None) -> int:
+        """Post the result (or failure notice) as a reply to the right message."""
+        target = await self._reply_target(task)
+        if task.status is TaskStatus.COMPLETED:
+            return await self._post_result(task, video, target)
+        kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
+        return await self._post(task, target, kwargs)
+
+    async def _post_result(self, task: VideoTask, video: Path | None, target: int | None) -> int:
+        parent_link = await self._parent_link(task)
+        limit = self.upload_limit(task)
+        kwargs: dict = {
+            "content": render.result_content(
+                task, attached=video is not None, link=task.result_url, upload_limit=limit
+            ),
+            "embed": render.result_embed(task, parent_link=parent_link),
+            "view": result_view(task.id),
+        }
+        if video is None:
+            return await self._post(task, target, kwargs)
+        try:
+            return await self._post(
+                task, target, {**kwargs, "file": discord.File(video, f"{task.id}.mp4")}
+            )
+        except PermanentDeliveryError as exc:
+            if "too large" not in exc.reason:
+                raise
+            kwargs["content"] = render.result_content(
+                task, attached=False, link=task.result_url, upload_limit=limit
+            )
+            return await self._post(task, target, kwargs)
+
+    async def _post(self, task: VideoTask, target: int | None, kwargs: dict) -> int:
+        """Send one message; a deleted reply target falls back to a plain post."""
+        channel = self._channel(task)
+        mentions = render.author_only_mentions(task.user_id)
+        nonce = f"sora-{task.id}"
+        reference = (
+            discord.MessageReference(
+                message_id=target, channel_id=task.channel_id, fail_if_not_exists=True
+            )
+            if target
+            else None
+        )
+        with _delivery_errors():
+            try:
+                message = await channel.send(
+                    **kwargs, reference=reference, allowed_mentions=mentions, nonce=nonce
+                )
+            except discord.HTTPException as exc:
+                if reference is None or not _is_unknown_reference(exc):
+                    raise
+                log.info("task %s: reply target %s is gone; posting without it", task.id, target)
+                kwargs = await self._without_reference(task, kwargs)
+                message = await channel.send(**kwargs, allowed_mentions=mentions, nonce=nonce)
+        return message.id
+
+    async def _without_reference(self, task: VideoTask, kwargs: dict) -> dict:
+        """Add a jump link to the parent's card when the reply target was deleted."""
+        parent = await self.store.get(task.parent_id) if task.parent_id else None
+        if parent is None or parent.card_message_id is None:
+            return kwargs
+        link = render.jump_url(parent.guild_id, parent.channel_id, parent.card_message_id)
+        return {**kwargs, "content": f"{kwargs['content']}\nRemix of `{parent.id}`: {link}"}
+
+    async def _reply_target(self, task: VideoTask) -> int | None:
+        """A /sora result replies to its card; a remix replies to its parent's result."""
+        if task.parent_id is None:
+            return task.card_message_id
+        parent = await self.store.get(task.parent_id)
+        if parent is None:
+            return task.card_message_id
+        return parent.result_message_id or parent.card_message_id or task.card_message_id
+
+    async def _parent_link(self, task: VideoTask) -> str | None:
+        if task.parent_id is None:
+            return None
+        parent = await self.store.get(task.parent_id)
+        message_id = parent and (parent.result_message_id or parent.card_message_id)
+        if parent is None or not message_id:
+            return None
+        return render.jump_url(parent.guild_id, parent.channel_id, message_id)
+
+
+def _is_unknown_reference(exc: discord.HTTPException) -> bool:
+    """Discord answers a reply to a deleted message with 400 50035 on ``message_reference``."""
+    return exc.status == 400 and exc.code == 50035 and "message_reference" in (exc.text or "")
+
+
+def _has_marker(message: discord.Message, marker: str) -> bool:
+    return any(embed.footer and embed.footer.text == marker for embed in message.embeds)
+
+
+class _delivery_errors:
+    """Translate discord.py and network errors into delivery errors."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        if exc is None or isinstance(exc, PermanentDeliveryError | TransientDeliveryError):
+            return False
+        if isinstance(exc, discord.HTTPException):
+            raise _classify(exc) from exc
+        if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+            raise TransientDeliveryError(f"network error: {type(exc).__name__}") from exc
+        return False
+
+
+def _classify(exc: discord.HTTPException) -> Exception:
+    if exc.code in PERMANENT_CODES:
+        return PermanentDeliveryError(PERMANENT_CODES[exc.code])
+    if exc.status == 413 or exc.code == 40005:
+        return PermanentDeliveryError("the file is too large for this server")
+    if exc.status in (401, 403, 404):
+        return PermanentDeliveryError(f"Discord refused the post ({exc.status} {exc.code})")
+    if exc.status >= 500 or exc.status == 429:
+        return TransientDeliveryError(f"Discord error {exc.status}")
+    return PermanentDeliveryError(f"Discord rejected the post ({exc.status} {exc.code})")

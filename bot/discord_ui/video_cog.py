@@ -1,0 +1,160 @@
+"""/sora and /remix: thin translations of interactions into ``VideoService`` calls."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_ui import render
+from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
+from bot.errors import InvalidInput
+from bot.images import check_declared_image
+from bot.prompts import MAX_PROMPT_CHARS
+from bot.service import MAX_VARIANTS, GenerateOptions
+from bot.upstream import ReferenceImage
+
+if TYPE_CHECKING:
+    from bot.discord_ui.app import SoraBot
+
+log = logging.getLogger(__name__)
+
+AUTOCOMPLETE_LIMIT = 25
+CHOICE_NAME_LIMIT = 100
+
+
+class VideoCog(commands.Cog):
+    """Make videos and remix them."""
+
+    def __init__(self, bot: SoraBot) -> None:
+        self.bot = bot
+        up = bot.config.upstream
+        _set_choices(self.sora, "model", [app_commands.Choice(name=m, value=m) for m in up.models])
+        _set_choices(
+            self.sora, "seconds", [app_commands.Choice(name=f"{s}s", value=s) for s in up.seconds]
+        )
+        _set_choices(self.sora, "size", [app_commands.Choice(name=s, value=s) for s in up.sizes])
+
+    @app_commands.command(name="sora", description="Generate a video from a prompt")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the video should show",
+        model="Video model (default from the bot's config)",
+        seconds="Length of the video",
+        size="Width x height",
+        image="Optional first frame; must match the size exactly (PNG, JPEG or WebP)",
+    )
+    async def sora(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        model: str | None = None,
+        seconds: int | None = None,
+        size: str | None = None,
+        image: discord.Attachment | None = None,
+    ) -> None:
+        service = self.bot.service
+        options = GenerateOptions(model=model, seconds=seconds, size=size)
+
+        async def check() -> None:
+            await service.check_generate(origin_of(interaction), prompt, options)
+            if image is not None:
+                _check_attachment(
+                    image, service.resolve_options(options)[2], service.max_reference_bytes
+                )
+
+        async def submit(origin):  # noqa: ANN001, ANN202
+            reference = await _download_reference(image) if image is not None else None
+            chosen = GenerateOptions(model=model, seconds=seconds, size=size, reference=reference)
+            return await service.generate(origin, prompt, chosen)
+
+        await submit_with_card(interaction, check=check, submit=submit)
+
+    @app_commands.command(name="remix", description="Make a variant of a finished video")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        video_id="The video to remix (its id, e.g. k7q2mx)",
+        prompt="What to change",
+        variants=f"How many sibling remixes to make (1-{MAX_VARIANTS})",
+    )
+    async def remix(
+        self,
+        interaction: discord.Interaction,
+        video_id: str,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        variants: app_commands.Range[int, 1, MAX_VARIANTS] = 1,
+    ) -> None:
+        service = self.bot.service
+        parents = []
+
+        async def check() -> None:
+            parents.append(
+                await service.check_remix(
+                    origin_of(interaction), video_id, prompt, variants=variants
+                )
+            )
+
+        task = await submit_with_card(
+            interaction,
+            check=check,
+            submit=lambda origin: service.remix_of(origin, parents[0], prompt),
+        )
+        for _ in range(variants - 1):
+            if task is None:
+                return
+            task = await submit_followup_card(
+                interaction, lambda origin: service.remix_of(origin, parents[0], prompt)
+            )
+
+    @remix.autocomplete("video_id")
+    async def remix_video_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Recent completed videos of this guild, answered from SQLite."""
+        if interaction.guild_id is None:
+            return []
+        tasks = await self.bot.store.recent_completed(
+            interaction.guild_id, prefix=current.strip(), limit=AUTOCOMPLETE_LIMIT
+        )
+        return [
+            app_commands.Choice(
+                name=render.truncate(f"{t.id} · {render.snippet(t.prompt)}", CHOICE_NAME_LIMIT),
+                value=t.id,
+            )
+            for t in tasks
+        ]
+
+
+def _set_choices(
+    command: app_commands.Command, name: str, choices: list[app_commands.Choice]
+) -> None:
+    """Give an option the choices from config (decorators can only take static ones)."""
+    command._params[name].choices = choices  # noqa: SLF001 - discord.py has no public setter
+
+
+def _check_attachment(image: discord.Attachment, size: str, max_bytes: int) -> None:
+    check_declared_image(
+        content_type=image.content_type,
+        byte_size=image.size,
+        width=image.width,
+        height=image.height,
+        size=size,
+        max_bytes=max_bytes,
+    )
+
+
+async def _download_reference(image: discord.Attachment) -> ReferenceImage:
+    try:
+        data = await image.read()
+    except discord.HTTPException as exc:
+        raise InvalidInput(
+            "image", "The image could not be downloaded from Discord. Try again."
+        ) from exc
+    return ReferenceImage(
+        filename=image.filename,
+        content_type=image.content_type or "application/octet-stream",
+        data=data,
+    )

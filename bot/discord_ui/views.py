@@ -1,0 +1,98 @@
+"""Buttons under result posts, and the Remix modal.
+
+Buttons are ``DynamicItem``s whose ``custom_id`` carries our short video id
+(``sora:remix:k7q2mx``), so they keep working after any restart: discord.py
+rebuilds the item from the id on every press.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.discord_ui.flows import origin_of, submit_with_card
+from bot.discord_ui.replies import report_error
+from bot.errors import BotError
+from bot.models import VideoTask
+from bot.prompts import MAX_PROMPT_CHARS
+
+if TYPE_CHECKING:
+    from bot.discord_ui.app import SoraBot
+
+REMIX_ID = "sora:remix:{id}"
+MODAL_TITLE_LIMIT = 45
+
+
+class RemixButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"
+):
+    """Opens a modal prefilled with the video's prompt; submitting it remixes the video."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Remix",
+                emoji="🔁",
+                style=discord.ButtonStyle.primary,
+                custom_id=REMIX_ID.format(id=video_id),
+            )
+        )
+        self.video_id = video_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RemixButton:
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        """Look up the parent (fast, SQLite) and open the modal as the first response."""
+        bot: SoraBot = interaction.client  # type: ignore[assignment]
+        try:
+            assert interaction.guild_id is not None
+            parent = await bot.service.find_remix_parent(interaction.guild_id, self.video_id)
+        except BotError as exc:
+            await report_error(interaction, exc)
+            return
+        await interaction.response.send_modal(RemixModal(parent))
+
+
+class RemixModal(discord.ui.Modal):
+    """The remix prompt, prefilled with the parent's."""
+
+    def __init__(self, parent: VideoTask) -> None:
+        super().__init__(title=f"Remix {parent.id}"[:MODAL_TITLE_LIMIT], timeout=None)
+        self.parent = parent
+        self.prompt: discord.ui.TextInput = discord.ui.TextInput(
+            label="Prompt for the remix",
+            style=discord.TextStyle.paragraph,
+            default=parent.prompt[:MAX_PROMPT_CHARS],
+            max_length=MAX_PROMPT_CHARS,
+            required=True,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        """Behave exactly like ``/remix <parent> <prompt>``."""
+        bot: SoraBot = interaction.client  # type: ignore[assignment]
+        prompt = self.prompt.value
+        await submit_with_card(
+            interaction,
+            check=lambda: bot.service.check_remix(origin_of(interaction), self.parent.id, prompt),
+            submit=lambda origin: bot.service.remix(origin, self.parent.id, prompt),
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        await report_error(interaction, error)
+
+
+def result_view(video_id: str) -> discord.ui.View:
+    """The buttons under a result post."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RemixButton(video_id))
+    return view
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (RemixButton,)

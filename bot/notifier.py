@@ -1,0 +1,37 @@
+"""The boundary between the poller and whatever shows tasks to people.
+
+The domain core reports through this protocol; the Discord layer implements it
+(``bot.discord_ui.notifier``). Implementations raise ``TransientDeliveryError``
+for failures worth retrying and ``PermanentDeliveryError`` for the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from bot.models import VideoTask
+
+
+class Notifier(Protocol):
+    """Shows task progress and outcomes to the people who asked for them."""
+
+    async def update_card(self, task: VideoTask) -> None:
+        """Edit the task's status card to show its current status and progress."""
+        ...
+
+    def upload_limit(self, task: VideoTask) -> int | None:
+        """Bytes that may be attached in the task's channel; None when it cannot be known."""
+        ...
+
+    async def find_delivery(self, task: VideoTask) -> int | None:
+        """The id of an earlier post of this task's outcome, if one reached Discord.
+
+        Called before re-posting a task whose previous delivery attempt may have
+        succeeded without being recorded (a crash or a lost response).
+        """
+        ...
+
+    async def deliver(self, task: VideoTask, video: Path | None) -> int:
+        """Post the task's outcome (the video, a link, or a failure notice); return the message id."""
+        ...

@@ -1,0 +1,40 @@
+"""A tiny "something changed" broadcast so test drivers can await state without polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class ChangeSignal:
+    """Wakes every waiter whenever the emulator's state changes."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake current waiters; later waiters wait for the next change."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait_for(self, probe: Callable[[], T | None], timeout: float, what: str) -> T:
+        """Return the first truthy ``probe()`` result, re-checking after each change.
+
+        Raises ``TimeoutError`` naming ``what`` when nothing matches within ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = probe()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+            try:
+                await asyncio.wait_for(self._event.wait(), remaining)
+            except TimeoutError:
+                continue
