@@ -6,7 +6,8 @@ section 2.5), failures become the ``bot.errors`` vocabulary with short, user-saf
 messages. The API key is sent only in the ``Authorization`` header; it never appears in
 an exception, a log line or a ``repr``.
 
-Retry policy (the one place it is decided is ``VideosClient._failure``):
+Retry policy (decided in ``VideosClient._transport_failure``, ``_malformed_failure`` and
+``_failure``, the only places that set ``retry=True``):
 
 * ``retrieve``, ``download`` and ``check_credentials`` are idempotent: they retry 429
   (honouring Retry-After up to ``RETRY_AFTER_LIMIT``), 408, 5xx, timeouts, connection
@@ -436,7 +437,12 @@ class VideosClient:
         size: str,
         reference: ReferenceImage | None = None,
     ) -> UpstreamJob:
-        """Start a generation job (multipart/form-data, like current SDKs). Costs money."""
+        """Start a generation job (multipart/form-data, like current SDKs).
+
+        Costs money: never sent twice unless the first attempt provably did not reach the
+        upstream or was answered 429 (see ``_costly``); otherwise a failure after sending
+        raises ``SubmissionUncertain``. Arguments are validated before any request.
+        """
         model = self.default_model if model is None else model
         _check_create(prompt, model, seconds, size, reference)
         fields: list[tuple[str, tuple[Any, ...]]] = [
@@ -452,7 +458,7 @@ class VideosClient:
         return await self._job_request("create", "POST", "/videos", files=fields)
 
     async def remix(self, upstream_id: str, *, prompt: str) -> UpstreamJob:
-        """Start a remix of a completed job (JSON body). Costs money."""
+        """Start a remix of a completed job (JSON body). Costs money: same rule as ``create``."""
         self._check_id(upstream_id)
         _check_prompt(prompt)
         path = f"/videos/{self._quote(upstream_id)}/remix"
@@ -475,7 +481,8 @@ class VideosClient:
 
         Redirects are followed (httpx drops the Authorization header when one leaves the
         API's origin). More than ``max_bytes`` raises ``ContentTooLarge`` without reading
-        the rest. A broken transfer is retried from the start.
+        the rest. A broken transfer is retried from the start. Every network step must
+        progress within ``json_timeout``; one whole attempt within ``download_timeout``.
         """
         self._check_id(upstream_id)
         if variant not in ("video", "thumbnail"):
@@ -583,6 +590,9 @@ class VideosClient:
 
     @staticmethod
     def _costly(op: str) -> bool:
+        """Create and remix cost money: they are re-sent only after a connection that was
+        never made (``_NOT_SENT``) or a 429. A timeout, a 5xx/408, a dropped connection or
+        a malformed answer may follow a job that was created: ``SubmissionUncertain``."""
         return op in ("create", "remix")
 
     def _transport_failure(self, op: str, exc: httpx.HTTPError) -> _Failure:

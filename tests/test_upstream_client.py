@@ -53,6 +53,10 @@ from tests.upstream_fixtures import videos_client as videos_client
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
+def _listing(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir())
+
+
 async def _completed(client: VideosClient, up: FakeUpstream, prompt: str = "a cat") -> UpstreamJob:
     job = await client.create(prompt=prompt, seconds=4, size="720x1280")
     up.finish(job.id)
@@ -260,7 +264,7 @@ async def test_download_to_a_file(
 
     assert result.path == dest and result.data is None and result.size == 200_000
     assert dest.stat().st_size == 200_000 and is_mp4(dest.read_bytes())
-    assert list(tmp_path.iterdir()) == [dest]
+    assert _listing(tmp_path) == [dest]
 
 
 @pytest.mark.asyncio
@@ -319,7 +323,10 @@ async def test_check_credentials_forbidden(
         ({"seconds": True}, "seconds"),
         ({"size": "1920x1080"}, "size"),
         ({"model": ""}, "model"),
-        ({"reference": ReferenceImage(filename="a.gif", content_type="image/gif", data=b"GIF")}, "reference"),
+        (
+            {"reference": ReferenceImage(filename="a.gif", content_type="image/gif", data=b"GIF")},
+            "reference",
+        ),
     ],
 )
 @pytest.mark.asyncio
@@ -457,9 +464,10 @@ async def test_retrieve_gives_up_after_max_retries(
     job = await client.create(prompt="a cat", seconds=4, size="720x1280")
     fake_upstream.inject("retrieve", Fault.HTTP_500, times=100)
 
-    with caplog.at_level(logging.WARNING, logger="bot.upstream"), pytest.raises(
-        UpstreamUnavailable
-    ) as caught:
+    with (
+        caplog.at_level(logging.WARNING, logger="bot.upstream"),
+        pytest.raises(UpstreamUnavailable) as caught,
+    ):
         await client.retrieve(job.id)
 
     assert caught.value.status_code == 500 and caught.value.transient
@@ -499,7 +507,7 @@ async def test_download_retries_a_connection_drop_midway(
     assert result.size == 500_000 and is_mp4(dest.read_bytes())
     first = next(r for r in fake_upstream.requests if r.op == "content")
     assert first.aborted and 0 < first.bytes_sent < 500_000
-    assert fake_upstream.count("content") == 3 and list(tmp_path.iterdir()) == [dest]
+    assert fake_upstream.count("content") == 3 and _listing(tmp_path) == [dest]
 
 
 @pytest.mark.asyncio
@@ -509,7 +517,7 @@ async def test_download_that_always_drops_gives_up(
     job = await _completed(videos_client, fake_upstream, "a cat [fault:drop] [bytes:100000]")
     with pytest.raises(UpstreamUnavailable):
         await videos_client.download(job.id, max_bytes=10**6, dest=tmp_path / "v.mp4")
-    assert fake_upstream.count("content") == 4 and list(tmp_path.iterdir()) == []
+    assert fake_upstream.count("content") == 4 and _listing(tmp_path) == []
 
 
 @pytest.mark.asyncio
@@ -916,7 +924,12 @@ async def test_lenient_parsing_of_odd_answers(
         job = await videos_client.retrieve("abc")
     created = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
 
-    assert (job.id, job.status, job.progress, job.seconds) == ("abc", TaskStatus.IN_PROGRESS, 42, "8")
+    assert (job.id, job.status, job.progress, job.seconds) == (
+        "abc",
+        TaskStatus.IN_PROGRESS,
+        42,
+        "8",
+    )
     assert job.result_url == "https://cdn.example/v.mp4"
     assert job.expires_at == datetime.fromtimestamp(1_900_000_000, tz=UTC)
     assert "Rendering" in caplog.text
@@ -1017,7 +1030,7 @@ async def test_byte_cap_stops_the_download(
 
     assert caught.value.limit == 1_000_000
     assert request.aborted and request.bytes_sent < total // 2
-    assert list(tmp_path.iterdir()) == []
+    assert _listing(tmp_path) == []
     assert upstream_sleeps.delays == []
 
 

@@ -80,9 +80,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    """Yield to the event loop until ``predicate()`` holds; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate: Callable[[], bool], within: float = 3.0) -> None:
+    """Yield to the event loop until ``predicate()`` holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")

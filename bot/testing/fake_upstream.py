@@ -77,7 +77,6 @@ _NEWAPI_STATUS = {
     "expired": "EXPIRED",
 }
 _NEWAPI_SATURATED = "当前分组上游负载已饱和，请稍后再试"
-_REC_KEY = web.RequestKey("recorded_request", object)
 
 
 class Fault(StrEnum):
@@ -154,6 +153,9 @@ class RecordedRequest:
     def content_type(self) -> str:
         """The request's content type (with parameters), lower-cased, or ''."""
         return self.headers.get("content-type", "").lower()
+
+
+_REC_KEY = web.RequestKey("recorded_request", RecordedRequest)
 
 
 @dataclass(slots=True)
@@ -439,9 +441,8 @@ class FakeUpstream:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if self.port == 0 and server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
         log.info("fake upstream (%s) listening on %s", self.dialect, self.base_url)
 
     async def stop(self) -> None:
@@ -677,7 +678,7 @@ class FakeUpstream:
     @staticmethod
     def _drop(request: web.Request) -> web.Response:
         """Close the connection without answering."""
-        request[_REC_KEY].dropped = True  # type: ignore[attr-defined]
+        request[_REC_KEY].dropped = True
         if request.transport is not None:
             request.transport.close()
         return web.Response(status=500)  # never reaches the closed connection
@@ -687,8 +688,8 @@ class FakeUpstream:
     ) -> web.StreamResponse:
         """Send a JSON answer, disturbed by a HANG, MALFORMED or DROP fault if armed."""
         fault = armed.fault if armed else None
-        if fault is Fault.HANG:
-            await self._hang(float(armed.params.get("seconds", 30)))  # type: ignore[union-attr]
+        if armed is not None and fault is Fault.HANG:
+            await self._hang(float(armed.params.get("seconds", 30)))
         elif fault is Fault.MALFORMED:
             return web.Response(
                 status=200, body=b'{"id": "video_trunc', content_type="application/json"
@@ -922,7 +923,7 @@ class FakeUpstream:
     # --- handlers ------------------------------------------------------------------
 
     async def _handle_create(self, request: web.Request) -> web.StreamResponse:
-        rec: RecordedRequest = request[_REC_KEY]  # type: ignore[assignment]
+        rec = request[_REC_KEY]
         try:
             settings = self._check_create(self._read_form(rec))
         except _ApiError as err:
@@ -952,7 +953,7 @@ class FakeUpstream:
         return await self._deliver(request, armed, self._job_response(job, wrap=self.wrap_data))
 
     async def _handle_remix(self, request: web.Request) -> web.StreamResponse:
-        rec: RecordedRequest = request[_REC_KEY]  # type: ignore[assignment]
+        rec = request[_REC_KEY]
         video_id = request.match_info["video_id"]
         try:
             form = self._read_form(rec)
@@ -1004,8 +1005,8 @@ class FakeUpstream:
         fault = armed.fault if armed else None
         if armed is not None and armed.fault.refuses:
             return self._refusal(armed)
-        if fault is Fault.HANG:
-            await self._hang(float(armed.params.get("seconds", 30)))  # type: ignore[union-attr]
+        if armed is not None and fault is Fault.HANG:
+            await self._hang(float(armed.params.get("seconds", 30)))
         if variant not in ("video", "thumbnail", "spritesheet"):
             return openai_error(
                 400,
@@ -1084,7 +1085,6 @@ class FakeUpstream:
             response.enable_chunked_encoding()
         else:
             response.content_length = total
-        await response.prepare(request)
         await self._stream(request, response, chunks, cutoff=total // 2 if drop else None)
         return response
 
@@ -1096,9 +1096,10 @@ class FakeUpstream:
         *,
         cutoff: int | None,
     ) -> None:
-        """Write ``chunks``; at ``cutoff`` bytes close the connection instead of finishing."""
-        rec: RecordedRequest = request[_REC_KEY]  # type: ignore[assignment]
+        """Send headers and ``chunks``; at ``cutoff`` bytes close the connection instead."""
+        rec = request[_REC_KEY]
         try:
+            await response.prepare(request)
             for chunk in chunks:
                 if cutoff is not None and rec.bytes_sent + len(chunk) >= cutoff:
                     await response.write(chunk[: cutoff - rec.bytes_sent])
@@ -1110,7 +1111,7 @@ class FakeUpstream:
                 await response.write(chunk)
                 rec.bytes_sent += len(chunk)
             await response.write_eof()
-        except ConnectionError:  # the client went away mid-body
+        except ConnectionError:  # the client went away (e.g. it timed out during a hang)
             rec.aborted = True
 
 

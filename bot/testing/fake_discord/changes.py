@@ -20,10 +20,18 @@ class ChangeSignal:
         self._event.set()
         self._event = asyncio.Event()
 
-    async def wait_for(self, probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    async def wait_for(
+        self,
+        probe: Callable[[], T | None],
+        timeout: float,  # noqa: ASYNC109
+        what: str,
+        *,
+        poll: float | None = None,
+    ) -> T:
         """Return the first truthy ``probe()`` result, re-checking after each change.
 
-        Raises ``TimeoutError`` naming ``what`` when nothing matches within ``timeout`` seconds.
+        ``poll`` also re-checks every that many seconds, for conditions outside the emulator
+        (e.g. the bot's own state). Raises ``TimeoutError`` naming ``what`` on timeout.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -35,6 +43,6 @@ class ChangeSignal:
             if remaining <= 0:
                 raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
             try:
-                await asyncio.wait_for(self._event.wait(), remaining)
+                await asyncio.wait_for(self._event.wait(), min(remaining, poll or remaining))
             except TimeoutError:
                 continue

@@ -94,10 +94,12 @@ class CommandRegistry:
         command["version"] = str(self._state.new_id())
         command.setdefault("type", 1)
         command.setdefault("description", "")
-        command.setdefault("default_member_permissions", None)
+        permissions = command.get("default_member_permissions")
+        command["default_member_permissions"] = None if permissions is None else str(permissions)
         command.setdefault("nsfw", False)
         command.setdefault("contexts", None)
-        command.setdefault("integration_types", [0])
+        if command.get("integration_types") is None:
+            command["integration_types"] = [0]
         if guild_id is not None:
             command["guild_id"] = str(guild_id)
         return command

@@ -35,7 +35,8 @@ SPEC_ENV_VAR = "SORA_BOT_DISCORD_OPENAPI"
 _REPO_SPEC = Path(__file__).resolve().parents[3] / "tests" / "contracts" / "discord-openapi.json"
 _SPEC_URI = "urn:discord-openapi"
 _BOT_CONTENT_MAX = 2000
-_NO_BODY = object()
+NO_BODY: Any = object()
+"""Sentinel for "the request had no body" (``None`` is a valid JSON body)."""
 
 
 def default_spec_path() -> Path | None:
@@ -91,6 +92,7 @@ class Operation:
     query_params: dict[str, dict[str, Any]]
     body_schema: dict[str, Any] | None
     body_required: bool
+    responses: dict[int, dict[str, Any]]
 
 
 class ContractSpec:
@@ -105,7 +107,7 @@ class ContractSpec:
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         self._registry = Registry().with_resource(_SPEC_URI, resource)
         self._validator_cls = Draft202012Validator
-        self._validators: dict[str, Any] = {}
+        self._validators: dict[int, tuple[dict[str, Any], Any]] = {}
         self._routes = _compile_routes(self.document["paths"])
 
     def find(self, method: str, path: str) -> tuple[Operation | None, str | None]:
@@ -120,7 +122,7 @@ class ContractSpec:
         method: str,
         path: str,
         query: Mapping[str, str] | None = None,
-        body: Any = _NO_BODY,
+        body: Any = NO_BODY,
     ) -> list[Violation]:
         """Every violation of the contract by this request (empty list when it conforms)."""
         operation, route = self.find(method, path)
@@ -136,14 +138,22 @@ class ContractSpec:
         violations += self._check_body(operation, body)
         return violations
 
+    def validate_response(self, method: str, path: str, status: int, body: Any) -> list[Violation]:
+        """Check a successful JSON response against the spec (keeps the emulator honest)."""
+        operation, _ = self.find(method, path)
+        if operation is None or status not in operation.responses:
+            return []
+        errors = self.schema_errors(operation.responses[status], body)
+        return _describe_all(operation, f"response {status}", errors)
+
     def schema_errors(self, schema: dict[str, Any], instance: Any) -> list[Any]:
         """Raw jsonschema errors of ``instance`` against a spec (sub)schema."""
-        key = json.dumps(schema, sort_keys=True)
-        validator = self._validators.get(key)
-        if validator is None:
-            validator = self._validator_cls(schema, registry=self._registry)
-            self._validators[key] = validator
-        return list(validator.iter_errors(instance))
+        cached = self._validators.get(id(schema))
+        if cached is None:
+            # keeping the schema alive in the cache keeps its id() from being reused
+            cached = (schema, self._validator_cls(schema, registry=self._registry))
+            self._validators[id(schema)] = cached
+        return list(cached[1].iter_errors(instance))
 
     def _check_params(
         self,
@@ -165,7 +175,7 @@ class ContractSpec:
         return violations
 
     def _check_body(self, operation: Operation, body: Any) -> list[Violation]:
-        if body is _NO_BODY or body is None:
+        if body is NO_BODY or body is None:
             if operation.body_required:
                 return [
                     Violation(
@@ -184,16 +194,17 @@ class ContractSpec:
         return _describe_all(operation, "body", errors)
 
 
-NO_BODY = _NO_BODY
-"""Sentinel for "the request had no body" (``None`` is a valid JSON body)."""
-
-
 @functools.cache
 def load_contract(path: str | None = None) -> ContractSpec | None:
     """Parse and correct the spec once per process; None when no spec file is available."""
     spec_path = Path(path) if path else default_spec_path()
     if spec_path is None or not spec_path.is_file():
         log.warning("Discord OpenAPI spec not found; contract validation is disabled")
+        return None
+    try:
+        import jsonschema  # noqa: F401  (a test extra; the offline demo may run without it)
+    except ImportError:
+        log.warning("jsonschema is not installed; contract validation is disabled")
         return None
     with spec_path.open(encoding="utf-8") as fh:
         return ContractSpec(json.load(fh))
@@ -263,6 +274,7 @@ def _operation(
         query_params={p["name"]: _ref(p["schema"]) for p in params if p.get("in") == "query"},
         body_schema=_ref(media["schema"]) if "schema" in media else None,
         body_required=bool(body.get("required")),
+        responses=_success_schemas(op.get("responses", {})),
     )
 
 
@@ -284,6 +296,15 @@ def _rebase(node: Any) -> Any:
     if isinstance(node, list):
         return [_rebase(v) for v in node]
     return node
+
+
+def _success_schemas(responses: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    schemas = {}
+    for status, response in responses.items():
+        media = response.get("content", {}).get("application/json", {})
+        if status.isdigit() and 200 <= int(status) < 300 and "schema" in media:
+            schemas[int(status)] = _ref(media["schema"])
+    return schemas
 
 
 def _coercions(raw: str) -> Iterator[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ class RestCall:
     at: float
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    error: dict[str, Any] | None = None
+    """The JSON error body when the emulator answered with a Discord error."""
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Injection:
                 "Retry-After": retry,
                 "X-RateLimit-Limit": "5",
                 "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + float(retry):.3f}",
                 "X-RateLimit-Reset-After": retry,
                 "X-RateLimit-Bucket": "fake-injected",
                 "X-RateLimit-Scope": "shared"
@@ -105,6 +109,7 @@ class EmulatorCore:
     modals: dict[str, FakeInteraction] = field(default_factory=dict)
     rest_log: list[RestCall] = field(default_factory=list)
     contract_violations: list[str] = field(default_factory=list)
+    response_violations: list[str] = field(default_factory=list)
     unimplemented: list[str] = field(default_factory=list)
     injections: list[Injection] = field(default_factory=list)
 

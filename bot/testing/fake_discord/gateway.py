@@ -64,6 +64,7 @@ class GatewaySession:
 
     session_id: str
     intents: int
+    shard: list[int] | None = None
     seq: int = 0
     buffer: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REPLAY_BUFFER))
     ws: web.WebSocketResponse | None = None
@@ -188,7 +189,9 @@ class GatewayHub:
             return None
         if self.session is not None:
             self.session.invalidated = True
-        session = GatewaySession(secrets.token_hex(16), intents, ws=conn.ws)
+        session = GatewaySession(
+            secrets.token_hex(16), intents, shard=data.get("shard"), ws=conn.ws
+        )
         self.session = session
         self.ready.clear()
         for event, payload in self._ready_builder(session):
@@ -268,7 +271,7 @@ class GatewayHub:
         """Whether the current session subscribed to ``intent``."""
         return self.session is not None and bool(self.session.intents & intent)
 
-    async def drop(self, *, resume: bool = True, timeout: float = 15.0) -> None:
+    async def drop(self, *, resume: bool = True, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         """Disconnect the bot and wait until it has resumed (or re-identified when not resumable)."""
         session = self.session
         if session is None or session.ws is None:
@@ -290,7 +293,7 @@ class GatewayHub:
     def _sent(self, seq: int | None) -> bool:
         return self.session is not None and seq is not None and self.session.cursor >= seq
 
-    async def _wait(self, condition: Callable[[], bool], timeout: float) -> None:
+    async def _wait(self, condition: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
             while not condition():
                 await self.progress.wait()

@@ -81,6 +81,7 @@ class FakeInteraction:
     lookup: MessageLookup = field(repr=False)
     changes: ChangeSignal = field(repr=False)
     message: FakeMessage | None = None
+    triggered_by: FakeInteraction | None = None
     response: dict[str, Any] | None = None
     responded_after: float | None = None
     failed: bool = False
@@ -175,20 +176,20 @@ class FakeInteraction:
 
     # --- awaiting -------------------------------------------------------------------------
 
-    async def settled(self, timeout: float = 5.0) -> None:
+    async def settled(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until the bot answered or the interaction failed."""
         await self.changes.wait_for(
             lambda: self.responded or self.failed, timeout, f"a response to {self.describe()}"
         )
 
-    async def initial_response(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def initial_response(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
         """The accepted callback body ``{type, data}``; raises ``InteractionFailed`` if too late."""
         await self.settled(timeout)
         if self.response is None:
             raise InteractionFailed(f"{self.describe()}: {self.failure_reason}")
         return self.response
 
-    async def original_message(self, timeout: float = 5.0) -> FakeMessage:
+    async def original_message(self, timeout: float = 5.0) -> FakeMessage:  # noqa: ASYNC109
         """The original response message once it exists and is no longer "thinking"."""
 
         def ready() -> FakeMessage | None:
@@ -201,7 +202,7 @@ class FakeInteraction:
             ready, timeout, f"the original response of {self.describe()}"
         )
 
-    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> list[FakeMessage]:
+    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> list[FakeMessage]:  # noqa: ASYNC109
         """At least ``count`` followups, waiting for them if needed."""
         return await self.changes.wait_for(
             lambda: self.followups if len(self.followup_ids) >= count else None,
@@ -270,8 +271,10 @@ def message_metadata(
     if interaction.type == InteractionType.APPLICATION_COMMAND:
         meta["name"] = full_command_name(interaction.data)
         meta["command_type"] = interaction.data.get("type", 1)
-    if interaction.message is not None:
+    if interaction.message is not None and interaction.type == InteractionType.MESSAGE_COMPONENT:
         meta["interacted_message_id"] = str(interaction.message.id)
+    if interaction.triggered_by is not None:
+        meta["triggering_interaction_metadata"] = message_metadata(interaction.triggered_by)
     if followup_of is not None:
         meta["original_response_message_id"] = str(followup_of)
     return meta

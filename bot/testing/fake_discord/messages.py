@@ -16,7 +16,14 @@ from typing import Any
 from . import errors, rules
 from .changes import ChangeSignal
 from .errors import PathPart
-from .models import FakeAttachment, FakeChannel, FakeMessage, MessageFlag, MessageType
+from .models import (
+    FakeAttachment,
+    FakeChannel,
+    FakeMessage,
+    MessageFlag,
+    MessageType,
+    iter_components,
+)
 from .state import EmulatorState
 
 NONCE_WINDOW_SECONDS = 300.0
@@ -181,7 +188,7 @@ class MessageService:
         if "embeds" in payload:
             message.embeds = [] if drop_embeds else _normalise_embeds(payload["embeds"])
         if "components" in payload:
-            message.components = copy.deepcopy(payload["components"] or [])
+            message.components = number_components(copy.deepcopy(payload["components"] or []))
         if "allowed_mentions" in payload:
             message.allowed_mentions = payload["allowed_mentions"]
         self._apply_attachments(message, payload, uploads)
@@ -252,6 +259,25 @@ def _normalise_embeds(embeds: Any) -> list[dict[str, Any]]:
             clean.setdefault("type", "rich")
             result.append(clean)
     return result
+
+
+def number_components(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Normalise stored components as Discord returns them: every component gets a numeric ``id``
+    (depth-first, skipping ids already used) and unicode emoji lose their null ``id``."""
+    flat = iter_components(components)
+    used = {c["id"] for c in flat if isinstance(c.get("id"), int)}
+    next_id = 1
+    for comp in flat:
+        emoji = comp.get("emoji")
+        if isinstance(emoji, dict) and emoji.get("id") is None:
+            emoji.pop("id", None)
+        if isinstance(comp.get("id"), int):
+            continue
+        while next_id in used:
+            next_id += 1
+        comp["id"] = next_id
+        used.add(next_id)
+    return components
 
 
 def _edit_leaves_empty(

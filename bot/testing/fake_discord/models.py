@@ -69,6 +69,8 @@ class FakeUser:
             "banner": None,
             "accent_color": None,
             "avatar_decoration_data": None,
+            "collectibles": None,
+            "primary_guild": None,
         }
         if self.bot:
             data["bot"] = True
@@ -240,11 +242,11 @@ class StoredAttachment:
             "url": self.url,
             "proxy_url": self.url,
             "content_type": self.content_type,
-            "width": self.width,
-            "height": self.height,
             "ephemeral": self.ephemeral,
             "flags": 0,
         }
+        if self.width is not None and self.height is not None:
+            data.update(width=self.width, height=self.height)
         if self.description is not None:
             data["description"] = self.description
         return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from . import errors
-from .contract import NO_BODY, Violation
+from .contract import NO_BODY
 from .core import EmulatorCore, RestCall
 from .errors import DiscordError
 from .messages import Upload
@@ -27,11 +28,17 @@ from .messages import Upload
 log = logging.getLogger(__name__)
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-_RATE_HEADERS = {
-    "X-RateLimit-Limit": "50",
-    "X-RateLimit-Remaining": "49",
-    "X-RateLimit-Reset-After": "1.0",
-}
+
+
+def rate_limit_headers() -> dict[str, str]:
+    """Never-exhausted bucket headers. ``X-RateLimit-Reset`` is real wall-clock time because
+    discord.py (with ``assume_unsync_clock=False``) compares it with ``datetime.now()``."""
+    return {
+        "X-RateLimit-Limit": "50",
+        "X-RateLimit-Remaining": "49",
+        "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+        "X-RateLimit-Reset-After": "1.000",
+    }
 
 
 @dataclass
@@ -105,18 +112,20 @@ class Router:
         raise errors.method_not_allowed() if allowed else errors.not_found_route()
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response with the exact content type discord.py requires."""
     return web.Response(
         status=status,
         body=json.dumps(payload).encode(),
-        headers={**JSON_HEADERS, **_RATE_HEADERS, **(headers or {})},
+        headers={**JSON_HEADERS, **rate_limit_headers(), **(headers or {})},
     )
 
 
 def no_content() -> web.Response:
     """204, as Discord answers deletes and ``wait=false`` webhook posts."""
-    return web.Response(status=204, headers=_RATE_HEADERS)
+    return web.Response(status=204, headers=rate_limit_headers())
 
 
 def error_response(error: DiscordError) -> web.Response:
@@ -175,8 +184,10 @@ class RestFrontDoor:
         try:
             response = await self._answer(request, path, call)
         except DiscordError as exc:
+            call.error = exc.body()
             response = error_response(exc)
         call.status = response.status
+        self._check_response(request.method, path, response)
         core.changes.notify()
         log.debug("fake discord REST %s %s -> %s", request.method, path, response.status)
         return response
@@ -192,7 +203,9 @@ class RestFrontDoor:
         route, params = self._match(request.method, path)
         if route.bot_auth and request.headers.get("Authorization") != f"Bot {self._core.bot_token}":
             raise errors.unauthorized()
-        api = ApiRequest(request.method, path, params, dict(request.query), body, uploads, dict(request.headers))
+        api = ApiRequest(
+            request.method, path, params, dict(request.query), body, uploads, dict(request.headers)
+        )
         return await route.handler(api)
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -203,6 +216,16 @@ class RestFrontDoor:
             log.warning("fake discord does not implement %s %s", method, path)
             raise
 
+    def _check_response(self, method: str, path: str, response: web.StreamResponse) -> None:
+        contract = self._core.contract
+        if contract is None or not isinstance(response, web.Response) or response.status >= 300:
+            return
+        if response.content_type != "application/json" or not isinstance(response.body, bytes):
+            return
+        body = json.loads(response.body)
+        found = contract.validate_response(method, path, response.status, body)
+        self._core.response_violations.extend(str(v) for v in found)
+
     def _check_contract(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
         contract = self._core.contract
         if contract is None:
@@ -211,9 +234,4 @@ class RestFrontDoor:
         self._core.contract_violations.extend(str(v) for v in violations)
         rejectable = [v for v in violations if v.location != "route"]
         if rejectable and self._core.strict_contract:
-            raise errors.invalid_form_body([v.field_error() for v in rejectable], _prefix(rejectable))
-
-
-def _prefix(violations: list[Violation]) -> tuple[str, ...]:
-    """Query/path problems are reported under their location, body ones at the root."""
-    return () if violations[0].location == "body" else ()
+            raise errors.invalid_form_body([v.field_error() for v in rejectable])

@@ -331,11 +331,12 @@ def check_commands(commands: list[Any], *, global_scope: bool) -> list[FieldErro
         errors.append(too_long((), GLOBAL_CHAT_COMMANDS_MAX))
     for index, command in enumerate(commands):
         if isinstance(command, dict):
-            errors += _check_command((index,), command)
+            errors += check_command(command, (index,))
     return errors
 
 
-def _check_command(path: tuple[PathPart, ...], command: dict[str, Any]) -> list[FieldError]:
+def check_command(command: dict[str, Any], path: tuple[PathPart, ...] = ()) -> list[FieldError]:
+    """One command's name, description and options."""
     errors: list[FieldError] = []
     chat_input = command.get("type", 1) == 1
     name = command.get("name")

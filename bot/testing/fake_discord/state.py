@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from . import errors
 from .clock import Clock, SnowflakeFactory, iso_timestamp
@@ -138,7 +139,7 @@ class EmulatorState:
             filename=upload.filename,
             content_type=content_type,
             data=upload.data,
-            url=f"{self._base_url()}/attachments/{channel_id}/{att_id}/{upload.filename}",
+            url=f"{self._base_url()}/attachments/{channel_id}/{att_id}/{quote(upload.filename)}",
             width=upload.width,
             height=upload.height,
             description=upload.description,
@@ -252,6 +253,7 @@ class EmulatorState:
             }
             data["member_count"] = 1
             data["message_count"] = len(self.channel_history(channel))
+            data["total_message_sent"] = data["message_count"]
             return data
         allow, deny = member_overwrite(self._bot_base_permissions(guild), channel.bot_permissions)
         data["topic"] = None
@@ -290,6 +292,9 @@ class EmulatorState:
             "safety_alerts_channel_id": None,
             "vanity_url_code": None,
             "max_members": 500000,
+            "max_presences": None,
+            "nsfw": False,
+            "home_header": None,
             "max_video_channel_users": 25,
             "max_stage_video_channel_users": 50,
             "widget_enabled": False,
@@ -302,9 +307,13 @@ class EmulatorState:
             "incidents_data": None,
         }
 
-    def guild_create_payload(self, guild: FakeGuild) -> dict[str, Any]:
-        """GUILD_CREATE: the REST guild plus channels, threads, members and gateway extras."""
+    def guild_create_payload(self, guild: FakeGuild, *, all_members: bool = True) -> dict[str, Any]:
+        """GUILD_CREATE: the REST guild plus channels, threads, members and gateway extras.
+
+        Without the GUILD_MEMBERS intent Discord only includes the bot's own member.
+        """
         live = [self.channels[c] for c in guild.channel_ids if not self.channels[c].deleted]
+        members = guild.members.values() if all_members else [guild.members[self.bot_user.id]]
         return {
             **self.guild_payload(guild),
             "unavailable": False,
@@ -314,7 +323,7 @@ class EmulatorState:
             "member_count": len(guild.members),
             "channels": [self.channel_payload(c) for c in live if not c.is_thread],
             "threads": [self.channel_payload(c) for c in live if c.is_thread],
-            "members": [m.payload() for m in guild.members.values()],
+            "members": [m.payload() for m in members],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],

@@ -1,0 +1,76 @@
+"""A local Discord emulator that the real, unmodified discord.py client connects to.
+
+Start it, point discord.py at it with ``bot.discord_ui.endpoint.use_discord_endpoint``, build a
+world, and drive the bot as users would::
+
+    async with FakeDiscord(clock=ManualClock()) as emu:
+        guild = emu.add_guild("Team")
+        channel = emu.add_channel(guild, "videos")
+        alice = emu.add_member(guild, "alice")
+        use_discord_endpoint(emu.rest_base, emu.gateway_url)
+        ...start the bot with emu.bot_token...
+        await emu.wait_for_bot_ready()
+        ix = await emu.slash(alice, channel, "sora", {"prompt": "a cat"})
+        message = await ix.original_message()
+
+See ``emulator.FakeDiscord`` for the driver API.
+
+Enforced like Discord: the initial response deadline (3 s: late callbacks get 404 10062 and the
+interaction is marked failed), one initial response (40060), callback types that fit the
+interaction, the 15-minute token (401 50027), message/embed/component/modal/choice/command limits
+(400 50035 with string codes), empty messages (50006), the bot's channel permissions (50001 /
+50013, embeds dropped without EMBED_LINKS, 50005 for editing others' messages, locked threads),
+replies to unknown messages (MESSAGE_REFERENCE_UNKNOWN_MESSAGE unless ``fail_if_not_exists`` is
+false), deleted messages (10008) and channels (10003), the guild upload limit (413 40005),
+``enforce_nonce`` dedupe, ephemeral visibility, the first followup after a defer filling the
+"thinking" message, bot-token auth, gateway intents (member lists, message content) and the
+OpenAPI contract of every request.
+
+Not enforced: real rate limits (only injected 429s; responses advertise a 50/s bucket), DMs,
+reactions, pins, non-interaction webhooks, thread creation, polls, stickers, voice, member-level
+channel overwrites, the daily command-creation quota, gateway send limits and heartbeat timeouts.
+"""
+
+from .clock import ManualClock
+from .commands import CommandNotAvailable
+from .core import Injection, RestCall
+from .emulator import FakeDiscord
+from .errors import DiscordError
+from .interactions import CallbackType, FakeInteraction, InteractionFailed, InteractionType
+from .models import (
+    DEFAULT_UPLOAD_LIMIT,
+    FakeAttachment,
+    FakeChannel,
+    FakeGuild,
+    FakeMessage,
+    FakeRole,
+    FakeUser,
+    MessageFlag,
+    StoredAttachment,
+)
+from .permissions import DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Permission
+
+__all__ = [
+    "DEFAULT_BOT_PERMISSIONS",
+    "DEFAULT_EVERYONE_PERMISSIONS",
+    "DEFAULT_UPLOAD_LIMIT",
+    "CallbackType",
+    "CommandNotAvailable",
+    "DiscordError",
+    "FakeAttachment",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeGuild",
+    "FakeInteraction",
+    "FakeMessage",
+    "FakeRole",
+    "FakeUser",
+    "Injection",
+    "InteractionFailed",
+    "InteractionType",
+    "ManualClock",
+    "MessageFlag",
+    "Permission",
+    "RestCall",
+    "StoredAttachment",
+]
