@@ -93,6 +93,7 @@ class Poller:
         self.paused_until: datetime | None = None
         self.last_tick_at: datetime | None = None
         self._tick_lock = asyncio.Lock()
+        self._current: asyncio.Task[TickSummary] | None = None
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
         """Add the one interval job that drives the poller."""
@@ -128,23 +129,43 @@ class Poller:
         return len(interrupted)
 
     async def tick(self) -> TickSummary:
-        """One round: poll what is due, then deliver what is owed."""
+        """One round: poll what is due, then deliver what is owed.
+
+        The round runs as its own task behind ``asyncio.shield``: when the scheduler
+        is shut down and cancels the job, the round still finishes its writes, and
+        ``drain`` lets shutdown wait for it.
+        """
         async with self._tick_lock:
-            summary = TickSummary()
-            await self.poll_due(summary)
-            await self.deliver_due(summary)
-            self.last_tick_at = self.clock()
-            if summary.polled or summary.delivered or summary.errors:
-                log.info(
-                    "tick: polled=%d changed=%d completed=%d failed=%d errors=%d delivered=%d",
-                    summary.polled,
-                    summary.changed,
-                    summary.completed,
-                    summary.failed,
-                    summary.errors,
-                    summary.delivered,
-                )
-            return summary
+            self._current = asyncio.create_task(self._round(), name="poller-round")
+            try:
+                return await asyncio.shield(self._current)
+            except asyncio.CancelledError:
+                log.info("scheduler stopped during a poll round; it finishes its writes first")
+                return TickSummary()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait (up to ``timeout``) for a round in flight to finish its writes."""
+        current = self._current
+        if current is not None and not current.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(current), timeout)
+
+    async def _round(self) -> TickSummary:
+        summary = TickSummary()
+        await self.poll_due(summary)
+        await self.deliver_due(summary)
+        self.last_tick_at = self.clock()
+        if summary.polled or summary.delivered or summary.errors:
+            log.info(
+                "tick: polled=%d changed=%d completed=%d failed=%d errors=%d delivered=%d",
+                summary.polled,
+                summary.changed,
+                summary.completed,
+                summary.failed,
+                summary.errors,
+                summary.delivered,
+            )
+        return summary
 
     # --- polling --------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -55,8 +56,10 @@ class SoraBot(commands.Bot):
         clock: Clock = utc_now,
         policy: PollPolicy | None = None,
         sync_commands: bool = True,
+        **client_options: Any,
     ) -> None:
         super().__init__(
+            **client_options,
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
             tree_cls=SoraCommandTree,
@@ -101,9 +104,13 @@ class SoraBot(commands.Bot):
             )
 
     async def close(self) -> None:
-        """Stop polling first, then disconnect; the DB and HTTP client are closed by the owner."""
+        """Stop polling, let a round in flight finish its writes, then disconnect.
+
+        The DB and the HTTP client are closed by their owner (``bot.runner``).
+        """
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.poller.drain()
         await super().close()
 
 

@@ -134,6 +134,7 @@ class BotHarness:
             store=self.store,
             upstream=make_upstream(self.config, self._http),
             clock=self.clock,
+            guild_ready_timeout=0.1,
         )
         self._bot_task = asyncio.create_task(self.bot.start(BOT_TOKEN), name="harness-bot")
         await self.discord.wait_for_bot_ready(timeout=15)
