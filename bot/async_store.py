@@ -142,6 +142,8 @@ class AsyncTaskStore:
     record_card_edit = _proxy(TaskStore.record_card_edit)
     interrupted_submissions = _proxy(TaskStore.interrupted_submissions)
     active_count = _proxy(TaskStore.active_count)
+    count_by_status = _proxy(TaskStore.count_by_status)
+    count_by_delivery_state = _proxy(TaskStore.count_by_delivery_state)
     children_of = _proxy(TaskStore.children_of)
     ancestors = _proxy(TaskStore.ancestors)
     tree = _proxy(TaskStore.tree)

@@ -586,6 +586,18 @@ class TaskStore:
         marks = ", ".join("?" for _ in _ACTIVE)
         return int(self._scalar(f"SELECT COUNT(*) FROM tasks WHERE status IN ({marks})", _ACTIVE))
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many tasks are in each lifecycle status (all guilds), for metrics."""
+        rows = self._db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status").fetchall()
+        return {status: int(count) for status, count in rows}
+
+    def count_by_delivery_state(self) -> dict[str, int]:
+        """How many tasks are in each delivery state (all guilds), for metrics."""
+        rows = self._db.execute(
+            "SELECT delivery_state, COUNT(*) FROM tasks GROUP BY delivery_state"
+        ).fetchall()
+        return {state: int(count) for state, count in rows}
+
     def children_of(self, task_id: str) -> list[VideoTask]:
         """Direct remixes of a task, oldest first."""
         return self._select("WHERE parent_id = ? ORDER BY created_at, id", [task_id])
