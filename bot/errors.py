@@ -183,6 +183,10 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+class AttachmentRejected(PermanentDeliveryError):
+    """Discord refused the file as too large for the server; the post can go without it."""
+
+
 # --- programming errors -------------------------------------------------------
 
 

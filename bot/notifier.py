@@ -7,10 +7,19 @@ for failures worth retrying and ``PermanentDeliveryError`` for the rest.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from bot.models import VideoTask
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a post of a task's outcome turned out to be."""
+
+    message_id: int
+    attached: bool
 
 
 class Notifier(Protocol):
@@ -32,6 +41,10 @@ class Notifier(Protocol):
         """
         ...
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> int:
-        """Post the task's outcome (the video, a link, or a failure notice); return the message id."""
+    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
+        """Post the task's outcome (the video, a link, or a failure notice).
+
+        ``attached`` in the answer says whether the file went out: Discord may refuse a
+        file the guild's limit did not predict, and the post then carries a link.
+        """
         ...

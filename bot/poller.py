@@ -344,7 +344,7 @@ class Poller:
         try:
             if task.status is TaskStatus.COMPLETED:
                 video = await self._fetch_video(task)
-            message_id = await self.notifier.deliver(task, video)
+            delivery = await self.notifier.deliver(task, video)
         except errors.PermanentDeliveryError as exc:
             await self.store.mark_undeliverable(task.id, reason=exc.reason)
             summary.undeliverable += 1
@@ -354,10 +354,13 @@ class Poller:
         else:
             size = video.stat().st_size if video is not None else None
             await self.store.mark_delivered(
-                task.id, message_id=message_id, attached=video is not None, result_bytes=size
+                task.id,
+                message_id=delivery.message_id,
+                attached=delivery.attached,
+                result_bytes=size,
             )
             summary.delivered += 1
-            log.info("task %s: delivered as message %s", task.id, message_id)
+            log.info("task %s: delivered as message %s", task.id, delivery.message_id)
         finally:
             if video is not None:
                 with contextlib.suppress(FileNotFoundError):

@@ -132,7 +132,14 @@ class VideoService:
         )
         return parent
 
-    async def generate(self, origin: Origin, prompt: str, options: GenerateOptions) -> VideoTask:
+    async def generate(
+        self,
+        origin: Origin,
+        prompt: str,
+        options: GenerateOptions,
+        *,
+        metadata_extra: dict | None = None,
+    ) -> VideoTask:
         """Validate, check quotas, record and submit a new video."""
         text = await self.check_generate(origin, prompt, options)
         model, seconds, size = self.resolve_options(options)
@@ -152,6 +159,7 @@ class VideoService:
             seconds=seconds,
             size=size,
             estimated_cost=estimate_cost(self.config.prices, model, seconds),
+            metadata_extra=metadata_extra,
         )
         return await self._submit(
             task,

@@ -159,6 +159,58 @@ def _check_page(limit: int, offset: int = 0) -> None:
         raise ValueError("limit and offset must not be negative")
 
 
+#: Groupings ``TaskStore.totals`` offers, each a fixed SQL expression (never caller text).
+TOTAL_GROUPS = {
+    "status": "status",
+    "model": "model",
+    "user": "user_id",
+    "day": "substr(created_at, 1, 10)",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupTotal:
+    """One row of ``TaskStore.totals``: a group key and what its tasks add up to."""
+
+    key: str
+    count: int
+    seconds: int
+    cost: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChainSize:
+    """One remix family in ``TaskStore.top_chains``."""
+
+    root_id: str
+    tasks: int
+    depth: int
+
+
+def _history_where(
+    guild_id: int,
+    user_id: int | None,
+    channel_id: int | None,
+    status: TaskStatus | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a filtered guild history query."""
+    clauses = ["guild_id = ?"]
+    params: list[Any] = [guild_id]
+    for clause, value in (
+        ("user_id = ?", user_id),
+        ("channel_id = ?", channel_id),
+        ("status = ?", None if status is None else status.value),
+        ("created_at >= ?", None if since is None else to_db_time(since)),
+        ("created_at < ?", None if until is None else to_db_time(until)),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
 class TaskStore:
     """Named operations on video tasks, their events, meta values and guild limits."""
 
@@ -717,6 +769,83 @@ class TaskStore:
         )
         params = [guild_id, to_db_time(since), TaskStatus.CANCELLED.value]
         return float(self._scalar(sql, params))
+
+    # --- admin queries: counts, totals, chains, retries ---------------------------------
+
+    def count_history(
+        self,
+        guild_id: int,
+        *,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        status: TaskStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many tasks ``guild_history`` would list with the same filters (for page counts)."""
+        where, params = _history_where(guild_id, user_id, channel_id, status, since, until)
+        return int(self._scalar(f"SELECT COUNT(*) FROM tasks WHERE {where}", params))
+
+    def totals(
+        self,
+        guild_id: int,
+        *,
+        by: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[GroupTotal]:
+        """Per-group task counts, generated seconds and estimated cost, largest count first.
+
+        ``by`` is one of ``TOTAL_GROUPS`` (``day`` is the UTC date of ``created_at``).
+        ``seconds`` sums completed tasks only (video actually made); ``cost`` sums every
+        task except cancelled ones, the same rule the daily budget uses.
+        """
+        if by not in TOTAL_GROUPS:
+            raise ValueError(f"by must be one of {sorted(TOTAL_GROUPS)}")
+        where, params = _history_where(guild_id, None, None, None, since, until)
+        key = TOTAL_GROUPS[by]
+        sql = (
+            f"SELECT {key} AS k, COUNT(*),"
+            " COALESCE(SUM(CASE WHEN status = ? THEN seconds ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status != ? THEN estimated_cost ELSE 0 END), 0.0)"
+            f" FROM tasks WHERE {where} GROUP BY k ORDER BY COUNT(*) DESC, k"
+        )
+        done, cancelled = TaskStatus.COMPLETED.value, TaskStatus.CANCELLED.value
+        rows = self._db.execute(sql, [done, cancelled, *params]).fetchall()
+        return [
+            GroupTotal(key=str(k), count=int(n), seconds=int(s), cost=round(float(c), 4))
+            for k, n, s, c in rows
+        ]
+
+    def top_chains(
+        self,
+        guild_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 5,
+    ) -> list[ChainSize]:
+        """The remix families with the most tasks (created in the window), biggest first.
+
+        A family counts only when it has at least one remix in the window.
+        """
+        _check_page(limit)
+        where, params = _history_where(guild_id, None, None, None, since, until)
+        sql = (
+            "SELECT root_id, COUNT(*), MAX(depth) FROM tasks"
+            f" WHERE {where} GROUP BY root_id HAVING MAX(depth) > 0"
+            " ORDER BY COUNT(*) DESC, MAX(depth) DESC, root_id LIMIT ?"
+        )
+        rows = self._db.execute(sql, [*params, limit]).fetchall()
+        return [ChainSize(root_id=r, tasks=int(n), depth=int(d)) for r, n, d in rows]
+
+    def find_retry(self, task_id: str) -> VideoTask | None:
+        """The task created as a retry of ``task_id`` (``metadata.retry_of``), if any."""
+        found = self._select(
+            "WHERE json_extract(metadata, '$.retry_of') = ? ORDER BY created_at, id LIMIT 1",
+            [task_id],
+        )
+        return found[0] if found else None
 
     # --- events, meta, limits -------------------------------------------------------
 

@@ -21,6 +21,7 @@ from bot.clock import DEFAULT_START, ManualClock
 from bot.config import Config, LimitsConfig, UpstreamConfig
 from bot.errors import DeliveryError
 from bot.models import TaskStatus, VideoTask
+from bot.notifier import Delivery
 from bot.poll_policy import PollPolicy
 from bot.poller import Poller, PollerSettings
 from bot.service import Origin, VideoService
@@ -69,13 +70,13 @@ class RecordingNotifier:
         self.lookups.append(task.id)
         return self.earlier_posts.get(task.id)
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> int:
+    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
         if self.failures:
             raise self.failures.pop(0)
         size = video.stat().st_size if video is not None else None
         post = Post(task.id, task.status, video is not None, size, next(self._ids))
         self.posts.append(post)
-        return post.message_id
+        return Delivery(post.message_id, attached=video is not None)
 
     def posts_for(self, task_id: str) -> list[Post]:
         return [p for p in self.posts if p.task_id == task_id]
@@ -112,7 +113,9 @@ def core_config(**limits: Any) -> Config:
     """Config with generous limits unless told otherwise."""
     values = {"max_concurrent_per_user": 0, "daily_seconds_per_user": 0, "daily_budget": 0.0}
     values.update(limits)
-    return Config(upstream=UpstreamConfig(base_url="http://unused/v1"), limits=LimitsConfig(**values))
+    return Config(
+        upstream=UpstreamConfig(base_url="http://unused/v1"), limits=LimitsConfig(**values)
+    )
 
 
 def make_poller(
@@ -137,20 +140,33 @@ def make_poller(
 
 @asynccontextmanager
 async def core(
-    tmp_path: Path, *, config: Config | None = None, job_seconds: float = 60.0, **upstream_options: Any
+    tmp_path: Path,
+    *,
+    config: Config | None = None,
+    job_seconds: float = 60.0,
+    **upstream_options: Any,
 ) -> AsyncIterator[Core]:
     """Start the emulator, open a file-backed store, wire service and poller."""
     clock = ManualClock(DEFAULT_START)
     fake = FakeUpstream(
-        api_key=API_KEY, job_seconds=job_seconds, clock=lambda: clock().timestamp(), **upstream_options
+        api_key=API_KEY,
+        job_seconds=job_seconds,
+        clock=lambda: clock().timestamp(),
+        **upstream_options,
     )
     db_path = tmp_path / "core.db"
     async with fake, httpx.AsyncClient() as http:
-        client = VideosClient(http, base_url=fake.base_url, api_key=API_KEY, json_timeout=2.0, sleep=no_sleep)
+        client = VideosClient(
+            http, base_url=fake.base_url, api_key=API_KEY, json_timeout=2.0, sleep=no_sleep
+        )
         store = await AsyncTaskStore.open(db_path, clock=clock)
         notifier = RecordingNotifier()
         service = VideoService(
-            store=store, upstream=client, config=config or core_config(), policy=PollPolicy(jitter=0), clock=clock
+            store=store,
+            upstream=client,
+            config=config or core_config(),
+            policy=PollPolicy(jitter=0),
+            clock=clock,
         )
         poller = make_poller(store, client, notifier, clock, tmp_path / "media")
         try:

@@ -32,7 +32,14 @@ def test_defaults_match_example_file():
 
 def test_starts_without_a_file_from_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = load_config(None, env={**ENV, "SORA_API_BASE": "http://relay.local/v1/", "SORA_BOT_DB": "/var/lib/sora/bot.db"})
+    config = load_config(
+        None,
+        env={
+            **ENV,
+            "SORA_API_BASE": "http://relay.local/v1/",
+            "SORA_BOT_DB": "/var/lib/sora/bot.db",
+        },
+    )
     assert config.source is None
     assert config.upstream.base_url == "http://relay.local/v1"
     assert config.storage.database == Path("/var/lib/sora/bot.db")
@@ -50,7 +57,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path, monkeypatch):
 
 def test_config_path_from_environment(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[poller]\ntick_seconds = 7\n')
+    path.write_text("[poller]\ntick_seconds = 7\n")
     config = load_config(None, env={**ENV, "SORA_BOT_CONFIG": str(path)})
     assert config.poller.tick_seconds == 7.0
 
@@ -66,7 +73,11 @@ def test_config_path_from_environment(tmp_path):
         ("[upstream]\ndefault_model = 'x'\n", ENV, "default_model must be one of"),
         ("[poller]\ntick_seconds = 0\n", ENV, "tick_seconds must be greater than 0"),
         ("[poller]\nconcurrency = 'many'\n", ENV, "wrong type"),
-        ("[poller]\nmin_interval_seconds = 9\nmax_interval_seconds = 3\n", ENV, "max_interval_seconds"),
+        (
+            "[poller]\nmin_interval_seconds = 9\nmax_interval_seconds = 3\n",
+            ENV,
+            "max_interval_seconds",
+        ),
         ("[nope]\n", ENV, "unknown config section"),
         ("[discord]\ncolour = 1\n", ENV, "unknown key [discord] colour"),
         ("[logging]\nlevel = 'LOUD'\n", ENV, "[logging] level"),

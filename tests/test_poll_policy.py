@@ -7,7 +7,15 @@ import pytest
 from bot.models import TaskStatus
 from bot.poll_policy import PollPolicy
 
-POLICY = PollPolicy(first_poll=10, min_interval=3, max_interval=30, queued_growth=1.5, error_base=5, error_cap=300, jitter=0)
+POLICY = PollPolicy(
+    first_poll=10,
+    min_interval=3,
+    max_interval=30,
+    queued_growth=1.5,
+    error_base=5,
+    error_cap=300,
+    jitter=0,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,13 +34,23 @@ POLICY = PollPolicy(first_poll=10, min_interval=3, max_interval=30, queued_growt
     ],
 )
 def test_next_delay(status, progress, elapsed, queued_polls, hint, expected):
-    delay = POLICY.next_delay(status=status, progress=progress, elapsed=elapsed, queued_polls=queued_polls, hint=hint)
+    delay = POLICY.next_delay(
+        status=status, progress=progress, elapsed=elapsed, queued_polls=queued_polls, hint=hint
+    )
     assert delay == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
     ("failures", "retry_after", "expected"),
-    [(1, None, 5), (2, None, 10), (3, None, 20), (7, None, 300), (20, None, 300), (1, 42.0, 42), (3, 1.0, 20)],
+    [
+        (1, None, 5),
+        (2, None, 10),
+        (3, None, 20),
+        (7, None, 300),
+        (20, None, 300),
+        (1, 42.0, 42),
+        (3, 1.0, 20),
+    ],
 )
 def test_after_error(failures, retry_after, expected):
     assert POLICY.after_error(failures, retry_after=retry_after) == pytest.approx(expected)

@@ -229,7 +229,9 @@ async def test_crash_after_post_before_record_does_not_post_again(tmp_path):
 
 async def test_restart_resumes_every_task_from_the_database(tmp_path):
     async with core(tmp_path) as c:
-        tasks = [await c.service.generate(ORIGIN, f"restart {i}", GenerateOptions()) for i in range(5)]
+        tasks = [
+            await c.service.generate(ORIGIN, f"restart {i}", GenerateOptions()) for i in range(5)
+        ]
         await c.tick_after(15)
         await c.store.close()
 
@@ -251,8 +253,13 @@ async def test_restart_resumes_every_task_from_the_database(tmp_path):
 async def test_interrupted_submission_is_failed_not_resent(tmp_path):
     async with core(tmp_path) as c:
         orphan = await c.store.create_task(
-            guild_id=ORIGIN.guild_id, channel_id=ORIGIN.channel_id, user_id=ORIGIN.user_id,
-            prompt="died mid-create", model="sora-2", seconds=4, size="1280x720",
+            guild_id=ORIGIN.guild_id,
+            channel_id=ORIGIN.channel_id,
+            user_id=ORIGIN.user_id,
+            prompt="died mid-create",
+            model="sora-2",
+            seconds=4,
+            size="1280x720",
         )
         assert await c.poller.recover() == 1
         failed = await c.store.get(orphan.id)
@@ -274,7 +281,9 @@ async def test_create_timeout_is_not_resent_and_fails_the_task(tmp_path):
 
 async def test_remix_inherits_parameters_and_records_lineage(tmp_path):
     async with core(tmp_path) as c:
-        parent = await c.service.generate(ORIGIN, "a fox", GenerateOptions(seconds=12, size="720x1280", model="sora-2-pro"))
+        parent = await c.service.generate(
+            ORIGIN, "a fox", GenerateOptions(seconds=12, size="720x1280", model="sora-2-pro")
+        )
         with pytest.raises(errors.ParentNotReady):
             await c.service.remix(ORIGIN, parent.id, "a fox at night")
 
@@ -302,7 +311,9 @@ async def test_remix_of_another_guilds_video_looks_unknown(tmp_path):
             await c.service.remix(other, parent.id, "theirs")
         with pytest.raises(errors.NotFound) as unknown:
             await c.service.remix(other, "zzzzzz", "theirs")
-        assert foreign.value.user_message.replace(parent.id, "X") == unknown.value.user_message.replace("zzzzzz", "X")
+        assert foreign.value.user_message.replace(
+            parent.id, "X"
+        ) == unknown.value.user_message.replace("zzzzzz", "X")
 
 
 async def test_quota_blocks_at_submission_and_resets_next_day(tmp_path):

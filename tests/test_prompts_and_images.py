@@ -15,7 +15,12 @@ from bot.prompts import MAX_PROMPT_CHARS, clean_prompt, find_banned_word
 def png(width: int, height: int) -> bytes:
     """A real (tiny, 1-bit) PNG header + IHDR of the given size."""
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    chunk = (
+        struct.pack(">I", len(ihdr))
+        + b"IHDR"
+        + ihdr
+        + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    )
     return b"\x89PNG\r\n\x1a\n" + chunk
 
 
@@ -26,7 +31,13 @@ def jpeg(width: int, height: int) -> bytes:
 
 
 def webp_vp8x(width: int, height: int) -> bytes:
-    body = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\x00\x00\x00\x00"
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
     return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
 
 
@@ -90,7 +101,9 @@ def test_image_info_reads_headers(data, kind, size):
     assert (info.kind, info.width, info.height) == (kind, *size)
 
 
-@pytest.mark.parametrize("data", [b"", b"GIF89a....", b"\x89PNG\r\n\x1a\n\x00", b"\xff\xd8\xff\x00garbage"])
+@pytest.mark.parametrize(
+    "data", [b"", b"GIF89a....", b"\x89PNG\r\n\x1a\n\x00", b"\xff\xd8\xff\x00garbage"]
+)
 def test_image_info_rejects_non_images(data):
     assert image_info(data) is None
 
@@ -111,13 +124,36 @@ def test_reference_image_refusals(data, content_type, size, max_bytes, message):
 
 
 def test_reference_image_accepted_when_it_matches():
-    info = check_reference_image(png(720, 1280), content_type="image/png", size="720x1280", max_bytes=10_000)
+    info = check_reference_image(
+        png(720, 1280), content_type="image/png", size="720x1280", max_bytes=10_000
+    )
     assert (info.width, info.height) == (720, 1280)
 
 
 def test_declared_image_checks_metadata_before_download():
-    check_declared_image(content_type="image/png", byte_size=10, width=1280, height=720, size="1280x720", max_bytes=100)
+    check_declared_image(
+        content_type="image/png",
+        byte_size=10,
+        width=1280,
+        height=720,
+        size="1280x720",
+        max_bytes=100,
+    )
     with pytest.raises(InvalidInput, match="exactly"):
-        check_declared_image(content_type="image/png", byte_size=10, width=10, height=10, size="1280x720", max_bytes=100)
+        check_declared_image(
+            content_type="image/png",
+            byte_size=10,
+            width=10,
+            height=10,
+            size="1280x720",
+            max_bytes=100,
+        )
     with pytest.raises(InvalidInput, match="PNG, JPEG or WebP"):
-        check_declared_image(content_type="text/plain", byte_size=10, width=None, height=None, size="1280x720", max_bytes=100)
+        check_declared_image(
+            content_type="text/plain",
+            byte_size=10,
+            width=None,
+            height=None,
+            size="1280x720",
+            max_bytes=100,
+        )

@@ -16,8 +16,9 @@ import discord
 from bot.async_store import AsyncTaskStore
 from bot.discord_ui import render
 from bot.discord_ui.views import result_view
-from bot.errors import PermanentDeliveryError, TransientDeliveryError
+from bot.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
 from bot.models import TaskStatus, VideoTask
+from bot.notifier import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,17 @@ class DiscordNotifier:
                     return message.id
         return None
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> int:
+    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
         """Post the result (or failure notice) as a reply to the right message."""
         target = await self._reply_target(task)
         if task.status is TaskStatus.COMPLETED:
             return await self._post_result(task, video, target)
         kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
-        return await self._post(task, target, kwargs)
+        return Delivery(await self._post(task, target, kwargs), attached=False)
 
-    async def _post_result(self, task: VideoTask, video: Path | None, target: int | None) -> int:
+    async def _post_result(
+        self, task: VideoTask, video: Path | None, target: int | None
+    ) -> Delivery:
         parent_link = await self._parent_link(task)
         limit = self.upload_limit(task)
         kwargs: dict = {
@@ -90,18 +93,16 @@ class DiscordNotifier:
             "view": result_view(task.id),
         }
         if video is None:
-            return await self._post(task, target, kwargs)
+            return Delivery(await self._post(task, target, kwargs), attached=False)
         try:
-            return await self._post(
-                task, target, {**kwargs, "file": discord.File(video, f"{task.id}.mp4")}
-            )
-        except PermanentDeliveryError as exc:
-            if "too large" not in exc.reason:
-                raise
+            file = discord.File(video, f"{task.id}.mp4")
+            return Delivery(await self._post(task, target, {**kwargs, "file": file}), attached=True)
+        except AttachmentRejected:
+            log.info("task %s: Discord refused the file as too large; posting a link", task.id)
             kwargs["content"] = render.result_content(
                 task, attached=False, link=task.result_url, upload_limit=limit
             )
-            return await self._post(task, target, kwargs)
+            return Delivery(await self._post(task, target, kwargs), attached=False)
 
     async def _post(self, task: VideoTask, target: int | None, kwargs: dict) -> int:
         """Send one message; a deleted reply target falls back to a plain post."""
@@ -184,7 +185,7 @@ def _classify(exc: discord.HTTPException) -> Exception:
     if exc.code in PERMANENT_CODES:
         return PermanentDeliveryError(PERMANENT_CODES[exc.code])
     if exc.status == 413 or exc.code == 40005:
-        return PermanentDeliveryError("the file is too large for this server")
+        return AttachmentRejected("the file is too large for this server")
     if exc.status in (401, 403, 404):
         return PermanentDeliveryError(f"Discord refused the post ({exc.status} {exc.code})")
     if exc.status >= 500 or exc.status == 429:

@@ -67,6 +67,7 @@ class RemixModal(discord.ui.Modal):
         self.parent = parent
         self.prompt: discord.ui.TextInput = discord.ui.TextInput(
             label="Prompt for the remix",
+            custom_id="remix_prompt",
             style=discord.TextStyle.paragraph,
             default=parent.prompt[:MAX_PROMPT_CHARS],
             max_length=MAX_PROMPT_CHARS,

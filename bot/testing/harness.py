@@ -73,7 +73,9 @@ def harness_config(
             api_base=discord.rest_base if discord else "",
             gateway_url=discord.gateway_url if discord else "",
         ),
-        upstream=UpstreamConfig(base_url=upstream_base, api_key=Secret(API_KEY), request_timeout=3.0),
+        upstream=UpstreamConfig(
+            base_url=upstream_base, api_key=Secret(API_KEY), request_timeout=3.0
+        ),
         poller=poller,
         storage=StorageConfig(database=workdir / "bot.db", media_dir=workdir / "media"),
         limits=limits,
@@ -96,7 +98,9 @@ class BotHarness:
     ) -> None:
         self.workdir = workdir
         self.clock = clock
-        self.upstream = FakeUpstream(api_key=API_KEY, job_seconds=job_seconds, **(upstream_options or {}))
+        self.upstream = FakeUpstream(
+            api_key=API_KEY, job_seconds=job_seconds, **(upstream_options or {})
+        )
         self.discord = FakeDiscord(clock=discord_clock, bot_token=BOT_TOKEN)
         self.configure = configure
         self.config: Config | None = None
@@ -113,7 +117,9 @@ class BotHarness:
         self.alice = self.discord.add_member(self.guild, "alice")
         self.bob = self.discord.add_member(self.guild, "bob")
         self.admin = self.discord.add_member(self.guild, "boss", manage_guild=True)
-        config = harness_config(self.workdir, upstream_base=self.upstream.base_url, discord=self.discord)
+        config = harness_config(
+            self.workdir, upstream_base=self.upstream.base_url, discord=self.discord
+        )
         self.config = self.configure(config) if self.configure else config
         await self.start_bot()
         return self
@@ -159,7 +165,9 @@ class BotHarness:
         await self.stop_bot()
         return await self.start_bot()
 
-    async def wait_for(self, predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
+    async def wait_for(
+        self, predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition"
+    ) -> Any:
         """Poll ``predicate`` (sync or async) until it returns something truthy."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -205,14 +205,17 @@ class InteractionRoutes:
         return message
 
     async def followup(self, req: ApiRequest) -> web.Response:
-        """A followup; the first one after a defer fills the "thinking" message, as Discord does."""
+        """A followup; the first one after a defer fills the "thinking" message, as Discord does.
+
+        Once the "thinking" message was deleted, a followup is a new message with its own flags.
+        """
         ix = self._interaction(req)
         payload = req.json_object()
         self._core.messages.validate(ix.channel, payload, req.uploads)
         if is_empty_body(payload, req.uploads):
             raise errors.empty_message()
         original = ix.original
-        if original is not None and original.loading:
+        if original is not None and original.loading and not original.deleted:
             fill = {k: v for k, v in payload.items() if k != "flags"}
             message = self._core.messages.edit(original, fill, req.uploads)
         else:

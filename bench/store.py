@@ -1,0 +1,302 @@
+"""Store and lineage: inserts, the lineage tree of a long chain, and the admins' history queries.
+
+Runs the real ``TaskStore`` (sqlite-utils, WAL, the project's migrations) on a file in a
+temporary directory, synchronously: this is the work the bot's one SQLite worker thread
+does for each call (``AsyncTaskStore`` adds one thread hop per call, measured in
+``bench.scale``).
+
+    python -m bench.store                  # 10,000 tasks, a 1,000-node chain
+    python -m bench.store --tasks 300 --chain 50 --repeat 3   # a quick look
+
+Last line: the 1,000-node tree's p95 time (query + build + render) over its 50 ms target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from bench.common import (
+    percentile,
+    print_header,
+    print_ratio,
+    print_table,
+    quiet_logging,
+    verdict,
+)
+from bot.clock import DEFAULT_START, ManualClock
+from bot.lineage import build_tree, render_text_tree
+from bot.models import TaskKind, TaskStatus, VideoTask
+from bot.store import TaskStore, open_database
+
+TREE_TARGET_S = 0.050
+GUILDS = (1001, 1002, 1003)
+PROMPTS = (
+    "a paper boat drifting down a rainy street",
+    "a fox running through snow at dawn, telephoto",
+    "neon city timelapse with flying cars",
+    "a cat astronaut floating in a space station",
+    "macro shot of coffee being poured, slow motion",
+)
+
+
+def describe(task: VideoTask) -> str:
+    """One tree line, like the lineage view shows it: id, status, prompt start."""
+    return f"`{task.id}` {task.status.value} · {task.prompt[:40]}"
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall times of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def row(name: str, times: list[float], note: str = "") -> list[object]:
+    return [
+        name,
+        len(times),
+        f"{percentile(times, 50) * 1000:.2f}",
+        f"{percentile(times, 95) * 1000:.2f}",
+        f"{max(times) * 1000:.2f}",
+        note,
+    ]
+
+
+def insert_tasks(store: TaskStore, clock: ManualClock, count: int, rng: random.Random) -> list[float]:
+    """``count`` tasks the way commands make them: one ``create_task`` transaction each.
+
+    Times are spread over 30 days; most tasks are then moved through their lifecycle
+    (not timed) so the history has realistic statuses.
+    """
+    step = 30 * 86400 / max(count, 1)
+    times = []
+    for i in range(count):
+        clock.advance(step * rng.uniform(0.5, 1.5))
+        guild = GUILDS[0] if rng.random() < 0.7 else rng.choice(GUILDS[1:])
+        start = time.perf_counter()
+        task = store.create_task(
+            guild_id=guild,
+            channel_id=guild * 100 + rng.randrange(20),
+            user_id=guild * 1000 + rng.randrange(200),
+            prompt=f"{rng.choice(PROMPTS)} #{i}",
+            model="sora-2",
+            seconds=rng.choice((4, 8, 12)),
+            size="1280x720",
+            estimated_cost=0.4,
+        )
+        times.append(time.perf_counter() - start)
+        finish(store, task, rng)
+    return times
+
+
+def finish(store: TaskStore, task: VideoTask, rng: random.Random) -> None:
+    """Submit the task and (mostly) end it: 85 % completed, 10 % failed, 5 % still running."""
+    store.mark_submitted(
+        task.id,
+        upstream_id=f"video_{task.id}",
+        status=TaskStatus.QUEUED,
+        progress=0,
+        next_poll_at=None,
+    )
+    roll = rng.random()
+    if roll < 0.85:
+        store.complete(task.id)
+    elif roll < 0.95:
+        store.fail(task.id, code="moderation_blocked", message="blocked")
+
+
+def make_chain(store: TaskStore, clock: ManualClock, length: int) -> tuple[str, str]:
+    """A remix chain root -> ... of ``length`` nodes; returns (root id, leaf id)."""
+    parent: VideoTask | None = None
+    root = leaf = ""
+    for i in range(length):
+        clock.advance(60)
+        task = store.create_task(
+            guild_id=GUILDS[0],
+            channel_id=GUILDS[0] * 100,
+            user_id=GUILDS[0] * 1000 + i % 7,
+            prompt=f"{PROMPTS[0]}, take {i}",
+            model="sora-2",
+            seconds=4,
+            size="1280x720",
+            parent=parent,
+            kind=TaskKind.REMIX if parent else TaskKind.GENERATE,
+        )
+        store.mark_submitted(
+            task.id, upstream_id=f"video_{task.id}", status=TaskStatus.QUEUED, progress=0,
+            next_poll_at=None,
+        )
+        parent = store.complete(task.id)
+        root = root or task.id
+        leaf = task.id
+    return root, leaf
+
+
+def make_bushy(store: TaskStore, clock: ManualClock, size: int, rng: random.Random) -> str:
+    """A family of ``size`` remixes with random parents (wide and shallow)."""
+    nodes: list[VideoTask] = []
+    for i in range(size):
+        clock.advance(30)
+        parent = rng.choice(nodes) if nodes else None
+        task = store.create_task(
+            guild_id=GUILDS[0],
+            channel_id=GUILDS[0] * 100 + 1,
+            user_id=GUILDS[0] * 1000 + i % 11,
+            prompt=f"{PROMPTS[1]}, variant {i}",
+            model="sora-2",
+            seconds=4,
+            size="1280x720",
+            parent=parent,
+        )
+        store.mark_submitted(
+            task.id, upstream_id=f"video_{task.id}", status=TaskStatus.QUEUED, progress=0,
+            next_poll_at=None,
+        )
+        nodes.append(store.complete(task.id))
+    return nodes[0].id
+
+
+def tree_timings(store: TaskStore, root_id: str, highlight: str, repeat: int) -> dict[str, list[float]]:
+    """Query, build and render one family ``repeat`` times, each step timed."""
+    out: dict[str, list[float]] = {"query": [], "build": [], "render": [], "render40": [], "total": []}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        tasks = store.tree(root_id)
+        t1 = time.perf_counter()
+        tree = build_tree(tasks, root_id=root_id)
+        t2 = time.perf_counter()
+        lines = render_text_tree(tree, highlight_id=highlight, describe=describe)
+        t3 = time.perf_counter()
+        render_text_tree(tree, highlight_id=highlight, describe=describe, max_lines=40)
+        t4 = time.perf_counter()
+        assert len(lines) == len(tasks), "every node is drawn"
+        out["query"].append(t1 - t0)
+        out["build"].append(t2 - t1)
+        out["render"].append(t3 - t2)
+        out["render40"].append(t4 - t3)
+        out["total"].append(t3 - t0)
+    return out
+
+
+def history_queries(store: TaskStore, clock: ManualClock) -> dict[str, Callable[[], object]]:
+    """The queries admins (and every command's quota check) run."""
+    guild = GUILDS[0]
+    user = guild * 1000 + 3
+    channel = guild * 100 + 5
+    now = clock()
+    day = now - timedelta(days=1)
+    week = now - timedelta(days=7)
+    return {
+        "guild_history page 1 (25)": lambda: store.guild_history(guild, limit=25),
+        "guild_history page 200 (offset 5000)": lambda: store.guild_history(
+            guild, limit=25, offset=5000
+        ),
+        "guild_history user": lambda: store.guild_history(guild, user_id=user, limit=25),
+        "guild_history channel": lambda: store.guild_history(guild, channel_id=channel, limit=25),
+        "guild_history status=failed": lambda: store.guild_history(
+            guild, status=TaskStatus.FAILED, limit=25
+        ),
+        "guild_history last 7 days": lambda: store.guild_history(
+            guild, since=week, until=now, limit=25
+        ),
+        "guild_history user+failed+7d": lambda: store.guild_history(
+            guild, user_id=user, status=TaskStatus.FAILED, since=week, limit=25
+        ),
+        "user_history (25)": lambda: store.user_history(guild, user, limit=25),
+        "user_history completed (25)": lambda: store.user_history(
+            guild, user, status=TaskStatus.COMPLETED, limit=25
+        ),
+        "recent_completed '' (autocomplete)": lambda: store.recent_completed(guild, limit=25),
+        "recent_completed 'fox' (autocomplete)": lambda: store.recent_completed(
+            guild, prefix="fox", limit=25
+        ),
+        "quota: active_count_for_user": lambda: store.active_count_for_user(guild, user),
+        "quota: seconds_since (today)": lambda: store.seconds_since(guild, user, day),
+        "quota: cost_since (today)": lambda: store.cost_since(guild, day),
+        "metrics: count_by_status": store.count_by_status,
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        db = open_database(Path(tmp) / "bench.db")
+        clock = ManualClock(DEFAULT_START - timedelta(days=31))
+        store = TaskStore(db, clock=clock)
+
+        inserts = insert_tasks(store, clock, args.tasks, rng)
+        root, leaf = make_chain(store, clock, args.chain)
+        bushy_root = make_bushy(store, clock, args.chain, rng)
+        total_rows = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+
+        print_table(
+            f"Inserts ({args.tasks:,} tasks, one create_task transaction each; then "
+            f"{total_rows:,} rows in the table)",
+            ["operation", "n", "p50 ms", "p95 ms", "max ms", "total s"],
+            [[*row("create_task", inserts)[:5], f"{sum(inserts):.2f}"]],
+        )
+
+        chain = tree_timings(store, root, leaf, args.repeat)
+        bushy = tree_timings(store, bushy_root, bushy_root, args.repeat)
+        ancestors = timed(lambda: store.ancestors(leaf), max(3, args.repeat // 4))
+        print_table(
+            f"Lineage of one family of {args.chain:,} nodes ({args.repeat} runs each)",
+            ["step", "n", "p50 ms", "p95 ms", "max ms", "note"],
+            [
+                row("chain: store.tree (query + decode)", chain["query"]),
+                row("chain: build_tree", chain["build"]),
+                row("chain: render_text_tree (all lines)", chain["render"]),
+                row("chain: tree total (query+build+render)", chain["total"], "target <= 50 ms"),
+                row("chain: render_text_tree max_lines=40", chain["render40"]),
+                row("bushy: tree total (query+build+render)", bushy["total"], "random parents"),
+                row("chain: store.ancestors(leaf)", ancestors, f"{args.chain - 1} parent lookups"),
+            ],
+        )
+
+        queries = history_queries(store, clock)
+        print_table(
+            f"History and quota queries over {total_rows:,} tasks ({args.repeat} runs each)",
+            ["query", "n", "p50 ms", "p95 ms", "max ms", "rows"],
+            [
+                row(name, timed(fn, args.repeat), _rows(fn()))
+                for name, fn in queries.items()
+            ],
+        )
+        db.close()
+
+    tree_p95 = percentile(chain["total"], 95)
+    print_ratio(
+        "tree_p95_over_target",
+        tree_p95 / TREE_TARGET_S,
+        f"{args.chain:,}-node chain: query+build+render p95 {tree_p95 * 1000:.1f} ms vs "
+        f"target {TREE_TARGET_S * 1000:.0f} ms: {verdict(tree_p95 <= TREE_TARGET_S)}",
+    )
+
+
+def _rows(result: object) -> str:
+    return str(len(result)) if isinstance(result, list) else str(result)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=10_000, help="tasks to insert")
+    parser.add_argument("--chain", type=int, default=1_000, help="nodes in the remix chain")
+    parser.add_argument("--repeat", type=int, default=20, help="runs per timed query")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    quiet_logging()
+    print_header("bench.store", vars(args))
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
