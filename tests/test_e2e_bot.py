@@ -18,8 +18,8 @@ from bot.testing.fake_discord import FakeAttachment, ManualClock, Permission
 from bot.testing.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
 from bot.testing.fake_upstream import Fault
 from bot.testing.harness import BotHarness
-from tests.e2e_helpers import harness as harness
 from tests.e2e_helpers import ephemeral_answer, posts_for, refused, result_post, submit, video_id_of
+from tests.e2e_helpers import harness as harness
 
 pytestmark = pytest.mark.asyncio
 

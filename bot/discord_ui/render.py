@@ -7,6 +7,8 @@ are escaped of markdown where shown inline; every post also passes
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import discord
 
 from bot.models import TaskStatus, VideoTask
@@ -137,3 +139,126 @@ def author_only_mentions(user_id: int) -> discord.AllowedMentions:
 
 
 NO_MENTIONS = discord.AllowedMentions.none()
+
+
+# --- chains, history and admin views (appended for /lineage, /video, /history, /admin) ------
+
+STATUS_EMOJI = {
+    TaskStatus.SUBMITTING: "⏳",
+    TaskStatus.QUEUED: "⏳",
+    TaskStatus.IN_PROGRESS: "🔄",
+    TaskStatus.COMPLETED: "✅",
+    TaskStatus.FAILED: "❌",
+    TaskStatus.CANCELLED: "🚫",
+}
+
+
+def escape_user_text(text: str) -> str:
+    """User text shown inline in markdown: no formatting, no mention syntax, one line."""
+    flat = " ".join(text.split())
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(flat))
+
+
+def snapshot_footer(task_id: str, what: str) -> str:
+    """A footer that names the task but is *not* ``footer_marker``.
+
+    ``DiscordNotifier.find_delivery`` takes a bot post carrying the exact marker as the
+    task's result; re-posted cards and detail views must never look like one.
+    """
+    return f"{BRAND} · {task_id} · {what}"
+
+
+def timestamp(moment: datetime | None, style: str = "R") -> str:
+    """Discord's localised timestamp markup, or a dash."""
+    return "—" if moment is None else f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def message_link(task: VideoTask, message_id: int) -> str:
+    """A link to one of the task's messages (its card or its result)."""
+    return jump_url(task.guild_id, task.channel_id, message_id)
+
+
+def best_link(task: VideoTask) -> str | None:
+    """The result post if there is one, else the status card, else None."""
+    message_id = task.result_message_id or task.card_message_id
+    return message_link(task, message_id) if message_id else None
+
+
+def id_link(task: VideoTask) -> str:
+    """The task id as a masked link to its best message (plain when it has none)."""
+    link = best_link(task)
+    return f"[`{task.id}`]({link})" if link else f"`{task.id}`"
+
+
+def status_word(task: VideoTask) -> str:
+    """Emoji plus status, e.g. ``✅ completed``."""
+    return f"{STATUS_EMOJI[task.status]} {task.status.value.replace('_', ' ')}"
+
+
+def lineage_line(task: VideoTask, change: str, *, highlight: bool) -> str:
+    """One node of a lineage tree: id (linked), author, status and what changed."""
+    text = f"{id_link(task)} <@{task.user_id}> {status_word(task)} · {escape_user_text(change)}"
+    return f"**{text}**" if highlight else text
+
+
+def history_line(task: VideoTask, *, show_author: bool, prompt_chars: int = 50) -> str:
+    """One entry of a history list."""
+    parts = [id_link(task), status_word(task), timestamp(task.created_at)]
+    if show_author:
+        parts.append(f"<@{task.user_id}> in <#{task.channel_id}>")
+    parts.append(f"{task.seconds}s {task.model}")
+    if task.parent_id:
+        parts.append(f"remix of `{task.parent_id}`")
+    parts.append(escape_user_text(snippet(task.prompt, prompt_chars)))
+    return " · ".join(parts)
+
+
+def _parent_value(parent: VideoTask | None, parent_id: str) -> str:
+    return id_link(parent) if parent is not None else f"`{parent_id}`"
+
+
+def video_embed(task: VideoTask, *, parent: VideoTask | None, children: int) -> discord.Embed:
+    """A re-posted card (``/video``): what the task is and where its result is."""
+    title = "Remix" if task.parent_id else "Video"
+    embed = discord.Embed(
+        title=f"{title} `{task.id}`",
+        description=truncate(task.prompt, DESCRIPTION_LIMIT),
+        colour=COLOURS[task.status],
+    )
+    embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
+    embed.add_field(name="Author", value=f"<@{task.user_id}>")
+    embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
+    if task.parent_id:
+        embed.add_field(name="Remix of", value=_parent_value(parent, task.parent_id))
+    embed.add_field(name="Remixes", value=str(children))
+    embed.add_field(name="Created", value=timestamp(task.created_at, "f"))
+    if task.result_message_id:
+        embed.add_field(
+            name="Result", value=f"[jump to the video]({message_link(task, task.result_message_id)})"
+        )
+    elif task.card_message_id:
+        embed.add_field(
+            name="Card", value=f"[jump to the card]({message_link(task, task.card_message_id)})"
+        )
+    embed.set_footer(text=snapshot_footer(task.id, "re-posted"))
+    return embed
+
+
+def details_embed(
+    task: VideoTask, *, parent: VideoTask | None, children: list[VideoTask]
+) -> discord.Embed:
+    """The Details button's answer: everything a member may know about a video."""
+    embed = video_embed(task, parent=parent, children=len(children))
+    embed.title = f"Details of `{task.id}`"
+    if children:
+        shown = ", ".join(id_link(c) for c in children[:10])
+        more = f" and {len(children) - 10} more" if len(children) > 10 else ""
+        embed.add_field(name="Remixed as", value=truncate(shown + more, 1024), inline=False)
+    if task.completed_at:
+        embed.add_field(name="Completed", value=timestamp(task.completed_at, "f"))
+    if task.estimated_cost is not None:
+        embed.add_field(name="Estimated cost", value=f"${task.estimated_cost:.2f}")
+    if task.metadata.get("retry_of"):
+        embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
+    embed.set_footer(text=snapshot_footer(task.id, "details"))
+    return embed
