@@ -107,7 +107,9 @@ class DiscordNotifier:
     async def _post(self, task: VideoTask, target: int | None, kwargs: dict) -> int:
         """Send one message; a deleted reply target falls back to a plain post."""
         channel = self._channel(task)
-        mentions = render.author_only_mentions(task.user_id)
+        mentions = (
+            render.author_only_mentions(task.user_id) if self.mention_author else render.NO_MENTIONS
+        )
         nonce = f"sora-{task.id}"
         reference = (
             discord.MessageReference(
