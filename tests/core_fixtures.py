@@ -10,7 +10,7 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ class RecordingNotifier:
     """Stands in for Discord: records card edits and posts; can be told to fail."""
 
     limit: int | None = 10 * 1024 * 1024
+    clock: ManualClock | None = None
     cards: list[tuple[str, TaskStatus, int]] = field(default_factory=list)
+    card_times: list[datetime] = field(default_factory=list)
     posts: list[Post] = field(default_factory=list)
     failures: list[DeliveryError] = field(default_factory=list)
     earlier_posts: dict[str, int] = field(default_factory=dict)
@@ -62,6 +64,8 @@ class RecordingNotifier:
 
     async def update_card(self, task: VideoTask) -> None:
         self.cards.append((task.id, task.status, task.progress))
+        if self.clock is not None:
+            self.card_times.append(self.clock())
 
     def upload_limit(self, task: VideoTask) -> int | None:
         return self.limit
@@ -160,7 +164,7 @@ async def core(
             http, base_url=fake.base_url, api_key=API_KEY, json_timeout=2.0, sleep=no_sleep
         )
         store = await AsyncTaskStore.open(db_path, clock=clock)
-        notifier = RecordingNotifier()
+        notifier = RecordingNotifier(clock=clock)
         service = VideoService(
             store=store,
             upstream=client,

@@ -317,8 +317,12 @@ async def test_commands_are_synced_once_not_on_every_start(tmp_path):
     async with BotHarness(tmp_path) as h:
         first = h.discord.command_writes
         assert first >= 1
-        names = {c["name"] for c in h.discord.registered_commands}
-        assert {"sora", "remix"} <= names
+        commands = {c["name"]: c for c in h.discord.registered_commands}
+        assert {"sora", "remix"} <= set(commands)
+        options = {o["name"]: o for o in commands["sora"]["options"]}
+        assert [c["value"] for c in options["seconds"]["choices"]] == list(h.config.upstream.seconds)
+        assert [c["value"] for c in options["size"]["choices"]] == list(h.config.upstream.sizes)
+        assert options["prompt"]["max_length"] == 4000
         await h.restart()
         await h.restart()
         assert h.discord.command_writes == first

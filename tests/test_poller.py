@@ -326,3 +326,19 @@ async def test_quota_blocks_at_submission_and_resets_next_day(tmp_path):
         c.clock.advance(24 * 3600)
         await c.service.generate(ORIGIN, "next day", GenerateOptions(seconds=4))
         assert c.upstream.count("create") == creates + 1
+
+
+async def test_card_edits_are_throttled_and_only_on_change(tmp_path):
+    async with core(tmp_path, job_seconds=300) as c:
+        task = await c.service.generate(ORIGIN, "long render", GenerateOptions())
+
+        async def done():
+            return (await c.store.get(task.id)).status is TaskStatus.COMPLETED
+
+        await c.run_until(done, step=1.0, limit=600)
+        times = c.notifier.card_times
+        gaps = [(b - a).total_seconds() for a, b in zip(times[:-2], times[1:-1], strict=True)]
+        assert len(times) >= 3 and all(gap >= 5 for gap in gaps), gaps
+        shown = [(status, progress) for _, status, progress in c.notifier.cards]
+        assert len(shown) == len(set(shown)), "a card was edited without a visible change"
+        assert shown[-1] == (TaskStatus.COMPLETED, 100)
