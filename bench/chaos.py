@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=10, help="SIGKILLs (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--job-seconds", type=float, default=1.5, help="emulated job length")
+    parser.add_argument("--gap", type=float, default=0.15, help="mean seconds between commands")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (DB, bot.log)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the driver's steps")
     return parser.parse_args(argv)
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 kills=args.kills,
                 seed=args.seed,
                 job_seconds=args.job_seconds,
+                mean_gap=args.gap,
             )
         )
     finally:

@@ -266,9 +266,14 @@ def add_upstream_job(
     *,
     duration: float,
     completed: bool = False,
+    started_ago: float = 0.0,
     prompt: str = "seeded",
 ) -> FakeJob:
-    """Register a job in the emulator directly (what 10,000 creates over HTTP would leave)."""
+    """Register a job in the emulator directly (what 10,000 creates over HTTP would leave).
+
+    ``started_ago`` seconds of the job have already run (a job is queued for the first
+    10 % of its duration, then in progress).
+    """
     job = FakeJob(
         id=upstream_id,
         model="sora-2",
@@ -276,7 +281,7 @@ def add_upstream_job(
         size="1280x720",
         seconds="4",
         created_at=int(time.time()),
-        started=upstream.clock(),
+        started=upstream.clock() - started_ago,
         duration=duration,
         video_bytes=upstream.video_bytes,
     )
@@ -284,6 +289,18 @@ def add_upstream_job(
         job.complete()
     upstream.jobs[upstream_id] = job
     return job
+
+
+class SteppingClock:
+    """A clock that moves ``step`` seconds forward each time it is read (history seeding)."""
+
+    def __init__(self, start: datetime, step: float) -> None:
+        self._now = start
+        self._step = timedelta(seconds=step)
+
+    def __call__(self) -> datetime:
+        self._now += self._step
+        return self._now
 
 
 def spread_over(now: datetime, seconds: float, count: int) -> Callable[[int], datetime]:

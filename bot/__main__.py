@@ -27,8 +27,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_demo(keep_running=args.keep_running))
     try:
-        config = load_config(args.config)
+        # `check` reports missing secrets as FAIL lines of its own, next to everything else.
+        config = load_config(args.config, require_secrets=args.command != "check")
     except ConfigError as exc:
+        if args.command == "check":
+            from bot.check import config_failure
+
+            print(config_failure(exc).render())
+            return 2
         print(f"sora-bot: configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(

@@ -202,9 +202,7 @@ def _cancel_on_worker(store: TaskStore, guild_id: int, task_id: str, by_user_id:
     return store.cancel(task.id, by_user_id=by_user_id)
 
 
-async def cancel_video(
-    store: AsyncTaskStore, task: VideoTask, *, by_user_id: int
-) -> VideoTask:
+async def cancel_video(store: AsyncTaskStore, task: VideoTask, *, by_user_id: int) -> VideoTask:
     """Stop polling ``task`` and mark it cancelled (no result is posted afterwards)."""
     return await store.call(_cancel_on_worker, task.guild_id, task.id, by_user_id)
 
@@ -261,9 +259,7 @@ async def submit_retry(
     origin = plan.origin(card_message_id)
     extra = {"retry_of": plan.old.id, "retried_by": by_user_id}
     if plan.parent is None:
-        task = await service.generate(
-            origin, plan.old.prompt, plan.options, metadata_extra=extra
-        )
+        task = await service.generate(origin, plan.old.prompt, plan.options, metadata_extra=extra)
     else:
         task = await service.remix_of(origin, plan.parent, plan.old.prompt, metadata_extra=extra)
     await service.store.add_event(
@@ -456,8 +452,10 @@ def timings(task: VideoTask, events: Sequence[TaskEvent]) -> Timings:
         return next((e.at for e in events if predicate(e)), None)
 
     started = first(
-        lambda e: (e.kind == "status" and e.detail.get("to") == TaskStatus.IN_PROGRESS.value)
-        or (e.kind == "submitted" and e.detail.get("status") == TaskStatus.IN_PROGRESS.value)
+        lambda e: (
+            (e.kind == "status" and e.detail.get("to") == TaskStatus.IN_PROGRESS.value)
+            or (e.kind == "submitted" and e.detail.get("status") == TaskStatus.IN_PROGRESS.value)
+        )
     )
     finished = first(lambda e: e.kind in ("completed", "failed", "cancelled"))
     if finished is None and task.status.is_terminal:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sys
 import tempfile
@@ -49,6 +50,7 @@ STEP_TIMEOUT = 20.0
 SCENE_TIMEOUT = 50.0
 #: How long the interactive prompt waits for the channel to settle after a command.
 SETTLE_TIMEOUT = 30.0
+UNFINISHED = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
 
 SCENE_PROMPT = "a paper boat drifting down a rainy street"
 REMIX_PROMPT = "the boat is on fire"
@@ -150,7 +152,7 @@ class DemoChannel:
     async def _task_of(self, ix: FakeInteraction) -> VideoTask:
         """The task whose status card this interaction created (or why there is none)."""
         await self._answered(ix)
-        card = await ix.original_message(timeout=STEP_TIMEOUT)
+        card = await self.answer(ix)
         if card.ephemeral:
             raise StepFailed(f"the bot refused: {card.content}")
         store = self.h.store
@@ -161,6 +163,21 @@ class DemoChannel:
             return next((t for t in recent if t.card_message_id == card.id), None)
 
         return await self.h.wait_for(by_card, timeout=STEP_TIMEOUT, what="the task of the card")
+
+    async def answer(self, ix: FakeInteraction) -> FakeMessage:
+        """The bot's visible answer: its card, or the private error that replaced it."""
+
+        def found() -> FakeMessage | None:
+            original = ix.original
+            if original is not None and not original.loading and not original.deleted:
+                return original
+            errors = [m for m in ix.followups if m.ephemeral and not m.deleted]
+            return errors[-1] if errors else None
+
+        try:
+            return await self.emu.wait_until(found, timeout=STEP_TIMEOUT)
+        except TimeoutError as exc:
+            raise StepFailed(f"the bot showed no answer to {ix.describe()}") from exc
 
     async def finished(self, task_id: str) -> VideoTask:
         """Wait until the task ended and its outcome was posted (or given up on)."""
@@ -308,7 +325,7 @@ async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneR
         post = channel.check_result(task, parent.result_message_id, f"the result of {parent.id}")
         videos["third"] = task
         return (
-            f"Remix button → form → video {task.id} (depth {task.depth}) replies to "
+            f"the form → video {task.id} (depth {task.depth}) replies to "
             f"{parent.id}'s result ({_files(post)})"
         )
 
@@ -325,21 +342,21 @@ async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneR
         leaf, root = videos["third"], videos["first"]
         options = lineage_options(h.discord.registered_commands, leaf.id)
         ix = await channel.command(h.alice, "lineage", options)
-        answer = await ix.original_message(timeout=STEP_TIMEOUT)
+        answer = await channel.answer(ix)
         text = channel.message_text(answer)
         if root.id not in text and leaf.id not in text:
             raise StepFailed(f"/lineage {leaf.id} does not mention {root.id} or {leaf.id}")
         return f"/lineage {leaf.id} answered ({'only alice sees it' if answer.ephemeral else 'public'})"
 
     steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
-        ("alice: /sora", first_video),
-        ("bob: /remix", command_remix),
-        ("alice: Remix button", button_remix),
-        ("bob: a refused video", refused),
+        ("alice runs /sora", first_video),
+        ("bob runs /remix", command_remix),
+        ("alice presses Remix", button_remix),
+        ("bob asks for a refused video", refused),
     ]
     report.lineage_available = command_registered(h.discord.registered_commands, "lineage")
     if report.lineage_available:
-        steps.append(("alice: /lineage", lineage))
+        steps.append(("alice runs /lineage", lineage))
     for name, action in steps:
         step = await _run_step(name, action)
         report.steps.append(step)
@@ -366,7 +383,7 @@ def _check_parent(task: VideoTask, parent: VideoTask) -> None:
 
 
 def _files(message: FakeMessage) -> str:
-    return ", ".join(f"{a.filename} {human_size(a.size)}" for a in message.attachments) or "no file"
+    return "; ".join(f"{a.filename}, {human_size(a.size)}" for a in message.attachments)
 
 
 def command_registered(commands: list[dict[str, Any]], name: str) -> bool:
@@ -404,6 +421,9 @@ async def run_demo(
     inp = inp or sys.stdin
     if quiet_logs:
         setup_logging(level="WARNING")
+        # Expected chatter at demo speed: "voice not supported", "tick skipped: still running".
+        for noisy in ("discord.client", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
     def say(text: str) -> None:
         out.write(text + "\n")
@@ -571,11 +591,15 @@ class Repl:
         assert store is not None
 
         async def idle() -> bool:
-            if any(not (ix.responded or ix.failed) for ix in self.channel.emu.interactions):
-                return False
+            for ix in self.channel.emu.interactions:
+                answered = ix.responded or ix.failed
+                if not answered or (ix.original is not None and ix.original.loading):
+                    return False
+            statuses = await store.count_by_status()
+            running = sum(statuses.get(s.value, 0) for s in UNFINISHED)
             deliveries = await store.count_by_delivery_state()
             owed = deliveries.get("pending", 0) + deliveries.get("delivering", 0)
-            return owed == 0 and await store.active_count() == 0
+            return running == 0 and owed == 0
 
         with contextlib.suppress(AssertionError):
             await self.channel.h.wait_for(idle, timeout=SETTLE_TIMEOUT, what="the channel")

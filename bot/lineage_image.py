@@ -95,7 +95,9 @@ def render_tree_png(
         deep = f"[{row.level}] " if row.level > MAX_INDENT_LEVELS else ""
         texts.append(_cut(deep + label(row.task)))
     footer = f"… {skipped} more not drawn" if skipped else None
-    widths = [_x(r.level) + DOT_RADIUS + 6 + font.getlength(t) for r, t in zip(rows, texts, strict=True)]
+    widths = [
+        _x(r.level) + DOT_RADIUS + 6 + font.getlength(t) for r, t in zip(rows, texts, strict=True)
+    ]
     if footer:
         widths.append(MARGIN + font.getlength(footer))
     width = int(max(widths)) + MARGIN

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,7 +41,11 @@ JOB_ID = "sora-bot-poller"
 #: Consecutive "unknown task" answers before a task is failed (relays can lag just after a create).
 NOT_FOUND_LIMIT = 3
 #: How long a claimed task is hidden from other claims while it is being polled or delivered.
-LEASE_SECONDS = 120.0
+#: Rounds of one process never overlap (``_tick_lock``), so the lease only matters after a
+#: crash: it is how long the next process waits before taking over the dead one's claims
+#: (a video posted just before the crash is recorded, or posted, only then). Long enough for
+#: a normal poll or delivery, short enough that a restart resumes promptly.
+LEASE_SECONDS = 30.0
 
 
 @dataclass(kw_only=True)
@@ -83,6 +88,7 @@ class Poller:
         settings: PollerSettings,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
+        on_tick: Callable[[TickSummary], None] | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -92,6 +98,8 @@ class Poller:
         self.clock = clock
         self.paused_until: datetime | None = None
         self.last_tick_at: datetime | None = None
+        #: Called with every round's summary (metrics); an error in it is only logged.
+        self.on_tick = on_tick
         self._tick_lock = asyncio.Lock()
         self._current: asyncio.Task[TickSummary] | None = None
 
@@ -155,6 +163,11 @@ class Poller:
         await self.poll_due(summary)
         await self.deliver_due(summary)
         self.last_tick_at = self.clock()
+        if self.on_tick is not None:
+            try:
+                self.on_tick(summary)
+            except Exception:
+                log.exception("the on_tick hook failed")
         if summary.polled or summary.delivered or summary.errors:
             log.info(
                 "tick: polled=%d changed=%d completed=%d failed=%d errors=%d delivered=%d",
@@ -273,6 +286,7 @@ class Poller:
         now = self.clock()
         if now - task.created_at > self.settings.max_age:
             await self.store.fail(task.id, code="timed_out", message=self._timeout_message())
+            log.info("task %s: failed (timed_out)", task.id)
             return
         delay = self.policy.after_error(task.poll_failures + 1, retry_after=retry_after)
         await self.store.record_poll_failure(
@@ -346,9 +360,7 @@ class Poller:
                 video = await self._fetch_video(task)
             delivery = await self.notifier.deliver(task, video)
         except errors.PermanentDeliveryError as exc:
-            await self.store.mark_undeliverable(task.id, reason=exc.reason)
-            summary.undeliverable += 1
-            log.warning("task %s: undeliverable: %s", task.id, exc.reason)
+            await self._give_up_delivery(task.id, exc.reason, summary)
         except errors.TransientDeliveryError as exc:
             await self._retry_delivery(task, exc.reason, summary)
         else:
@@ -398,14 +410,22 @@ class Poller:
             return
         await self._retry_delivery(current, "internal error", summary)
 
+    async def _give_up_delivery(self, task_id: str, reason: str, summary: TickSummary) -> None:
+        """Stop posting for good; say so on the status card if Discord still lets us edit it."""
+        updated = await self.store.mark_undeliverable(task_id, reason=reason)
+        summary.undeliverable += 1
+        log.warning("task %s: undeliverable: %s", task_id, reason)
+        try:
+            await self.notifier.update_card(updated)
+        except errors.DeliveryError as exc:
+            log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
+
     async def _retry_delivery(self, task: VideoTask, reason: str, summary: TickSummary) -> None:
         current = await self.store.get(task.id)
         attempts = current.delivery_attempts if current else task.delivery_attempts
         if attempts >= self.settings.delivery_max_attempts:
-            await self.store.mark_undeliverable(
-                task.id, reason=f"gave up after {attempts} attempts: {reason}"
-            )
-            summary.undeliverable += 1
+            reason = f"gave up after {attempts} attempts: {reason}"
+            await self._give_up_delivery(task.id, reason, summary)
             return
         delay = self.policy.after_error(max(attempts, 1))
         await self.store.retry_delivery(

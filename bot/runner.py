@@ -18,6 +18,7 @@ from bot.async_store import AsyncTaskStore
 from bot.config import Config
 from bot.discord_ui.app import SoraBot
 from bot.discord_ui.endpoint import use_discord_endpoint
+from bot.health import Observability
 from bot.upstream import VideosClient
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,16 @@ async def run_bot(config: Config) -> None:
         use_discord_endpoint(config.discord.api_base, config.discord.gateway_url)
     config.storage.database.parent.mkdir(parents=True, exist_ok=True)
     store = await AsyncTaskStore.open(config.storage.database)
+    observability = Observability(config)
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(event_hooks=observability.httpx_event_hooks()) as http:
             bot = SoraBot(config=config, store=store, upstream=make_upstream(config, http))
             _close_on_signals(bot)
+            await observability.attach(bot)
             async with bot:
                 await bot.start(config.discord.token.reveal())
     finally:
+        await observability.close()
         await store.close()
         log.info("stopped; database closed")
 

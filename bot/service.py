@@ -221,6 +221,7 @@ class VideoService:
         """Send the one create/remix call for ``task`` and record its answer."""
         if origin.card_message_id is not None:
             await self.store.set_card_message(task.id, origin.card_message_id)
+        log.info("task %s: submitting (%s, parent %s)", task.id, task.kind, task.parent_id)
         try:
             job: UpstreamJob = await send()
         except errors.UpstreamError as exc:

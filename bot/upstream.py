@@ -79,6 +79,11 @@ _MODERATION_CODES = frozenset(
     {"moderation_blocked", "content_policy_violation", "content_filter", "safety_violation"}
 )
 _MODERATION_TEXT = re.compile(r"moderation|content[ _]policy|safety|content[ _]filter", re.I)
+#: How a create/remix that may have reached the upstream ends its message to the user.
+_MAYBE_STARTED = (
+    "may still have started the video. It was not re-sent, to avoid paying twice; "
+    "please try again."
+)
 #: httpx errors raised before any byte of the request was sent.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -612,7 +617,8 @@ class VideosClient:
     def _malformed_failure(self, op: str, exc: Exception) -> _Failure:
         reason = f"malformed answer: {_short(exc, self._api_key)}"
         if self._costly(op):  # the job may exist but we lost its id
-            return _Failure(SubmissionUncertain(), retry=False, reason=reason)
+            message = f"The video service sent an unreadable answer and {_MAYBE_STARTED}"
+            return _Failure(SubmissionUncertain(message), retry=False, reason=reason)
         return _Failure(
             UpstreamUnavailable("The video service sent an unreadable answer."),
             retry=True,
@@ -636,7 +642,15 @@ class VideosClient:
             return _Failure(error, retry=True, delay=retry_after, reason=reason)
         if status == 408 or status >= 500:
             if self._costly(op):  # a 5xx may still have created the job
-                return _Failure(SubmissionUncertain(), retry=False, reason=reason)
+                error = (
+                    SubmissionUncertain(status_code=status)
+                    if status == 408
+                    else SubmissionUncertain(
+                        f"The video service failed (HTTP {status}) and {_MAYBE_STARTED}",
+                        status_code=status,
+                    )
+                )
+                return _Failure(error, retry=False, reason=reason)
             return _Failure(UpstreamUnavailable(status_code=status), retry=True, reason=reason)
         return _Failure(self._client_error(op, status, info), retry=False, reason=reason)
 

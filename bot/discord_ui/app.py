@@ -19,6 +19,8 @@ from discord.ext import commands
 from bot.async_store import AsyncTaskStore
 from bot.clock import Clock, utc_now
 from bot.config import Config
+from bot.discord_ui.admin_cog import AdminCog
+from bot.discord_ui.chains_cog import ChainsCog
 from bot.discord_ui.notifier import DiscordNotifier
 from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
@@ -89,6 +91,8 @@ class SoraBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Load the cogs and buttons, resume every task from the DB, start polling, sync commands."""
         await self.add_cog(VideoCog(self))
+        await self.add_cog(ChainsCog(self))
+        await self.add_cog(AdminCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         recovered = await self.poller.recover()
         active = await self.store.active_count()

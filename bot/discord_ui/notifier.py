@@ -17,7 +17,7 @@ from bot.async_store import AsyncTaskStore
 from bot.discord_ui import render
 from bot.discord_ui.views import result_view
 from bot.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
-from bot.models import TaskStatus, VideoTask
+from bot.models import DeliveryState, TaskStatus, VideoTask
 from bot.notifier import Delivery
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ PERMANENT_CODES = {
     50083: "the thread is archived",
     160005: "the thread is locked",
 }
-HISTORY_SCAN_LIMIT = 100
+#: How many messages ``find_delivery`` reads, newest first, before giving up (10 requests).
+HISTORY_SCAN_LIMIT = 1000
 
 
 class DiscordNotifier:
@@ -48,12 +49,24 @@ class DiscordNotifier:
         return self.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
 
     async def update_card(self, task: VideoTask) -> None:
-        """Edit the task's status card."""
+        """Edit the task's status card.
+
+        A finished video that could not be posted gets a note above the card instead: only
+        the text changes, because without Send Messages Discord drops a re-sent embed.
+        """
         if task.card_message_id is None:
             return
         message = self._channel(task).get_partial_message(task.card_message_id)
         with _delivery_errors():
-            await message.edit(embed=render.card_embed(task))
+            if task.status is TaskStatus.COMPLETED and task.delivery_state is (
+                DeliveryState.UNDELIVERABLE
+            ):
+                reason = task.delivery_error or "unknown reason"
+                await message.edit(
+                    content=f"⚠️ The video is ready but could not be posted here: {reason}."
+                )
+            else:
+                await message.edit(embed=render.card_embed(task))
 
     def upload_limit(self, task: VideoTask) -> int | None:
         """The guild's attachment limit, or None when the bot is not in the guild."""
@@ -61,29 +74,41 @@ class DiscordNotifier:
         return guild.filesize_limit if guild is not None else None
 
     async def find_delivery(self, task: VideoTask) -> int | None:
-        """Look for an earlier post of this task's outcome after its card."""
+        """Look for an earlier post of this task's outcome after its card.
+
+        Newest first: a post lost in a crash was sent by the last attempt, so it is recent,
+        while a busy channel may hold hundreds of messages between the card and the result.
+        """
         if self.client.user is None:
             return None
         after = discord.Object(id=task.card_message_id) if task.card_message_id else task.created_at
         marker = render.footer_marker(task.id)
+        channel = self._channel(task)
         with _delivery_errors():
-            async for message in self._channel(task).history(after=after, limit=HISTORY_SCAN_LIMIT):
+            async for message in channel.history(
+                after=after, limit=HISTORY_SCAN_LIMIT, oldest_first=False
+            ):
                 if message.author.id == self.client.user.id and _has_marker(message, marker):
                     return message.id
         return None
 
     async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
         """Post the result (or failure notice) as a reply to the right message."""
-        target = await self._reply_target(task)
+        parent, parent_message = await self._parent_message(task)
+        target = parent_message or task.card_message_id
         if task.status is TaskStatus.COMPLETED:
-            return await self._post_result(task, video, target)
+            parent_link = (
+                render.jump_url(parent.guild_id, parent.channel_id, parent_message)
+                if parent is not None and parent_message
+                else None
+            )
+            return await self._post_result(task, video, target, parent_link)
         kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
         return Delivery(await self._post(task, target, kwargs), attached=False)
 
     async def _post_result(
-        self, task: VideoTask, video: Path | None, target: int | None
+        self, task: VideoTask, video: Path | None, target: int | None, parent_link: str | None
     ) -> Delivery:
-        parent_link = await self._parent_link(task)
         limit = self.upload_limit(task)
         kwargs: dict = {
             "content": render.result_content(
@@ -95,8 +120,7 @@ class DiscordNotifier:
         if video is None:
             return Delivery(await self._post(task, target, kwargs), attached=False)
         try:
-            file = discord.File(video, f"{task.id}.mp4")
-            return Delivery(await self._post(task, target, {**kwargs, "file": file}), attached=True)
+            return Delivery(await self._post(task, target, kwargs, video), attached=True)
         except AttachmentRejected:
             log.info("task %s: Discord refused the file as too large; posting a link", task.id)
             kwargs["content"] = render.result_content(
@@ -104,8 +128,18 @@ class DiscordNotifier:
             )
             return Delivery(await self._post(task, target, kwargs), attached=False)
 
-    async def _post(self, task: VideoTask, target: int | None, kwargs: dict) -> int:
-        """Send one message; a deleted reply target falls back to a plain post."""
+    async def _post(
+        self, task: VideoTask, target: int | None, kwargs: dict, video: Path | None = None
+    ) -> int:
+        """Send one message; a deleted reply target falls back to a plain post.
+
+        Each send gets a fresh ``discord.File``: discord.py closes the file after a send,
+        even a refused one.
+        """
+
+        def file() -> dict:
+            return {"file": discord.File(video, f"{task.id}.mp4")} if video is not None else {}
+
         channel = self._channel(task)
         mentions = (
             render.author_only_mentions(task.user_id) if self.mention_author else render.NO_MENTIONS
@@ -121,14 +155,16 @@ class DiscordNotifier:
         with _delivery_errors():
             try:
                 message = await channel.send(
-                    **kwargs, reference=reference, allowed_mentions=mentions, nonce=nonce
+                    **kwargs, **file(), reference=reference, allowed_mentions=mentions, nonce=nonce
                 )
             except discord.HTTPException as exc:
                 if reference is None or not _is_unknown_reference(exc):
                     raise
                 log.info("task %s: reply target %s is gone; posting without it", task.id, target)
                 kwargs = await self._without_reference(task, kwargs)
-                message = await channel.send(**kwargs, allowed_mentions=mentions, nonce=nonce)
+                message = await channel.send(
+                    **kwargs, **file(), allowed_mentions=mentions, nonce=nonce
+                )
         return message.id
 
     async def _without_reference(self, task: VideoTask, kwargs: dict) -> dict:
@@ -139,23 +175,20 @@ class DiscordNotifier:
         link = render.jump_url(parent.guild_id, parent.channel_id, parent.card_message_id)
         return {**kwargs, "content": f"{kwargs['content']}\nRemix of `{parent.id}`: {link}"}
 
-    async def _reply_target(self, task: VideoTask) -> int | None:
-        """A /sora result replies to its card; a remix replies to its parent's result."""
-        if task.parent_id is None:
-            return task.card_message_id
-        parent = await self.store.get(task.parent_id)
-        if parent is None:
-            return task.card_message_id
-        return parent.result_message_id or parent.card_message_id or task.card_message_id
+    async def _parent_message(self, task: VideoTask) -> tuple[VideoTask | None, int | None]:
+        """A remix's parent and the message a remix replies to: its result, else its card.
 
-    async def _parent_link(self, task: VideoTask) -> str | None:
-        if task.parent_id is None:
-            return None
-        parent = await self.store.get(task.parent_id)
-        message_id = parent and (parent.result_message_id or parent.card_message_id)
-        if parent is None or not message_id:
-            return None
-        return render.jump_url(parent.guild_id, parent.channel_id, message_id)
+        A parent caught by a crash between its post and the record of it is still
+        ``delivering`` without a message id; its post is looked up in the channel so the
+        remix still replies to the result, not to the card.
+        """
+        parent = await self.store.get(task.parent_id) if task.parent_id else None
+        if parent is None:
+            return None, None
+        posted = parent.result_message_id
+        if posted is None and parent.delivery_state is DeliveryState.DELIVERING:
+            posted = await self.find_delivery(parent)
+        return parent, posted or parent.card_message_id
 
 
 def _is_unknown_reference(exc: discord.HTTPException) -> bool:

@@ -234,7 +234,8 @@ def video_embed(task: VideoTask, *, parent: VideoTask | None, children: int) -> 
     embed.add_field(name="Created", value=timestamp(task.created_at, "f"))
     if task.result_message_id:
         embed.add_field(
-            name="Result", value=f"[jump to the video]({message_link(task, task.result_message_id)})"
+            name="Result",
+            value=f"[jump to the video]({message_link(task, task.result_message_id)})",
         )
     elif task.card_message_id:
         embed.add_field(

@@ -1,8 +1,10 @@
-"""Buttons under result posts, and the Remix modal.
+"""Buttons under result posts and re-posted cards, and the Remix modal.
 
 Buttons are ``DynamicItem``s whose ``custom_id`` carries our short video id
-(``sora:remix:k7q2mx``), so they keep working after any restart: discord.py
-rebuilds the item from the id on every press.
+(``sora:remix:k7q2mx``, ``sora:lineage:k7q2mx``, ``sora:details:k7q2mx``), so they
+keep working after any restart: discord.py rebuilds the item from the id on every
+press. Every press looks the id up in the pressing guild only, so a button can never
+reveal another guild's video. ``DYNAMIC_ITEMS`` also carries the page buttons.
 """
 
 from __future__ import annotations
@@ -12,16 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.discord_ui import render
 from bot.discord_ui.flows import origin_of, submit_with_card
+from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
+from bot.discord_ui.pagination import send_pages
 from bot.discord_ui.replies import report_error
 from bot.errors import BotError
-from bot.models import VideoTask
+from bot.models import TaskStatus, VideoTask
 from bot.prompts import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot
 
 REMIX_ID = "sora:remix:{id}"
+LINEAGE_ID = "sora:lineage:{id}"
+DETAILS_ID = "sora:details:{id}"
+#: The page kind of lineage trees (registered by ``chains_cog``).
+LINEAGE_KIND = "lin"
 MODAL_TITLE_LIMIT = 45
 
 
@@ -89,11 +98,102 @@ class RemixModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
+class LineageButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:lineage:(?P<id>[a-z0-9]{6,8})"
+):
+    """Shows the remix tree around the video, privately (same as ``/lineage``)."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Lineage",
+                emoji="🌳",
+                style=discord.ButtonStyle.secondary,
+                custom_id=LINEAGE_ID.format(id=video_id),
+            )
+        )
+        self.video_id = video_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> LineageButton:
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        """Defer privately (a large tree gets a rendered picture), then show page one."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await send_pages(interaction, LINEAGE_KIND, self.video_id)
+        except BotError as exc:
+            await report_error(interaction, exc)
+
+
+class DetailsButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:details:(?P<id>[a-z0-9]{6,8})"
+):
+    """Shows the video's details privately: parameters, parent, remixes, links."""
+
+    def __init__(self, video_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Details",
+                emoji="ℹ️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=DETAILS_ID.format(id=video_id),
+            )
+        )
+        self.video_id = video_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DetailsButton:
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        bot: SoraBot = interaction.client  # type: ignore[assignment]
+        try:
+            assert interaction.guild_id is not None
+            embed = await details_of(bot, interaction.guild_id, self.video_id)
+        except BotError as exc:
+            await report_error(interaction, exc)
+            return
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=render.NO_MENTIONS
+        )
+
+
+async def details_of(bot: SoraBot, guild_id: int, video_id: str) -> discord.Embed:
+    """The Details embed of a video of this guild (``NotFound`` for any other)."""
+    task = await bot.service.find_video(guild_id, video_id)
+    parent = await bot.store.get(task.parent_id) if task.parent_id else None
+    children = [c for c in await bot.store.children_of(task.id) if c.guild_id == guild_id]
+    return render.details_embed(task, parent=parent, children=children)
+
+
 def result_view(video_id: str) -> discord.ui.View:
     """The buttons under a result post."""
     view = discord.ui.View(timeout=None)
     view.add_item(RemixButton(video_id))
+    view.add_item(LineageButton(video_id))
+    view.add_item(DetailsButton(video_id))
     return view
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (RemixButton,)
+def video_view(task: VideoTask) -> discord.ui.View:
+    """The buttons under a re-posted card: Remix only once the video is finished."""
+    if task.status is TaskStatus.COMPLETED:
+        return result_view(task.id)
+    view = discord.ui.View(timeout=None)
+    view.add_item(LineageButton(task.id))
+    view.add_item(DetailsButton(task.id))
+    return view
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RemixButton,
+    LineageButton,
+    DetailsButton,
+    *PAGE_ITEMS,
+)

@@ -180,12 +180,13 @@ class ProcessWorld:
         api_key: str = API_KEY,
         log_level: str = "INFO",
         configure: Callable[[Config], Config] | None = None,
+        discord_clock: Callable[[], float] | None = None,
     ) -> None:
         self.workdir = workdir
         self.upstream = FakeUpstream(
             api_key=api_key, job_seconds=job_seconds, **(upstream_options or {})
         )
-        self.discord = FakeDiscord(bot_token=discord_token)
+        self.discord = FakeDiscord(clock=discord_clock, bot_token=discord_token)
         self.discord_token = discord_token
         self.api_key = api_key
         self.poller = poller
@@ -248,9 +249,13 @@ class ProcessWorld:
         deadline = time.monotonic() + timeout
         while not self._ready_since(identifies):
             if not self.bot.running:
-                raise RuntimeError(f"the bot exited during start-up:\n{self.bot.log_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the bot exited during start-up:\n{self.bot.log_text()[-3000:]}"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the bot was not ready in {timeout:g}s:\n{self.bot.log_text()[-3000:]}")
+                raise TimeoutError(
+                    f"the bot was not ready in {timeout:g}s:\n{self.bot.log_text()[-3000:]}"
+                )
             await asyncio.sleep(0.02)
 
     def _ready_since(self, identifies: int) -> bool:
@@ -400,6 +405,7 @@ class ChaosRun:
         seed: int,
         remix_share: float = 0.35,
         concurrency: int = 4,
+        mean_gap: float = 0.15,
         settle_timeout: float = 240.0,
     ) -> None:
         self.world = world
@@ -408,6 +414,7 @@ class ChaosRun:
         self.rng = random.Random(seed)
         self.remix_share = remix_share
         self.concurrency = concurrency
+        self.mean_gap = mean_gap
         self.settle_timeout = settle_timeout
         self.submissions: list[Submission] = []
         self.report = ChaosReport()
@@ -445,7 +452,7 @@ class ChaosRun:
             job = asyncio.create_task(self._submit(submission), name=f"chaos-submit-{index}")
             self._inflight.add(job)
             job.add_done_callback(self._inflight.discard)
-            await asyncio.sleep(self.rng.uniform(0.0, 0.06))
+            await asyncio.sleep(self.rng.uniform(0.0, 2 * self.mean_gap))
 
     def _next_submission(self, index: int) -> Submission:
         parents = self._remixable()
@@ -479,13 +486,12 @@ class ChaosRun:
             await sub.interaction.original_message(timeout=10)
 
     async def _killer(self) -> None:
-        """Kill the bot ``kills`` times, about every other one right after a result post."""
+        """Kill the bot ``kills`` times: in turn right after a result post, right after a
+        command was dispatched (mid-submission), and at a random moment."""
+        modes = (self._kill_after_result_post, self._kill_during_submission, self._kill_randomly)
         for number in range(self.kills):
-            if number % 2 == 0:
-                await self._kill_after_result_post()
-            else:
-                await asyncio.sleep(self.rng.uniform(0.3, 2.5))
-                await self._kill("random moment")
+            await asyncio.sleep(self.rng.uniform(0.2, 1.5))
+            await modes[number % len(modes)]()
             await asyncio.sleep(self.rng.uniform(0.0, 0.5))
             await self._restart()
 
@@ -493,17 +499,32 @@ class ChaosRun:
         seen = {m.id for m in self.world.bot_posts()}
         try:
             await self.world.discord.wait_for_message(
-                lambda m: m.id not in seen
-                and m.author_id == self.world.discord.bot_user_id
-                and m.interaction_id is None
-                and task_marker(m) is not None,
+                lambda m: (
+                    m.id not in seen
+                    and m.author_id == self.world.discord.bot_user_id
+                    and m.interaction_id is None
+                    and task_marker(m) is not None
+                ),
                 timeout=15,
             )
         except TimeoutError:
-            await self._kill("random moment (no result post came)")
+            await self._kill("a random moment (no result post came)")
             return
         self.report.kills_after_result_post += 1
         await self._kill("right after a result post")
+
+    async def _kill_during_submission(self) -> None:
+        count = len(self.world.discord.interactions)
+        with contextlib.suppress(TimeoutError):
+            await self.world.discord.wait_until(
+                lambda: len(self.world.discord.interactions) > count, timeout=10
+            )
+        await asyncio.sleep(self.rng.uniform(0.0, 0.03))
+        await self._kill("during a submission")
+
+    async def _kill_randomly(self) -> None:
+        await asyncio.sleep(self.rng.uniform(0.0, 2.0))
+        await self._kill("a random moment")
 
     async def _kill(self, why: str) -> None:
         self._bot_up.clear()
@@ -570,9 +591,13 @@ class ChaosRun:
                 report.cards += 1
                 row = by_id.get(sub.video_id)
                 if row is None:
-                    report.problems.append(f"lost task: card {original.id} shows {sub.video_id}, no row")
+                    report.problems.append(
+                        f"lost task: card {original.id} shows {sub.video_id}, no row"
+                    )
                 elif row.card_message_id != original.id:
-                    report.problems.append(f"{sub.video_id}: row points at card {row.card_message_id}, not {original.id}")
+                    report.problems.append(
+                        f"{sub.video_id}: row points at card {row.card_message_id}, not {original.id}"
+                    )
                 elif row.prompt != sub.prompt:
                     report.problems.append(f"{sub.video_id}: row prompt differs from the command's")
             elif original is not None and original.ephemeral:
@@ -631,7 +656,9 @@ class ChaosRun:
             return
         [post] = mine
         if task.result_message_id != post.id:
-            problems.append(f"{task.id}: row says result {task.result_message_id}, post is {post.id}")
+            problems.append(
+                f"{task.id}: row says result {task.result_message_id}, post is {post.id}"
+            )
         if not post.attachments:
             problems.append(f"{task.id}: result posted without the video")
         if task.parent_id is None:
@@ -641,7 +668,9 @@ class ChaosRun:
             expected = parent_posts[0].id if len(parent_posts) == 1 else None
         if expected is None or post.reply_to != expected:
             what = "its card" if task.parent_id is None else f"{task.parent_id}'s result"
-            problems.append(f"{task.id}: result replies to {post.reply_to}, not {what} ({expected})")
+            problems.append(
+                f"{task.id}: result replies to {post.reply_to}, not {what} ({expected})"
+            )
 
     def _check_upstream(self, tasks: list[VideoTask]) -> None:
         report, upstream = self.report, self.world.upstream
@@ -675,11 +704,19 @@ async def run_chaos(
     kills: int = 10,
     seed: int = 1,
     job_seconds: float = 1.5,
+    mean_gap: float = 0.15,
     settle_timeout: float = 240.0,
 ) -> ChaosReport:
     """One complete chaos run in ``workdir``; see the module docstring."""
     async with ProcessWorld(workdir, job_seconds=job_seconds) as world:
-        run = ChaosRun(world, tasks=tasks, kills=kills, seed=seed, settle_timeout=settle_timeout)
+        run = ChaosRun(
+            world,
+            tasks=tasks,
+            kills=kills,
+            seed=seed,
+            mean_gap=mean_gap,
+            settle_timeout=settle_timeout,
+        )
         report = await run.run()
         if report.problems:
             log.warning("chaos problems; bot log at %s", world.bot.log_path)

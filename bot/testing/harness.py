@@ -31,6 +31,7 @@ from bot.config import (
 )
 from bot.discord_ui.app import SoraBot
 from bot.discord_ui.endpoint import use_discord_endpoint
+from bot.health import Observability
 from bot.runner import make_upstream
 from bot.testing.fake_discord import FakeDiscord
 from bot.testing.fake_upstream import FakeUpstream
@@ -107,6 +108,7 @@ class BotHarness:
         self.store: AsyncTaskStore | None = None
         self.bot: SoraBot | None = None
         self._http: httpx.AsyncClient | None = None
+        self.observability: Observability | None = None
         self._bot_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> BotHarness:
@@ -134,7 +136,8 @@ class BotHarness:
         assert self.config is not None
         use_discord_endpoint(self.discord.rest_base, self.discord.gateway_url)
         self.store = await AsyncTaskStore.open(self.config.storage.database, clock=self.clock)
-        self._http = httpx.AsyncClient()
+        self.observability = Observability(self.config)
+        self._http = httpx.AsyncClient(event_hooks=self.observability.httpx_event_hooks())
         self.bot = SoraBot(
             config=self.config,
             store=self.store,
@@ -142,6 +145,7 @@ class BotHarness:
             clock=self.clock,
             guild_ready_timeout=0.1,
         )
+        await self.observability.attach(self.bot)
         self._bot_task = asyncio.create_task(self.bot.start(BOT_TOKEN), name="harness-bot")
         await self.discord.wait_for_bot_ready(timeout=15)
         await self.bot.wait_until_ready()
@@ -156,6 +160,8 @@ class BotHarness:
                 await asyncio.wait_for(self._bot_task, timeout=10)
         if self._http is not None:
             await self._http.aclose()
+        if self.observability is not None:
+            await self.observability.close()
         if self.store is not None:
             await self.store.close()
         self.bot, self._bot_task, self._http, self.store = None, None, None, None

@@ -4,7 +4,8 @@ Used by ``python -m bot demo`` and its tests. Every message gets a short label (
 ``#2``, ... in channel order) so replies can say what they reply to. A message an
 interaction created is headed by what the user did (``alice › /sora prompt: a cat``);
 the bot's answer follows indented: content with mentions shown as ``@name``, attached
-files with their sizes, embeds (title, description, fields) and buttons::
+files with their sizes, embeds (title, description, fields; markdown links shown as
+``text ↗``) and buttons::
 
     #1 alice › /sora prompt: a paper boat
        sora-bot (edited 3×):
@@ -30,6 +31,7 @@ BODY_INDENT = INDENT + "  "
 EMBED_BAR = "▌ "
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 #: Interaction types as Discord numbers them (see ``fake_discord.interactions``).
 COMMAND, COMPONENT, MODAL_SUBMIT = 2, 3, 5
@@ -197,7 +199,8 @@ def _body(message: FakeMessage, names: Mapping[int, str]) -> list[str]:
 
 def _mentions(text: str, names: Mapping[int, str]) -> str:
     text = _USER_MENTION.sub(lambda m: "@" + _name(names, int(m.group(1))), text)
-    return _ROLE_MENTION.sub("@role", text)
+    text = _ROLE_MENTION.sub("@role", text)
+    return _LINK.sub(lambda m: f"{m.group(1)} ↗", text)
 
 
 def _embed(embed: Mapping[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ class CoreRoutes:
     def register(self, router: Router) -> None:
         """Attach every route of this group."""
         router.add("GET", "/users/@me", self.me)
+        router.add("GET", "/users/@me/guilds", self.my_guilds)
         router.add("GET", "/users/{user_id}", self.user)
         router.add("GET", "/oauth2/applications/@me", self.application)
         router.add("GET", "/applications/@me", self.application)
@@ -53,6 +54,34 @@ class CoreRoutes:
         data = self._state.bot_user.payload()
         data.update(verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0)
         return json_response(data)
+
+    async def my_guilds(self, req: ApiRequest) -> web.Response:
+        """The guilds the bot is in, by id, as partial guilds with its server-wide permissions
+        (``before``/``after``/``limit`` paging and ``with_counts`` like Discord)."""
+        state = self._state
+        before, after = req.query.get("before", ""), req.query.get("after", "")
+        limit = int(req.query.get("limit") or 200)
+        guilds = sorted((g for g in state.guilds.values() if g.bot_present), key=lambda g: g.id)
+        if before.isdigit():
+            guilds = [g for g in guilds if g.id < int(before)][-limit:]
+        guilds = [g for g in guilds if not after.isdigit() or g.id > int(after)][:limit]
+        found = []
+        for guild in guilds:
+            entry: dict[str, Any] = {
+                "id": str(guild.id),
+                "name": guild.name,
+                "icon": None,
+                "banner": None,
+                "owner": False,
+                "permissions": str(state.member_permissions(guild, state.bot_user.id)),
+                "features": [],
+            }
+            if req.flag("with_counts"):
+                entry.update(
+                    approximate_member_count=len(guild.members), approximate_presence_count=0
+                )
+            found.append(entry)
+        return json_response(found)
 
     async def user(self, req: ApiRequest) -> web.Response:
         """Any known user."""
