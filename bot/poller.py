@@ -200,10 +200,23 @@ class Poller:
         await asyncio.gather(*(bounded(task) for task in tasks))
 
     async def _poll_safely(self, task: VideoTask, summary: TickSummary) -> None:
-        """Poll one task; any failure is recorded on that task alone."""
+        """Poll one task; any failure is recorded on that task alone.
+
+        A task finished by another path while its poll was in flight (an admin's
+        cancel) makes the store refuse our update: that is not an error, the poll
+        result is simply stale.
+        """
         summary.polled += 1
         try:
+            await self._poll_and_record(task, summary)
+        except errors.IllegalTransition:
+            log.info("task %s: finished elsewhere during its poll; result dropped", task.id)
+
+    async def _poll_and_record(self, task: VideoTask, summary: TickSummary) -> None:
+        try:
             await self._poll(task, summary)
+        except errors.IllegalTransition:
+            raise
         except errors.UpstreamError as exc:
             summary.errors += 1
             await self._record_poll_error(task, exc, summary)

@@ -34,7 +34,14 @@ from bot.clock import ManualClock
 from bot.config import PollerConfig
 from bot.models import DeliveryState, VideoTask
 from bot.testing.chaos import ProcessWorld, card_video_id, read_tasks, task_marker
-from bot.testing.fake_discord import FakeMessage, FakeUser
+from bot.testing.fake_discord import (
+    FakeChannel,
+    FakeDiscord,
+    FakeInteraction,
+    FakeMessage,
+    FakeUser,
+    InteractionType,
+)
 from bot.testing.harness import BotHarness
 from tests.e2e_helpers import submit, video_id_of
 
@@ -45,6 +52,7 @@ __all__ = [
     "advance",
     "assert_bot_alive",
     "card_status",
+    "crafted_slash",
     "manual_harness",
     "poll_times",
     "run_until",
@@ -216,3 +224,33 @@ def assert_bot_alive(h: BotHarness) -> None:
 def card_status(h: BotHarness, card_id: int) -> str:
     """The Status field of a card as it looks now."""
     return h.discord.get_message(card_id).embeds[0]["fields"][0]["value"]
+
+
+async def crafted_slash(
+    emu: FakeDiscord,
+    user: FakeUser,
+    channel: FakeChannel,
+    command: str,
+    options: dict[str, Any],
+) -> FakeInteraction:
+    """A slash command as a modified client (or a stale command registration) sends it.
+
+    ``FakeDiscord.slash`` refuses what Discord's client refuses: values outside an option's
+    choices, commands the member's permissions hide. The bot must not rely on either, so this
+    builds the interaction ``data`` from the registered command without those checks. Plain
+    string/number options only.
+    """
+    name, *path = command.split()
+    definition = next(c for c in emu.registered_commands if c["name"] == name)
+    definitions = definition.get("options") or []
+    wrappers = []
+    for part in path:
+        sub = next(d for d in definitions if d["name"] == part)
+        wrappers.append(sub)
+        definitions = sub.get("options") or []
+    types = {d["name"]: d["type"] for d in definitions}
+    built = [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
+    for sub in reversed(wrappers):
+        built = [{"name": sub["name"], "type": sub["type"], "options": built}]
+    data = {"id": definition["id"], "name": name, "type": 1, "options": built}
+    return await emu._interact(InteractionType.APPLICATION_COMMAND, user, channel, data)  # noqa: SLF001

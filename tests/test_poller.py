@@ -6,6 +6,7 @@ Discord edge is a recording notifier.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -342,3 +343,19 @@ async def test_card_edits_are_throttled_and_only_on_change(tmp_path):
         shown = [(status, progress) for _, status, progress in c.notifier.cards]
         assert len(shown) == len(set(shown)), "a card was edited without a visible change"
         assert shown[-1] == (TaskStatus.COMPLETED, 100)
+
+
+async def test_cancel_during_an_in_flight_poll_keeps_the_task_cancelled(tmp_path):
+    async with core(tmp_path) as c:
+        task = await c.service.generate(ORIGIN, "cancel me mid-poll", GenerateOptions())
+        c.upstream.inject("retrieve", Fault.HANG, seconds=0.5, video_id=task.upstream_id)
+        c.clock.advance(15)
+        tick = asyncio.create_task(c.poller.tick())
+        await asyncio.sleep(0.2)
+        await c.store.cancel(task.id, by_user_id=ORIGIN.user_id)
+        summary = await tick
+        assert summary.polled == 1
+        cancelled = await c.store.get(task.id)
+        assert cancelled.status is TaskStatus.CANCELLED and cancelled.delivery_state is DeliveryState.NONE
+        await c.tick_after(60)
+        assert c.notifier.posts == []
