@@ -15,6 +15,11 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
   ``ParamSpec``: a type checker sees ``await astore.get(task_id) -> VideoTask | None``
   and checks the arguments against the sync signature. ``call(fn, *args)`` runs any
   ``fn(store, *args)`` on the worker, for a read-modify-write that must not interleave.
+* Reads that answer people (lookups, quotas, autocomplete, history) run on a second
+  thread with its own read-only connection (file databases only; an in-memory database
+  has one connection). WAL lets that reader see every committed write without waiting
+  for the writer, so a command's checks are not queued behind a poll round's writes.
+  ``_read`` marks those methods; a read issued after an awaited write sees that write.
 * The synchronous ``TaskStore`` and the ``Database`` are private: code on the loop
   must never call them directly (that would block the loop and trip the thread check).
 * Cancelling an awaiting coroutine does not stop a job that has started; the write
@@ -36,12 +41,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from bot.clock import Clock, utc_now
-from bot.store import TaskStore, open_database
+from bot.store import TaskStore, open_database, open_reader
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 WORKER_THREAD_PREFIX = "sqlite"
+READER_THREAD_PREFIX = "sqlite-reader"
 
 
 def _proxy(
@@ -57,19 +63,48 @@ def _proxy(
     return run_on_worker
 
 
+def _read(
+    method: Callable[Concatenate[TaskStore, P], R],
+) -> Callable[Concatenate[AsyncTaskStore, P], Coroutine[Any, Any, R]]:
+    """Like ``_proxy``, for a method that only reads: it runs on the reader thread."""
+
+    @functools.wraps(method)
+    async def run_on_reader(self: AsyncTaskStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.read(method, *args, **kwargs)
+
+    run_on_reader.__qualname__ = f"AsyncTaskStore.{method.__name__}"
+    return run_on_reader
+
+
 def _open_in_worker(path: str | Path | None, clock: Clock) -> tuple[Database, TaskStore]:
     db = open_database(path)
     return db, TaskStore(db, clock=clock)
 
 
+def _open_reader_in_worker(path: str | Path, clock: Clock) -> tuple[Database, TaskStore]:
+    db = open_reader(path)
+    return db, TaskStore(db, clock=clock)
+
+
+def _is_memory(path: str | Path | None) -> bool:
+    return path is None or str(path) == ":memory:"
+
+
 class AsyncTaskStore:
     """Awaitable ``TaskStore`` whose connection lives on one dedicated thread."""
 
-    def __init__(self, executor: ThreadPoolExecutor, db: Database, store: TaskStore) -> None:
+    def __init__(
+        self,
+        executor: ThreadPoolExecutor,
+        db: Database,
+        store: TaskStore,
+        reader: tuple[ThreadPoolExecutor, Database, TaskStore] | None = None,
+    ) -> None:
         """Internal: use ``await AsyncTaskStore.open(...)``."""
         self._executor = executor
         self._db = db
         self._store = store
+        self._reader = reader
         self._closed = False
 
     @classmethod
@@ -82,7 +117,14 @@ class AsyncTaskStore:
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(executor, db, store)
+        if _is_memory(path):
+            return cls(executor, db, store)
+        assert path is not None
+        reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READER_THREAD_PREFIX)
+        reader_db, reader_store = await loop.run_in_executor(
+            reader_pool, _open_reader_in_worker, path, clock
+        )
+        return cls(executor, db, store, (reader_pool, reader_db, reader_store))
 
     @property
     def closed(self) -> bool:
@@ -98,13 +140,32 @@ class AsyncTaskStore:
         job = functools.partial(fn, self._store, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
+    async def read(
+        self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Run a read-only ``fn(store, ...)`` on the reader thread (the writer if none)."""
+        if self._reader is None:
+            return await self.call(fn, *args, **kwargs)
+        if self._closed:
+            raise RuntimeError("AsyncTaskStore is closed")
+        pool, _, store = self._reader
+        job = functools.partial(fn, store, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(pool, job)
+
     async def close(self) -> None:
         """Finish queued calls, close the connection on its thread, stop the thread."""
         if self._closed:
             return
         self._closed = True
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
+            if self._reader is not None:
+                pool, reader_db, _ = self._reader
+                try:
+                    await loop.run_in_executor(pool, reader_db.close)
+                finally:
+                    pool.shutdown(wait=False)
+            await loop.run_in_executor(self._executor, self._db.close)
         finally:
             self._executor.shutdown(wait=False)
 
@@ -123,9 +184,9 @@ class AsyncTaskStore:
     # that none is missing).
     new_video_id = _proxy(TaskStore.new_video_id)
     create_task = _proxy(TaskStore.create_task)
-    get = _proxy(TaskStore.get)
-    get_in_guild = _proxy(TaskStore.get_in_guild)
-    get_by_upstream_id = _proxy(TaskStore.get_by_upstream_id)
+    get = _read(TaskStore.get)
+    get_in_guild = _read(TaskStore.get_in_guild)
+    get_by_upstream_id = _read(TaskStore.get_by_upstream_id)
     mark_submitted = _proxy(TaskStore.mark_submitted)
     update_progress = _proxy(TaskStore.update_progress)
     complete = _proxy(TaskStore.complete)
@@ -141,25 +202,25 @@ class AsyncTaskStore:
     set_card_message = _proxy(TaskStore.set_card_message)
     record_card_edit = _proxy(TaskStore.record_card_edit)
     interrupted_submissions = _proxy(TaskStore.interrupted_submissions)
-    active_count = _proxy(TaskStore.active_count)
-    count_by_status = _proxy(TaskStore.count_by_status)
-    count_by_delivery_state = _proxy(TaskStore.count_by_delivery_state)
-    children_of = _proxy(TaskStore.children_of)
-    ancestors = _proxy(TaskStore.ancestors)
-    tree = _proxy(TaskStore.tree)
-    recent_completed = _proxy(TaskStore.recent_completed)
-    user_history = _proxy(TaskStore.user_history)
-    guild_history = _proxy(TaskStore.guild_history)
-    active_count_for_user = _proxy(TaskStore.active_count_for_user)
-    seconds_since = _proxy(TaskStore.seconds_since)
-    cost_since = _proxy(TaskStore.cost_since)
-    count_history = _proxy(TaskStore.count_history)
-    totals = _proxy(TaskStore.totals)
-    top_chains = _proxy(TaskStore.top_chains)
-    find_retry = _proxy(TaskStore.find_retry)
+    active_count = _read(TaskStore.active_count)
+    count_by_status = _read(TaskStore.count_by_status)
+    count_by_delivery_state = _read(TaskStore.count_by_delivery_state)
+    children_of = _read(TaskStore.children_of)
+    ancestors = _read(TaskStore.ancestors)
+    tree = _read(TaskStore.tree)
+    recent_completed = _read(TaskStore.recent_completed)
+    user_history = _read(TaskStore.user_history)
+    guild_history = _read(TaskStore.guild_history)
+    active_count_for_user = _read(TaskStore.active_count_for_user)
+    seconds_since = _read(TaskStore.seconds_since)
+    cost_since = _read(TaskStore.cost_since)
+    count_history = _read(TaskStore.count_history)
+    totals = _read(TaskStore.totals)
+    top_chains = _read(TaskStore.top_chains)
+    find_retry = _read(TaskStore.find_retry)
     add_event = _proxy(TaskStore.add_event)
-    events = _proxy(TaskStore.events)
-    get_meta = _proxy(TaskStore.get_meta)
+    events = _read(TaskStore.events)
+    get_meta = _read(TaskStore.get_meta)
     set_meta = _proxy(TaskStore.set_meta)
-    get_limits = _proxy(TaskStore.get_limits)
+    get_limits = _read(TaskStore.get_limits)
     set_limits = _proxy(TaskStore.set_limits)

@@ -13,6 +13,7 @@ from bot.async_store import AsyncTaskStore
 from bot.config import LimitsConfig
 from bot.errors import InvalidInput, QuotaExceeded
 from bot.prompts import find_banned_word
+from bot.store import TaskStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,31 @@ class Limits:
             if key in values and value is not None:
                 values[key] = tuple(value) if key == "banned_words" else value
         return Limits(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a member and their guild have used in the current window."""
+
+    running: int
+    seconds: int
+    cost: float
+
+
+def _usage_since(store: TaskStore, guild_id: int, user_id: int, since: datetime) -> Usage:
+    """All three counts in one trip to the database thread."""
+    return Usage(
+        running=store.active_count_for_user(guild_id, user_id),
+        seconds=store.seconds_since(guild_id, user_id, since),
+        cost=store.cost_since(guild_id, since),
+    )
+
+
+def _concurrency_message(running: int, new_tasks: int, limit: int) -> str:
+    if new_tasks == 1:
+        return f"You have {running} videos in progress (limit {limit}). Wait for one to finish."
+    advice = "Wait for one to finish." if running else "Ask for fewer variants."
+    return f"This would make {running + new_tasks} videos in progress; the limit is {limit}. {advice}"
 
 
 def day_window(now: datetime) -> tuple[datetime, datetime]:
@@ -75,24 +101,17 @@ async def check_submission(
         )
     day_start, reset = day_window(now)
     resets = f"<t:{int(reset.timestamp())}:R>"
-    if limits.max_concurrent_per_user:
-        running = await store.active_count_for_user(guild_id, user_id)
-        if running + new_tasks > limits.max_concurrent_per_user:
-            raise QuotaExceeded(
-                f"You already have {running} videos in progress (limit {limits.max_concurrent_per_user}). "
-                "Wait for one to finish."
-            )
-    if limits.daily_seconds_per_user:
-        used = await store.seconds_since(guild_id, user_id, day_start)
-        if used + seconds > limits.daily_seconds_per_user:
-            raise QuotaExceeded(
-                f"This would take you to {used + seconds}s of video today; the daily limit is "
-                f"{limits.daily_seconds_per_user}s. It resets {resets}."
-            )
-    if limits.daily_budget and cost:
-        spent = await store.cost_since(guild_id, day_start)
-        if spent + cost > limits.daily_budget:
-            raise QuotaExceeded(
-                f"This server's daily budget of ${limits.daily_budget:.2f} is used up "
-                f"(${spent:.2f} spent). It resets {resets}."
-            )
+    usage = await store.read(_usage_since, guild_id, user_id, day_start)
+    limit = limits.max_concurrent_per_user
+    if limit and usage.running + new_tasks > limit:
+        raise QuotaExceeded(_concurrency_message(usage.running, new_tasks, limit))
+    if limits.daily_seconds_per_user and usage.seconds + seconds > limits.daily_seconds_per_user:
+        raise QuotaExceeded(
+            f"This would take you to {usage.seconds + seconds}s of video today; the daily limit is "
+            f"{limits.daily_seconds_per_user}s. It resets {resets}."
+        )
+    if limits.daily_budget and cost and usage.cost + cost > limits.daily_budget:
+        raise QuotaExceeded(
+            f"This server's daily budget of ${limits.daily_budget:.2f} is used up "
+            f"(${usage.cost:.2f} spent). It resets {resets}."
+        )

@@ -105,6 +105,18 @@ def open_database(path: str | Path | None) -> Database:
     return db
 
 
+def open_reader(path: str | Path) -> Database:
+    """A second, read-only connection to an already migrated database file.
+
+    In WAL mode a reader never waits for the writer, so queries that answer Discord
+    interactions are not queued behind the poller's writes.
+    """
+    db = Database(Path(path))
+    db.execute("PRAGMA query_only=ON")
+    db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
+    return db
+
+
 # --- row <-> model ----------------------------------------------------------------
 
 

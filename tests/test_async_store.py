@@ -177,3 +177,35 @@ async def test_file_store_survives_reopen_with_wal(
 async def test_open_failure_reaches_the_caller(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="unable to open"):
         await AsyncTaskStore.open(tmp_path / "missing-dir" / "bot.db")
+
+
+@pytest.mark.asyncio
+async def test_reads_use_their_own_connection_and_are_not_queued_behind_writes(tmp_path):
+    store = await AsyncTaskStore.open(tmp_path / "reader.db")
+    try:
+        task = await store.create_task(
+            guild_id=1, channel_id=2, user_id=3, prompt="p", model="sora-2", seconds=4, size="720x1280"
+        )
+        assert (await store.get(task.id)).id == task.id
+        thread = await store.read(lambda _store: threading.current_thread().name)
+        assert thread.startswith("sqlite-reader")
+
+        gate = threading.Event()
+        slow_write = asyncio.ensure_future(store.call(lambda _store: gate.wait(5)))
+        await asyncio.sleep(0.05)
+        assert (await store.get(task.id)) is not None
+        assert not slow_write.done(), "the read waited for the writer"
+        gate.set()
+        await slow_write
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_memory_store_reads_on_the_single_worker():
+    store = await AsyncTaskStore.open(None)
+    try:
+        name = await store.read(lambda _store: threading.current_thread().name)
+        assert name.startswith("sqlite") and not name.startswith("sqlite-reader")
+    finally:
+        await store.close()
