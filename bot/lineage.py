@@ -194,23 +194,28 @@ def _trim(text: str, max_len: int) -> str:
 
 
 def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> str:
-    """Summarise a remix's prompt edit word by word, e.g. ``"+sunset -noon"``.
+    """Summarise a remix's prompt edit word by word, e.g. ``"noon→sunset, +birds"``.
 
-    Words are compared case-insensitively; added words (``+``) come before the words
-    they replace (``-``). The summary is cut at a word boundary to ``max_len``
-    characters with a trailing ``…``.
+    Words are compared case-insensitively. Each changed run reads ``old→new``, an added
+    run ``+words`` and a removed one ``-words``; runs are joined with ``", "``. The
+    summary is cut at a word boundary to ``max_len`` characters with a trailing ``…``.
     """
     old, new = parent_prompt.split(), child_prompt.split()
     matcher = difflib.SequenceMatcher(
         None, [w.lower() for w in old], [w.lower() for w in new], autojunk=False
     )
-    parts: list[str] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            continue
-        parts.extend(f"+{word}" for word in new[j1:j2])
-        parts.extend(f"-{word}" for word in old[i1:i2])
-    return _trim(" ".join(parts), max_len) if parts else SAME_PROMPT
+    parts = [
+        _describe_edit(op, " ".join(old[i1:i2]), " ".join(new[j1:j2]))
+        for op, i1, i2, j1, j2 in matcher.get_opcodes()
+        if op != "equal"
+    ]
+    return _trim(", ".join(parts), max_len) if parts else SAME_PROMPT
+
+
+def _describe_edit(op: str, removed: str, added: str) -> str:
+    if op == "replace":
+        return f"{removed}→{added}"
+    return f"+{added}" if op == "insert" else f"-{removed}"
 
 
 def inherit_parameters(parent: VideoTask) -> dict[str, object]:

@@ -142,7 +142,7 @@ async def test_lineage_shows_the_tree_with_changes_links_and_the_video_highlight
     )
     assert lines[1].endswith("◀") and lines[1].startswith("├─ **")
     assert not any(line.endswith("◀") for line in lines[:1] + lines[2:])
-    assert "+burning -calm" in lines[1] and "+at +sunset" in lines[2] and "+at +noon" in lines[3]
+    assert "calm→burning" in lines[1] and "+at sunset" in lines[2] and "+at noon" in lines[3]
     assert f"<@{h.bob.id}>" in lines[1] and f"<@{h.alice.id}>" in lines[3]
     assert all("✅ completed" in line for line in lines)
     guild, channel = h.guild.id, h.channel.id

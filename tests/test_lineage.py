@@ -189,15 +189,16 @@ def test_path_to_root_raises_on_cycles_and_excess_depth() -> None:
 @pytest.mark.parametrize(
     ("parent", "child", "max_len", "expected"),
     [
-        ("a city at noon", "a city at sunset", 60, "+sunset -noon"),
+        ("a city at noon", "a city at sunset", 60, "noon→sunset"),
         ("a city at noon", "a city at noon", 60, SAME_PROMPT),
         ("A City", "a city", 60, SAME_PROMPT),
-        ("a cat", "a cat on a roof", 60, "+on +a +roof"),
-        ("a cat on a roof", "a cat", 60, "-on -a -roof"),
-        ("a dog in rain", "a wet dog in heavy rain", 60, "+wet +heavy"),
-        ("", "fresh start", 60, "+fresh +start"),
-        ("one two three", "four five six", 20, "+four +five +six…"),
-        ("x", "supercalifragilistic", 10, "+supercal…"),
+        ("a cat", "a cat on a roof", 60, "+on a roof"),
+        ("a cat on a roof", "a cat", 60, "-on a roof"),
+        ("a dog in rain", "a wet dog in heavy rain", 60, "+wet, +heavy"),
+        ("a dog at noon", "a wet dog at dusk", 60, "+wet, noon→dusk"),
+        ("", "fresh start", 60, "+fresh start"),
+        ("one two three", "four five six", 20, "one two three→four…"),
+        ("x", "supercalifragilistic", 10, "x→superca…"),
     ],
 )
 def test_prompt_change(parent: str, child: str, max_len: int, expected: str) -> None:
