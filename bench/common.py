@@ -187,7 +187,9 @@ class BenchNotifier:
     async def find_delivery(self, task: VideoTask) -> int | None:
         return None
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
+    async def deliver(
+        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+    ) -> Delivery:
         self.delivered_at.setdefault(task.id, self.clock())
         return Delivery(message_id=next(self._ids), attached=video is not None)
 

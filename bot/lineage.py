@@ -224,11 +224,11 @@ def inherit_parameters(parent: VideoTask) -> dict[str, object]:
 
 
 _NOT_READY_WORDING = {
-    TaskStatus.SUBMITTING: "still being submitted",
-    TaskStatus.QUEUED: "still queued",
-    TaskStatus.IN_PROGRESS: "still in progress",
+    TaskStatus.SUBMITTING: "is still being submitted",
+    TaskStatus.QUEUED: "is still queued",
+    TaskStatus.IN_PROGRESS: "is still being generated",
     TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
+    TaskStatus.CANCELLED: "was cancelled",
 }
 
 
@@ -243,8 +243,7 @@ def check_remixable(parent: VideoTask, guild_id: int) -> None:
     if parent.status is not TaskStatus.COMPLETED:
         state = _NOT_READY_WORDING.get(parent.status, parent.status.value)
         raise ParentNotReady(
-            f"Video `{parent.id}` is {state} ({parent.status.value}); "
-            "only a completed video can be remixed."
+            f"Video `{parent.id}` {state}; only a finished video can be remixed."
         )
     if parent.upstream_id is None:
         raise ParentNotReady(f"Video `{parent.id}` has no stored upstream video to remix.")

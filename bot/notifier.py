@@ -41,8 +41,13 @@ class Notifier(Protocol):
         """
         ...
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
+    async def deliver(
+        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+    ) -> Delivery:
         """Post the task's outcome (the video, a link, or a failure notice).
+
+        ``too_large`` says why a finished video comes without its file: it is larger
+        than the upload limit (otherwise the file could not be fetched).
 
         ``attached`` in the answer says whether the file went out: Discord may refuse a
         file the guild's limit did not predict, and the post then carries a link.

@@ -67,10 +67,8 @@ class PollPolicy:
 
     def after_error(self, failures: int, *, retry_after: float | None = None) -> float:
         """Delay after ``failures`` consecutive failed polls (1 = the first failure)."""
-        delay = min(self.error_base * 2 ** max(failures - 1, 0), self.error_cap)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return self._jittered(delay)
+        delay = self._jittered(min(self.error_base * 2 ** max(failures - 1, 0), self.error_cap))
+        return max(delay, retry_after) if retry_after is not None else delay
 
     def _jittered(self, delay: float) -> float:
         spread = delay * self.jitter

@@ -102,6 +102,7 @@ class Poller:
         self.on_tick = on_tick
         self._tick_lock = asyncio.Lock()
         self._current: asyncio.Task[TickSummary] | None = None
+        self._stopping = False
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
         """Add the one interval job that drives the poller."""
@@ -144,6 +145,8 @@ class Poller:
         ``drain`` lets shutdown wait for it.
         """
         async with self._tick_lock:
+            if self._stopping:
+                return TickSummary()
             self._current = asyncio.create_task(self._round(), name="poller-round")
             try:
                 return await asyncio.shield(self._current)
@@ -152,7 +155,8 @@ class Poller:
                 return TickSummary()
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait (up to ``timeout``) for a round in flight to finish its writes."""
+        """Start no new round, and wait (up to ``timeout``) for one in flight to finish."""
+        self._stopping = True
         current = self._current
         if current is not None and not current.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
@@ -369,9 +373,10 @@ class Poller:
         task = await self.store.mark_delivering(task.id)
         video: Path | None = None
         try:
+            too_large = False
             if task.status is TaskStatus.COMPLETED:
-                video = await self._fetch_video(task)
-            delivery = await self.notifier.deliver(task, video)
+                video, too_large = await self._fetch_video(task)
+            delivery = await self.notifier.deliver(task, video, too_large=too_large)
         except errors.PermanentDeliveryError as exc:
             await self._give_up_delivery(task.id, exc.reason, summary)
         except errors.TransientDeliveryError as exc:
@@ -391,27 +396,30 @@ class Poller:
                 with contextlib.suppress(FileNotFoundError):
                     video.unlink()
 
-    async def _fetch_video(self, task: VideoTask) -> Path | None:
-        """Download the MP4 when it may be attached; None means post a link instead."""
+    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
+        """Download the MP4 when it may be attached.
+
+        Returns the file (None: post a link instead) and whether it was too large.
+        """
         limit = self.notifier.upload_limit(task)
         if limit is None or task.upstream_id is None:
-            return None
+            return None, False
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         dest = self.settings.media_dir / f"{task.id}.mp4"
         try:
             download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
         except errors.ContentTooLarge:
             log.info("task %s: video larger than the upload limit; posting a link", task.id)
-            return None
+            return None, True
         except (errors.ContentExpired, errors.UpstreamNotFound):
             log.warning("task %s: video content is gone at the upstream", task.id)
-            return None
+            return None, False
         except errors.UpstreamError as exc:
             if task.delivery_attempts >= self.settings.delivery_max_attempts:
                 log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
-                return None
+                return None, False
             raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
-        return download.path
+        return download.path, False
 
     async def _retry_after_crash(self, task: VideoTask, summary: TickSummary) -> None:
         """Reschedule a delivery that failed unexpectedly, unless it already ended."""

@@ -94,9 +94,9 @@ class VideoService:
     def resolve_options(self, options: GenerateOptions) -> tuple[str, int, str]:
         """Model, seconds and size after defaults, checked against the configured choices."""
         up = self.config.upstream
-        model = options.model or up.default_model
-        seconds = options.seconds or up.default_seconds
-        size = options.size or up.default_size
+        model = up.default_model if options.model is None else options.model
+        seconds = up.default_seconds if options.seconds is None else options.seconds
+        size = up.default_size if options.size is None else options.size
         if model not in up.models:
             raise errors.InvalidInput("model", f"Model must be one of: {', '.join(up.models)}.")
         if seconds not in up.seconds:

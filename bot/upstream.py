@@ -81,8 +81,7 @@ _MODERATION_CODES = frozenset(
 _MODERATION_TEXT = re.compile(r"moderation|content[ _]policy|safety|content[ _]filter", re.I)
 #: How a create/remix that may have reached the upstream ends its message to the user.
 _MAYBE_STARTED = (
-    "may still have started the video. It was not re-sent, to avoid paying twice; "
-    "please try again."
+    "may still have started the video. It was not re-sent, to avoid paying twice; please try again."
 )
 #: httpx errors raised before any byte of the request was sent.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -74,7 +74,9 @@ class RecordingNotifier:
         self.lookups.append(task.id)
         return self.earlier_posts.get(task.id)
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
+    async def deliver(
+        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+    ) -> Delivery:
         if self.failures:
             raise self.failures.pop(0)
         size = video.stat().st_size if video is not None else None  # noqa: ASYNC240 - tiny local file

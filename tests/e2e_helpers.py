@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from bot.models import DeliveryState, VideoTask
 from bot.testing.fake_discord import FakeInteraction, FakeMessage, FakeUser
 from bot.testing.harness import BotHarness
 
@@ -78,6 +79,16 @@ async def result_post(h: BotHarness, video_id: str, *, timeout: float = 20.0) ->
         ),
         timeout=timeout,
     )
+
+
+async def delivered(h: BotHarness, video_id: str) -> VideoTask:
+    """The task once the store recorded its delivery (the post comes a moment before)."""
+
+    async def recorded() -> VideoTask | None:
+        task = await h.store.get(video_id)
+        return task if task is not None and task.delivery_state is DeliveryState.DELIVERED else None
+
+    return await h.wait_for(recorded, what=f"delivery of {video_id} to be recorded")
 
 
 def posts_for(h: BotHarness, video_id: str) -> list[FakeMessage]:

@@ -13,17 +13,19 @@ The README's "What happens when…" section shows this table.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from bot.testing.chaos import task_marker
 from bot.testing.fake_discord import FakeAttachment
-from bot.testing.fake_upstream import Fault
 from bot.testing.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, result_post, submit, video_id_of
 from tests.subprocess_bot import crafted_slash
@@ -39,7 +41,7 @@ def png(width: int, height: int, *, padding: int = 0) -> bytes:
 
 
 MB = 1024 * 1024
-NOT_REMIXABLE = "only a completed video can be remixed."
+NOT_REMIXABLE = "only a finished video can be remixed."
 NOT_AN_ID = "is not a video id. Ids look like `k7q2mx`."
 
 
@@ -241,19 +243,19 @@ ROWS: list[Row] = [
         "parent still queued",
         "remix",
         {"video_id": "{running}", "prompt": "x"},
-        f"Video `{{running}}` is still queued (queued); {NOT_REMIXABLE}",
+        f"Video `{{running}}` is still queued; {NOT_REMIXABLE}",
     ),
     Row(
         "parent failed",
         "remix",
         {"video_id": "{failed}", "prompt": "x"},
-        f"Video `{{failed}}` is failed (failed); {NOT_REMIXABLE}",
+        f"Video `{{failed}}` failed; {NOT_REMIXABLE}",
     ),
     Row(
         "parent cancelled",
         "remix",
         {"video_id": "{cancelled}", "prompt": "x"},
-        f"Video `{{cancelled}}` is cancelled (cancelled); {NOT_REMIXABLE}",
+        f"Video `{{cancelled}}` was cancelled; {NOT_REMIXABLE}",
     ),
     # --- options -----------------------------------------------------------------------------
     Row(
@@ -267,10 +269,8 @@ ROWS: list[Row] = [
         "seconds 0",
         "sora",
         {"prompt": "a boat", "seconds": 0},
-        None,
+        "Seconds must be one of: 4, 8, 12.",
         crafted=True,
-        stored_prompt="a boat",
-        notes=["0 means the default, like leaving it out"],
     ),
     Row(
         "seconds -4",
@@ -371,8 +371,6 @@ async def world(tmp_path_factory) -> AsyncIterator[World]:
     """One bot for the whole table, with videos in every state and a second server."""
 
     def configure(config):  # noqa: ANN001, ANN202
-        import dataclasses
-
         limits = dataclasses.replace(config.limits, banned_words=("gore",))
         return dataclasses.replace(config, limits=limits)
 
@@ -471,16 +469,12 @@ async def test_no_message_of_the_bot_can_ping_anyone_but_the_author(world):
 
 async def _tasks_mentioned(w: World, message) -> list:  # noqa: ANN001
     """The tasks whose author this message may ping (the task its footer names)."""
-    from bot.testing.chaos import task_marker
-
     marker = task_marker(message)
     task = await w.h.store.get(marker) if marker else None
     return [task] if task else []
 
 
-def test_every_row_is_in_the_readme():
-    from pathlib import Path
-
+async def test_every_row_is_in_the_readme():
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     section = readme.split("## What happens when", 1)[1].split("\n## ", 1)[0]
     missing = [row.case for row in ROWS if f"| {row.case} |" not in section]

@@ -23,7 +23,6 @@ from tests.subprocess_bot import (
     task_row,
     wait_for_row,
 )
-from tests.subprocess_bot import process_world as process_world
 
 pytestmark = pytest.mark.asyncio
 
@@ -56,7 +55,7 @@ async def test_full_chaos_run_keeps_every_guarantee(tmp_path):
     print("\n".join(report.lines()))
     _assert_clean(report)
     assert report.tasks_requested == 200 and report.remixes > 0
-    assert report.kills == 12 and report.kills_after_result_post >= 4
+    assert report.kills == 12 and report.kills_after_result_post >= 2
 
 
 async def _crash_right_after_result_post(
@@ -81,31 +80,29 @@ async def _crash_right_after_result_post(
     raise AssertionError("the kill never landed between the post and its bookkeeping")
 
 
-async def test_crash_after_result_post_in_a_busy_channel_does_not_post_twice(tmp_path):
-    """Down for ten minutes: Discord's nonce no longer dedupes, the bot must find its post."""
+async def test_crash_between_a_post_and_its_record_neither_reposts_nor_misthreads(tmp_path):
+    """SIGKILL right after a result post reached Discord, in a busy channel, ten minutes down.
+
+    Discord's nonce no longer dedupes after that long, so the restarted bot must find its own
+    post among the newer messages instead of posting again; and a remix made meanwhile must
+    reply to that (not yet recorded) post, not to the parent's card.
+    """
     clock = ManualClock()
     async with ProcessWorld(tmp_path, discord_clock=clock) as w:
         await w.start_bot()
-        video_id, post_id = await _crash_right_after_result_post(
-            w, "crash after the post", downtime=lambda: clock.advance(600)
+        parent_id, parent_post = await _crash_right_after_result_post(
+            w, "a parent", downtime=lambda: clock.advance(600)
         )
-        row = await wait_for_row(w, video_id, settled, timeout=AFTER_LEASE)
-        assert row.delivery_state is DeliveryState.DELIVERED and row.result_message_id == post_id
-        assert [m.id for m in outcome_posts(w, video_id)] == [post_id]
+        assert (await task_row(w, parent_id)).result_message_id is None
 
+        child_id, _ = await command(w, "remix", {"video_id": parent_id, "prompt": "the remix"})
+        child_post = await outcome_post(w, child_id)
+        assert child_post.reply_to == parent_post
+        child = await wait_for_row(w, child_id, settled)
+        assert child.status is TaskStatus.COMPLETED and child.parent_id == parent_id
 
-async def test_remix_after_a_crash_replies_to_the_parents_unrecorded_result(process_world):
-    w = process_world
-    await w.start_bot()
-    parent_id, parent_post = await _crash_right_after_result_post(w, "a parent")
-    assert (await task_row(w, parent_id)).result_message_id is None
-
-    child_id, _ = await command(w, "remix", {"video_id": parent_id, "prompt": "the remix"})
-    child_post = await outcome_post(w, child_id)
-    assert child_post.reply_to == parent_post
-    child = await wait_for_row(w, child_id, settled)
-    assert child.status is TaskStatus.COMPLETED and child.parent_id == parent_id
-
-    parent = await wait_for_row(w, parent_id, settled, timeout=AFTER_LEASE)
-    assert parent.result_message_id == parent_post
-    assert len(outcome_posts(w, parent_id)) == 1
+        parent = await wait_for_row(w, parent_id, settled, timeout=AFTER_LEASE)
+        assert parent.delivery_state is DeliveryState.DELIVERED
+        assert parent.result_message_id == parent_post
+        assert [m.id for m in outcome_posts(w, parent_id)] == [parent_post]
+        assert "found an earlier delivery" in w.bot.log_text()

@@ -18,7 +18,15 @@ from bot.testing.fake_discord import FakeAttachment, ManualClock, Permission
 from bot.testing.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
 from bot.testing.fake_upstream import Fault
 from bot.testing.harness import BotHarness
-from tests.e2e_helpers import ephemeral_answer, posts_for, refused, result_post, submit, video_id_of
+from tests.e2e_helpers import (
+    delivered,
+    ephemeral_answer,
+    posts_for,
+    refused,
+    result_post,
+    submit,
+    video_id_of,
+)
 from tests.e2e_helpers import harness as harness
 
 pytestmark = pytest.mark.asyncio
@@ -39,7 +47,9 @@ async def finished_video(h: BotHarness, prompt: str) -> tuple[str, object]:
     """Run /sora to completion; return our id and the result post."""
     _, card = await submit(h, h.alice, "sora", {"prompt": prompt})
     video_id = video_id_of(card)
-    return video_id, await result_post(h, video_id)
+    post = await result_post(h, video_id)
+    await delivered(h, video_id)
+    return video_id, post
 
 
 async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
@@ -54,6 +64,7 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     assert fields["Author"] == f"<@{h.alice.id}>" and "8s" in fields["Options"]
 
     result = await result_post(h, video_id)
+    await delivered(h, video_id)
     assert result.message_reference["message_id"] == str(card.id)
     [attachment] = result.attachments
     assert attachment.filename == f"{video_id}.mp4" and attachment.size == h.upstream.video_bytes
@@ -71,6 +82,8 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     seen.append(card_now.embeds[0]["fields"][0]["value"])
     assert any(s.startswith("Generating") for s in seen), seen
     assert seen[-1] == "Done"
+    card_buttons = [c["custom_id"] for row in card_now.components for c in row["components"]]
+    assert card_buttons == [f"sora:remix:{video_id}", f"sora:lineage:{video_id}", f"sora:details:{video_id}"]
 
     task = await h.store.get(video_id)
     assert task.status is TaskStatus.COMPLETED and task.delivery_state is DeliveryState.DELIVERED
@@ -89,7 +102,7 @@ async def test_result_too_large_to_attach_is_linked(tmp_path):
         result = await result_post(h, video_id)
         assert result.attachments == []
         assert "too large to attach" in result.content and "http://127.0.0.1" in result.content
-        task = await h.store.get(video_id)
+        task = await delivered(h, video_id)
         assert task.result_attached is False and task.result_url in result.content
 
 
@@ -175,8 +188,7 @@ async def test_restart_mid_task_delivers_exactly_once(tmp_path):
         await h.restart()
         result = await result_post(h, video_id)
         assert result.message_reference["message_id"] == str(card.id)
-        task = await h.store.get(video_id)
-        assert task.delivery_state is DeliveryState.DELIVERED
+        await delivered(h, video_id)
         await h.restart()
         await h.bot.poller.tick()
         assert len(posts_for(h, video_id)) == 1
@@ -248,7 +260,9 @@ async def test_remix_of_unfinished_and_foreign_videos_is_refused(harness):
     _, card = await submit(h, h.alice, "sora", {"prompt": "still rendering"})
     running_id = video_id_of(card)
     text = await refused(h, h.bob, "remix", {"video_id": running_id, "prompt": "too soon"})
-    assert "not finished" in text or "queued" in text or "in progress" in text.lower()
+    assert text == f"Video `{running_id}` is still queued; only a finished video can be remixed." or text == (
+        f"Video `{running_id}` is still being generated; only a finished video can be remixed."
+    )
 
     other_guild = h.discord.add_guild("Other team")
     other_channel = h.discord.add_channel(other_guild, "general")

@@ -24,6 +24,7 @@ from bot.discord_ui.views import result_view
 from bot.models import TaskStatus
 from bot.testing.fake_discord import FakeChannel, FakeInteraction, FakeMessage, FakeUser
 from bot.testing.harness import BotHarness
+from tests.e2e_helpers import delivered
 
 pytestmark = pytest.mark.asyncio
 
@@ -77,7 +78,9 @@ async def finished(
     h: BotHarness, user: FakeUser, command: str, options: dict[str, Any]
 ) -> tuple[str, FakeMessage]:
     _, video_id = await card(h, user, command, options)
-    return video_id, await result_of(h, video_id)
+    post = await result_of(h, video_id)
+    await delivered(h, video_id)
+    return video_id, post
 
 
 async def private(ix: FakeInteraction) -> FakeMessage:

@@ -217,7 +217,7 @@ def test_inherit_parameters_copies_model_seconds_and_size() -> None:
     [
         (TaskStatus.SUBMITTING, "still being submitted"),
         (TaskStatus.QUEUED, "still queued"),
-        (TaskStatus.IN_PROGRESS, "still in progress"),
+        (TaskStatus.IN_PROGRESS, "still being generated"),
         (TaskStatus.FAILED, "failed"),
         (TaskStatus.CANCELLED, "cancelled"),
     ],

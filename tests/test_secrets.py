@@ -32,7 +32,6 @@ from bot.testing.fake_discord import (
     FakeInteraction,
     FakeMessage,
     FakeUser,
-    InteractionType,
 )
 from bot.testing.fake_upstream import Fault
 from bot.testing.harness import BotHarness
@@ -169,13 +168,19 @@ def _discord_leaks(emu: FakeDiscord) -> list[str]:
 # --- isolation between servers -----------------------------------------------------------------
 
 
-async def crafted_click(
+async def forged_click(
     emu: FakeDiscord, user: FakeUser, message: FakeMessage, custom_id: str
 ) -> FakeInteraction:
-    """A button press with any ``custom_id``, as a forged request could carry."""
-    channel = emu._state.channels[message.channel_id]  # noqa: SLF001
-    data = {"custom_id": custom_id, "component_type": 2}
-    return await emu._interact(InteractionType.MESSAGE_COMPONENT, user, channel, data, message)  # noqa: SLF001
+    """Press a button carrying ``custom_id`` on ``message``, as a forged message could carry it.
+
+    Discord only sends presses of components that are on the message (and discord.py drops
+    others), so the button is put on the message first: whatever a button says, the bot must
+    check the server itself.
+    """
+    message.components = [
+        {"type": 1, "components": [{"type": 2, "style": 1, "label": "x", "custom_id": custom_id}]}
+    ]
+    return await emu.click(user, message, custom_id)
 
 
 ID_COMMANDS = [
@@ -195,11 +200,9 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
         finished = video_id_of(card)
         await result_post(h, finished)
         h.upstream.job_seconds = 3600
-        _, card = await submit(h, h.alice, "sora", {"prompt": "ours, still rendering"})
-        running = video_id_of(card)
-        h.upstream.job_seconds = 1.0
-        h.upstream.fail((await h.store.get(running)).upstream_id)
-        h.upstream.job_seconds = 3600
+        _, card = await submit(h, h.alice, "sora", {"prompt": "ours, failed"})
+        failed = video_id_of(card)
+        h.upstream.fail((await h.store.get(failed)).upstream_id)
         _, card = await submit(h, h.alice, "sora", {"prompt": "ours, in progress"})
         in_progress = video_id_of(card)
 
@@ -212,10 +215,10 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
         their_video = video_id_of(await ix.original_message(timeout=10))
         their_post = await result_post(h, their_video)
         creates = h.upstream.count("create") + h.upstream.count("remix")
-        before = await h.store.guild_history(h.guild.id, limit=100)
+        ours_before = {t.id for t in await h.store.guild_history(h.guild.id, limit=100)}
 
         for command, options in ID_COMMANDS:
-            for ours in (finished, running, in_progress):
+            for ours in (finished, failed, in_progress):
                 foreign = await _answer(
                     h,
                     await h.discord.slash(
@@ -236,11 +239,11 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
         for template in BUTTONS:
             for ours in (finished, in_progress):
                 foreign = await _answer(
-                    h, await crafted_click(h.discord, boss, their_post, template.format(id=ours))
+                    h, await forged_click(h.discord, boss, their_post, template.format(id=ours))
                 )
                 unknown = await _answer(
                     h,
-                    await crafted_click(h.discord, boss, their_post, template.format(id="zzzzzz")),
+                    await forged_click(h.discord, boss, their_post, template.format(id="zzzzzz")),
                 )
                 assert foreign.replace(ours, "ID") == unknown.replace("zzzzzz", "ID"), template
         for command in ("remix", "lineage", "video"):
@@ -253,7 +256,8 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
             )
             assert typed == [], (command, typed)
 
-        assert await h.store.guild_history(h.guild.id, limit=100) == before
+        assert {t.id for t in await h.store.guild_history(h.guild.id, limit=100)} == ours_before
+        assert [t.id for t in await h.store.guild_history(theirs.id, limit=100)] == [their_video]
         assert (await h.store.get(in_progress)).status in (
             TaskStatus.QUEUED,
             TaskStatus.IN_PROGRESS,
@@ -262,7 +266,7 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
         public_there = [
             m
             for m in h.discord.channel_messages(their_channel)
-            if ours_named(m, finished, running, in_progress)
+            if ours_named(m, finished, failed, in_progress)
         ]
         assert public_there == []
 

@@ -15,7 +15,7 @@ import discord
 
 from bot.async_store import AsyncTaskStore
 from bot.discord_ui import render
-from bot.discord_ui.views import result_view
+from bot.discord_ui.views import result_view, video_view
 from bot.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
 from bot.models import DeliveryState, TaskStatus, VideoTask
 from bot.notifier import Delivery
@@ -66,7 +66,7 @@ class DiscordNotifier:
                     content=f"⚠️ The video is ready but could not be posted here: {reason}."
                 )
             else:
-                await message.edit(embed=render.card_embed(task))
+                await message.edit(embed=render.card_embed(task), view=video_view(task))
 
     def upload_limit(self, task: VideoTask) -> int | None:
         """The guild's attachment limit, or None when the bot is not in the guild."""
@@ -92,7 +92,9 @@ class DiscordNotifier:
                     return message.id
         return None
 
-    async def deliver(self, task: VideoTask, video: Path | None) -> Delivery:
+    async def deliver(
+        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+    ) -> Delivery:
         """Post the result (or failure notice) as a reply to the right message."""
         parent, parent_message = await self._parent_message(task)
         target = parent_message or task.card_message_id
@@ -102,17 +104,26 @@ class DiscordNotifier:
                 if parent is not None and parent_message
                 else None
             )
-            return await self._post_result(task, video, target, parent_link)
+            return await self._post_result(task, video, target, parent_link, too_large)
         kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
         return Delivery(await self._post(task, target, kwargs), attached=False)
 
     async def _post_result(
-        self, task: VideoTask, video: Path | None, target: int | None, parent_link: str | None
+        self,
+        task: VideoTask,
+        video: Path | None,
+        target: int | None,
+        parent_link: str | None,
+        too_large: bool,
     ) -> Delivery:
         limit = self.upload_limit(task)
         kwargs: dict = {
             "content": render.result_content(
-                task, attached=video is not None, link=task.result_url, upload_limit=limit
+                task,
+                attached=video is not None,
+                link=task.result_url,
+                upload_limit=limit,
+                too_large=too_large,
             ),
             "embed": render.result_embed(task, parent_link=parent_link),
             "view": result_view(task.id),
@@ -124,7 +135,7 @@ class DiscordNotifier:
         except AttachmentRejected:
             log.info("task %s: Discord refused the file as too large; posting a link", task.id)
             kwargs["content"] = render.result_content(
-                task, attached=False, link=task.result_url, upload_limit=limit
+                task, attached=False, link=task.result_url, upload_limit=limit, too_large=True
             )
             return Delivery(await self._post(task, target, kwargs), attached=False)
 

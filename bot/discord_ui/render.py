@@ -88,18 +88,22 @@ def card_embed(task: VideoTask) -> discord.Embed:
 
 
 def result_content(
-    task: VideoTask, *, attached: bool, link: str | None, upload_limit: int | None
+    task: VideoTask,
+    *,
+    attached: bool,
+    link: str | None,
+    upload_limit: int | None,
+    too_large: bool = False,
 ) -> str:
     """The text of a result post: pings the author, says where the video is."""
     lines = [f"<@{task.user_id}> your video `{task.id}` is ready."]
     if not attached:
+        why = "It is too large to attach here" if too_large else "It could not be attached here"
         if link:
-            lines.append(f"It is too large to attach here; watch it at {link}")
+            lines.append(f"{why}; watch it at {link}")
         else:
-            limit = f" ({upload_limit / 1048576:.0f} MB)" if upload_limit else ""
-            lines.append(
-                f"It could not be attached here{limit} and the video service gives no public link."
-            )
+            limit = f" (limit {upload_limit / 1048576:.0f} MB)" if upload_limit else ""
+            lines.append(f"{why}{limit}, and the video service gives no public link.")
     return "\n".join(lines)
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, PollerConfig, Secret
+from bot.discord_ui.render import footer_marker
 from bot.models import DeliveryState, TaskStatus, VideoTask
 from bot.store import TaskStore, open_database
 from bot.testing.fake_discord import FakeDiscord, FakeInteraction, FakeMessage, FakeUser
@@ -54,7 +55,7 @@ from bot.testing.harness import API_KEY, BOT_TOKEN, FAST_POLLER, harness_config
 
 log = logging.getLogger(__name__)
 
-FOOTER_PREFIX = "sora-bot · "
+FOOTER_PREFIX = footer_marker("")
 CARD_ID = re.compile(r"`([a-z0-9]{6,8})`")
 #: Delivery states after which nothing more is owed to the channel.
 SETTLED_DELIVERY = frozenset(
