@@ -61,7 +61,9 @@ def _concurrency_message(running: int, new_tasks: int, limit: int) -> str:
     if new_tasks == 1:
         return f"You have {running} videos in progress (limit {limit}). Wait for one to finish."
     advice = "Wait for one to finish." if running else "Ask for fewer variants."
-    return f"This would make {running + new_tasks} videos in progress; the limit is {limit}. {advice}"
+    return (
+        f"This would make {running + new_tasks} videos in progress; the limit is {limit}. {advice}"
+    )
 
 
 def day_window(now: datetime) -> tuple[datetime, datetime]:

@@ -242,8 +242,6 @@ def check_remixable(parent: VideoTask, guild_id: int) -> None:
         raise NotFound(parent.id)
     if parent.status is not TaskStatus.COMPLETED:
         state = _NOT_READY_WORDING.get(parent.status, parent.status.value)
-        raise ParentNotReady(
-            f"Video `{parent.id}` {state}; only a finished video can be remixed."
-        )
+        raise ParentNotReady(f"Video `{parent.id}` {state}; only a finished video can be remixed.")
     if parent.upstream_id is None:
         raise ParentNotReady(f"Video `{parent.id}` has no stored upstream video to remix.")

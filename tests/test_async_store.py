@@ -184,7 +184,13 @@ async def test_reads_use_their_own_connection_and_are_not_queued_behind_writes(t
     store = await AsyncTaskStore.open(tmp_path / "reader.db")
     try:
         task = await store.create_task(
-            guild_id=1, channel_id=2, user_id=3, prompt="p", model="sora-2", seconds=4, size="720x1280"
+            guild_id=1,
+            channel_id=2,
+            user_id=3,
+            prompt="p",
+            model="sora-2",
+            seconds=4,
+            size="720x1280",
         )
         assert (await store.get(task.id)).id == task.id
         thread = await store.read(lambda _store: threading.current_thread().name)

@@ -10,7 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_bot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SORA_"))}
     clean.update(env or {})
     return subprocess.run(
@@ -27,13 +29,19 @@ def test_missing_token_is_one_clear_line_and_exit_2(tmp_path):
     result = run_bot(cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["sora-bot: configuration error: DISCORD_TOKEN is not set (the Discord bot token)"]
+    assert lines == [
+        "sora-bot: configuration error: DISCORD_TOKEN is not set (the Discord bot token)"
+    ]
 
 
 def test_invalid_config_file_names_the_key(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text("[poller]\ntick_seconds = -1\n")
-    result = run_bot("--config", str(config), env={"DISCORD_TOKEN": "t", "SORA_API_KEY": "k", "PYTHONPATH": str(ROOT)})
+    result = run_bot(
+        "--config",
+        str(config),
+        env={"DISCORD_TOKEN": "t", "SORA_API_KEY": "k", "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 2
     assert "[poller] tick_seconds must be greater than 0" in result.stderr
     assert "Traceback" not in result.stderr
@@ -42,7 +50,12 @@ def test_invalid_config_file_names_the_key(tmp_path):
 def test_config_path_from_environment_is_used(tmp_path):
     config = tmp_path / "elsewhere.toml"
     config.write_text("[upstream]\nseconds = [7]\n")
-    env = {"DISCORD_TOKEN": "t", "SORA_API_KEY": "k", "SORA_BOT_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    env = {
+        "DISCORD_TOKEN": "t",
+        "SORA_API_KEY": "k",
+        "SORA_BOT_CONFIG": str(config),
+        "PYTHONPATH": str(ROOT),
+    }
     result = run_bot(env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "seconds must come from 4, 8, 12" in result.stderr

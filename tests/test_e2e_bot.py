@@ -83,7 +83,11 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     assert any(s.startswith("Generating") for s in seen), seen
     assert seen[-1] == "Done"
     card_buttons = [c["custom_id"] for row in card_now.components for c in row["components"]]
-    assert card_buttons == [f"sora:remix:{video_id}", f"sora:lineage:{video_id}", f"sora:details:{video_id}"]
+    assert card_buttons == [
+        f"sora:remix:{video_id}",
+        f"sora:lineage:{video_id}",
+        f"sora:details:{video_id}",
+    ]
 
     task = await h.store.get(video_id)
     assert task.status is TaskStatus.COMPLETED and task.delivery_state is DeliveryState.DELIVERED
@@ -260,8 +264,10 @@ async def test_remix_of_unfinished_and_foreign_videos_is_refused(harness):
     _, card = await submit(h, h.alice, "sora", {"prompt": "still rendering"})
     running_id = video_id_of(card)
     text = await refused(h, h.bob, "remix", {"video_id": running_id, "prompt": "too soon"})
-    assert text == f"Video `{running_id}` is still queued; only a finished video can be remixed." or text == (
-        f"Video `{running_id}` is still being generated; only a finished video can be remixed."
+    assert (
+        text == f"Video `{running_id}` is still queued; only a finished video can be remixed."
+        or text
+        == (f"Video `{running_id}` is still being generated; only a finished video can be remixed.")
     )
 
     other_guild = h.discord.add_guild("Other team")
@@ -334,7 +340,9 @@ async def test_commands_are_synced_once_not_on_every_start(tmp_path):
         commands = {c["name"]: c for c in h.discord.registered_commands}
         assert {"sora", "remix"} <= set(commands)
         options = {o["name"]: o for o in commands["sora"]["options"]}
-        assert [c["value"] for c in options["seconds"]["choices"]] == list(h.config.upstream.seconds)
+        assert [c["value"] for c in options["seconds"]["choices"]] == list(
+            h.config.upstream.seconds
+        )
         assert [c["value"] for c in options["size"]["choices"]] == list(h.config.upstream.sizes)
         assert options["prompt"]["max_length"] == 4000
         await h.restart()

@@ -356,7 +356,10 @@ async def test_cancel_during_an_in_flight_poll_keeps_the_task_cancelled(tmp_path
         summary = await tick
         assert summary.polled == 1
         cancelled = await c.store.get(task.id)
-        assert cancelled.status is TaskStatus.CANCELLED and cancelled.delivery_state is DeliveryState.NONE
+        assert (
+            cancelled.status is TaskStatus.CANCELLED
+            and cancelled.delivery_state is DeliveryState.NONE
+        )
         await c.tick_after(60)
         assert c.notifier.posts == []
 
@@ -376,7 +379,10 @@ async def test_concurrent_limit_counts_running_videos_and_batches(tmp_path):
             return (await c.store.get(first.id)).status is TaskStatus.COMPLETED
 
         await c.run_until(first_done)
-        with pytest.raises(errors.QuotaExceeded, match="This would make 3 videos in progress; the limit is 2. Ask for fewer variants."):
+        with pytest.raises(
+            errors.QuotaExceeded,
+            match="This would make 3 videos in progress; the limit is 2. Ask for fewer variants.",
+        ):
             await c.service.check_remix(ORIGIN, first.id, "many", variants=3)
 
 
@@ -387,4 +393,6 @@ async def test_daily_budget_is_per_guild_and_names_the_reset(tmp_path):
             await c.service.generate(ORIGIN, "over budget", GenerateOptions(seconds=4))
         assert "daily budget of $1.00 is used up ($0.80 spent)" in info.value.user_message
         other = ORIGIN.__class__(guild_id=ORIGIN.guild_id + 1, channel_id=1, user_id=2)
-        await c.service.generate(other, "other guild has its own budget", GenerateOptions(seconds=4))
+        await c.service.generate(
+            other, "other guild has its own budget", GenerateOptions(seconds=4)
+        )
