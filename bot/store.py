@@ -736,19 +736,8 @@ class TaskStore:
     ) -> list[VideoTask]:
         """A guild's tasks, newest first, filtered; ``since`` inclusive, ``until`` exclusive."""
         _check_page(limit, offset)
-        clauses = ["guild_id = ?"]
-        params: list[Any] = [guild_id]
-        for clause, value in (
-            ("user_id = ?", user_id),
-            ("channel_id = ?", channel_id),
-            ("status = ?", None if status is None else status.value),
-            ("created_at >= ?", None if since is None else to_db_time(since)),
-            ("created_at < ?", None if until is None else to_db_time(until)),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
-        tail = f"WHERE {' AND '.join(clauses)} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        where, params = _history_where(guild_id, user_id, channel_id, status, since, until)
+        tail = f"WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         return self._select(tail, [*params, limit, offset])
 
     def active_count_for_user(self, guild_id: int, user_id: int) -> int:

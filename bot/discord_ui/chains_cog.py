@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot.admin import HistoryFilter, parse_status
 from bot.discord_ui import render
+from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.pagination import (
     Page,
     clamp,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 LINES_PER_PAGE = 15
 HISTORY_PER_PAGE = 10
 ROOT_PROMPT_CHARS = 50
-AUTOCOMPLETE_LIMIT = 25
 STATUS_CHOICES = [
     app_commands.Choice(name=s.value.replace("_", " "), value=s.value) for s in TaskStatus
 ]
@@ -236,14 +236,4 @@ class ChainsCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Recent finished videos of this guild, answered from SQLite."""
-        if interaction.guild_id is None:
-            return []
-        tasks = await self.bot.store.recent_completed(
-            interaction.guild_id, prefix=current.strip(), limit=AUTOCOMPLETE_LIMIT
-        )
-        return [
-            app_commands.Choice(
-                name=render.truncate(f"{t.id} · {render.snippet(t.prompt)}", 100), value=t.id
-            )
-            for t in tasks
-        ]
+        return await recent_video_choices(self.bot.store, interaction, current)

@@ -70,8 +70,8 @@ def status_line(task: VideoTask) -> str:
     return label
 
 
-def card_embed(task: VideoTask) -> discord.Embed:
-    """The status card of a task, edited as it progresses."""
+def _task_embed(task: VideoTask) -> discord.Embed:
+    """Title, prompt, status, author and options: what every card of a task shows."""
     title = "Remix" if task.parent_id else "Video"
     embed = discord.Embed(
         title=f"{title} `{task.id}`",
@@ -81,6 +81,12 @@ def card_embed(task: VideoTask) -> discord.Embed:
     embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
     embed.add_field(name="Author", value=f"<@{task.user_id}>")
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
+    return embed
+
+
+def card_embed(task: VideoTask) -> discord.Embed:
+    """The status card of a task, edited as it progresses."""
+    embed = _task_embed(task)
     if task.parent_id:
         embed.add_field(name="Remix of", value=f"`{task.parent_id}`")
     embed.set_footer(text=footer_marker(task.id))
@@ -223,15 +229,7 @@ def _parent_value(parent: VideoTask | None, parent_id: str) -> str:
 
 def video_embed(task: VideoTask, *, parent: VideoTask | None, children: int) -> discord.Embed:
     """A re-posted card (``/video``): what the task is and where its result is."""
-    title = "Remix" if task.parent_id else "Video"
-    embed = discord.Embed(
-        title=f"{title} `{task.id}`",
-        description=truncate(task.prompt, DESCRIPTION_LIMIT),
-        colour=COLOURS[task.status],
-    )
-    embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
-    embed.add_field(name="Author", value=f"<@{task.user_id}>")
-    embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
+    embed = _task_embed(task)
     if task.parent_id:
         embed.add_field(name="Remix of", value=_parent_value(parent, task.parent_id))
     embed.add_field(name="Remixes", value=str(children))

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_ui import render
+from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
 from bot.errors import InvalidInput
 from bot.images import check_declared_image
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot
 
 log = logging.getLogger(__name__)
-
-AUTOCOMPLETE_LIMIT = 25
-CHOICE_NAME_LIMIT = 100
 
 
 class VideoCog(commands.Cog):
@@ -114,18 +111,7 @@ class VideoCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Recent completed videos of this guild, answered from SQLite."""
-        if interaction.guild_id is None:
-            return []
-        tasks = await self.bot.store.recent_completed(
-            interaction.guild_id, prefix=current.strip(), limit=AUTOCOMPLETE_LIMIT
-        )
-        return [
-            app_commands.Choice(
-                name=render.truncate(f"{t.id} · {render.snippet(t.prompt)}", CHOICE_NAME_LIMIT),
-                value=t.id,
-            )
-            for t in tasks
-        ]
+        return await recent_video_choices(self.bot.store, interaction, current)
 
 
 def _set_choices(
