@@ -10,7 +10,7 @@ reveal another guild's video. ``DYNAMIC_ITEMS`` also carries the page buttons.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import discord
 
@@ -34,18 +34,25 @@ LINEAGE_KIND = "lin"
 MODAL_TITLE_LIMIT = 45
 
 
-class RemixButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"
-):
-    """Opens a modal prefilled with the video's prompt; submitting it remixes the video."""
+class VideoButton(discord.ui.DynamicItem[discord.ui.Button], template=r"(?!)"):
+    """A button that carries one of our video ids in its ``custom_id``.
+
+    Not registered itself (its template matches nothing); each subclass sets the
+    template for its action and the button's look.
+    """
+
+    label: ClassVar[str]
+    emoji: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle]
+    custom_id_format: ClassVar[str]
 
     def __init__(self, video_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Remix",
-                emoji="🔁",
-                style=discord.ButtonStyle.primary,
-                custom_id=REMIX_ID.format(id=video_id),
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+                custom_id=self.custom_id_format.format(id=video_id),
             )
         )
         self.video_id = video_id
@@ -53,8 +60,17 @@ class RemixButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RemixButton:
+    ) -> Self:
         return cls(match["id"])
+
+
+class RemixButton(VideoButton, template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"):
+    """Opens a modal prefilled with the video's prompt; submitting it remixes the video."""
+
+    label = "Remix"
+    emoji = "🔁"
+    style = discord.ButtonStyle.primary
+    custom_id_format = REMIX_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         """Look up the parent (fast, SQLite) and open the modal as the first response."""
@@ -98,27 +114,13 @@ class RemixModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-class LineageButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:lineage:(?P<id>[a-z0-9]{6,8})"
-):
+class LineageButton(VideoButton, template=r"sora:lineage:(?P<id>[a-z0-9]{6,8})"):
     """Shows the remix tree around the video, privately (same as ``/lineage``)."""
 
-    def __init__(self, video_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Lineage",
-                emoji="🌳",
-                style=discord.ButtonStyle.secondary,
-                custom_id=LINEAGE_ID.format(id=video_id),
-            )
-        )
-        self.video_id = video_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> LineageButton:
-        return cls(match["id"])
+    label = "Lineage"
+    emoji = "🌳"
+    style = discord.ButtonStyle.secondary
+    custom_id_format = LINEAGE_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         """Defer privately (a large tree gets a rendered picture), then show page one."""
@@ -129,27 +131,13 @@ class LineageButton(
             await report_error(interaction, exc)
 
 
-class DetailsButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"sora:details:(?P<id>[a-z0-9]{6,8})"
-):
+class DetailsButton(VideoButton, template=r"sora:details:(?P<id>[a-z0-9]{6,8})"):
     """Shows the video's details privately: parameters, parent, remixes, links."""
 
-    def __init__(self, video_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Details",
-                emoji="ℹ️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=DETAILS_ID.format(id=video_id),
-            )
-        )
-        self.video_id = video_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> DetailsButton:
-        return cls(match["id"])
+    label = "Details"
+    emoji = "ℹ️"
+    style = discord.ButtonStyle.secondary
+    custom_id_format = DETAILS_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         bot: SoraBot = interaction.client  # type: ignore[assignment]
