@@ -58,6 +58,8 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     ix, card = await submit(h, h.alice, "sora", {"prompt": "a paper boat @everyone", "seconds": 8})
     assert ix.responded_after < 3.0
     video_id = video_id_of(card)
+    first_buttons = [c["custom_id"] for row in card.components for c in row["components"]]
+    assert first_buttons == [f"sora:lineage:{video_id}", f"sora:details:{video_id}"]
     embed = card.embeds[0]
     assert embed["description"] == "a paper boat @everyone"
     fields = {f["name"]: f["value"] for f in embed["fields"]}

@@ -71,7 +71,7 @@ async def submit_followup_card(
         await card.delete()
         await report_error(interaction, exc)
         return None
-    await card.edit(content=None, embed=render.card_embed(task))
+    await card.edit(content=None, embed=render.card_embed(task), view=_card_buttons(task))
     await _bot(interaction).store.record_card_edit(
         task.id, status=task.status, progress=task.progress
     )
@@ -87,12 +87,22 @@ async def _submit_and_show(
         await retract_card(interaction, exc)
         return None
     await interaction.edit_original_response(
-        content=None, embed=render.card_embed(task), allowed_mentions=render.NO_MENTIONS
+        content=None,
+        embed=render.card_embed(task),
+        view=_card_buttons(task),
+        allowed_mentions=render.NO_MENTIONS,
     )
     await _bot(interaction).store.record_card_edit(
         task.id, status=task.status, progress=task.progress
     )
     return task
+
+
+def _card_buttons(task: VideoTask) -> discord.ui.View:
+    """Lineage and Details under a new card (Remix joins them once the video is done)."""
+    from bot.discord_ui.views import video_view  # views imports this module for the modal
+
+    return video_view(task)
 
 
 def _bot(interaction: discord.Interaction) -> SoraBot:
