@@ -193,6 +193,7 @@ class AsyncTaskStore:
     fail = _proxy(TaskStore.fail)
     cancel = _proxy(TaskStore.cancel)
     record_poll_failure = _proxy(TaskStore.record_poll_failure)
+    release_claims = _proxy(TaskStore.release_claims)
     claim_due = _proxy(TaskStore.claim_due)
     claim_deliveries = _proxy(TaskStore.claim_deliveries)
     mark_delivering = _proxy(TaskStore.mark_delivering)

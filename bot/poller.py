@@ -119,11 +119,18 @@ class Poller:
         )
 
     async def recover(self) -> int:
-        """Fail tasks whose create may or may not have reached the upstream before a crash.
+        """Start-up: resume everything now, and fail creates a crash left undecided.
 
-        Re-sending could pay twice, so they are failed with a clear reason and their
-        authors are told (the failure notice is delivered like any other outcome).
+        Claims and backoffs left by a previous process are released, so in-flight tasks
+        and owed posts are looked at on the first rounds. A task still ``submitting`` may
+        or may not have reached the upstream; re-sending could pay twice, so it is failed
+        with a clear reason and its author is told (like any other failure).
         """
+        released = await self.store.release_claims(self.clock())
+        if released:
+            log.info(
+                "released %d polls and deliveries left scheduled by the previous run", released
+            )
         interrupted = await self.store.interrupted_submissions()
         for task in interrupted:
             await self.store.fail(

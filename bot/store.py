@@ -541,6 +541,28 @@ class TaskStore:
                 self._update(task.id, {column: until})
         return [task.replace(**{column: _from_db_time(to_db_time(until))}) for task in due]
 
+    def release_claims(self, now: datetime) -> int:
+        """Make every active task's poll and every owed delivery due at ``now``.
+
+        For start-up: a process that died left its claims (leases) and backoffs in the
+        table, and nothing is in flight any more, so everything is checked again at once
+        (``claim_due`` still takes one batch per round). Returns the rows changed.
+        """
+        marks = ", ".join("?" for _ in _ACTIVE)
+        owed = (DeliveryState.PENDING.value, DeliveryState.DELIVERING.value)
+        stamp = to_db_time(now)
+        with self._write():
+            polls = self._db.execute(
+                f"UPDATE tasks SET next_poll_at = ? WHERE status IN ({marks}) AND next_poll_at > ?",
+                [stamp, *_ACTIVE, stamp],
+            ).rowcount
+            deliveries = self._db.execute(
+                "UPDATE tasks SET next_delivery_at = ?"
+                " WHERE delivery_state IN (?, ?) AND next_delivery_at > ?",
+                [stamp, *owed, stamp],
+            ).rowcount
+        return polls + deliveries
+
     def claim_due(self, now: datetime, *, limit: int, lease_seconds: float) -> list[VideoTask]:
         """Take up to ``limit`` active tasks whose poll is due, oldest due first.
 

@@ -396,3 +396,33 @@ async def test_daily_budget_is_per_guild_and_names_the_reset(tmp_path):
         await c.service.generate(
             other, "other guild has its own budget", GenerateOptions(seconds=4)
         )
+
+
+async def test_restart_releases_claims_left_by_a_crashed_process(tmp_path):
+    async with core(tmp_path) as c:
+        task = await c.service.generate(ORIGIN, "claimed when the bot died", GenerateOptions())
+        c.clock.advance(15)
+        [claimed] = await c.store.claim_due(c.clock(), limit=10, lease_seconds=30)
+        assert claimed.id == task.id
+        c.clock.advance(1)
+        assert (await c.poller.tick()).polled == 0
+
+        assert await c.poller.recover() == 0
+        summary = await c.poller.tick()
+        assert summary.polled == 1 and c.upstream.count("retrieve") == 1
+
+
+async def test_restart_releases_a_delivery_lease_so_the_post_is_not_delayed(tmp_path):
+    async with core(tmp_path) as c:
+        task = await c.service.generate(ORIGIN, "finished just before the crash", GenerateOptions())
+        c.upstream.finish(task.upstream_id)
+        c.notifier.failures = [errors.TransientDeliveryError("Discord error 503")]
+        await c.tick_after(15)
+        waiting = await c.store.get(task.id)
+        assert waiting.delivery_state is DeliveryState.PENDING
+        assert waiting.next_delivery_at > c.clock()
+
+        await c.poller.recover()
+        await c.poller.tick()
+        assert (await c.store.get(task.id)).delivery_state is DeliveryState.DELIVERED
+        assert len(c.notifier.posts) == 1
