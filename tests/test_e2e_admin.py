@@ -35,6 +35,7 @@ from bot.testing.fake_discord import (
     FakeUser,
 )
 from bot.testing.harness import BotHarness
+from tests.e2e_helpers import delivered
 
 pytestmark = pytest.mark.asyncio
 
@@ -84,10 +85,12 @@ async def make(
 async def outcome_post(h: BotHarness, video_id: str, timeout: float = 20.0) -> FakeMessage:
     """The result or failure notice of a video (it has text; a retry's card has none)."""
     marker = f"sora-bot · {video_id}"
-    return await h.discord.wait_for_message(
+    post = await h.discord.wait_for_message(
         lambda m: m.interaction_id is None and footer(m) == marker and bool(m.content),
         timeout=timeout,
     )
+    await delivered(h, video_id)
+    return post
 
 
 async def private(ix: FakeInteraction) -> FakeMessage:
