@@ -8,9 +8,9 @@ mid-delivery keeps its lease in the DB and is picked up by the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+import sys
 
 import httpx
 
@@ -59,10 +59,15 @@ async def run_bot(config: Config) -> None:
 
 
 def _close_on_signals(bot: SoraBot) -> None:
+    """Close the bot cleanly on SIGTERM (Docker's stop) and SIGINT (Ctrl-C).
+
+    Windows event loops have no Unix signal handlers; there Ctrl-C ends the process.
+    """
+    if sys.platform == "win32":
+        return
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda s=sig: _request_close(bot, s))
+        loop.add_signal_handler(sig, lambda s=sig: _request_close(bot, s))
 
 
 def _request_close(bot: SoraBot, sig: signal.Signals) -> None:
