@@ -26,6 +26,7 @@ import pytest_asyncio
 
 from bot.testing.chaos import task_marker
 from bot.testing.fake_discord import FakeAttachment
+from bot.testing.fake_upstream import RecordedRequest
 from bot.testing.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, result_post, submit, video_id_of
 from tests.subprocess_bot import crafted_slash
@@ -411,7 +412,16 @@ async def _counts(w: World) -> tuple[int, int]:
     rows = 0
     for guild in w.h.discord._state.guilds.values():  # noqa: SLF001 - every server, ours and theirs
         rows += len(await w.h.store.guild_history(guild.id, limit=100_000))
-    return rows, w.h.upstream.count("create") + w.h.upstream.count("remix")
+    return rows, _upstream_jobs(w.h)
+
+
+def _paid_requests(h: BotHarness) -> list[RecordedRequest]:
+    """The create and remix requests the upstream received, in order."""
+    return [r for r in h.upstream.requests if r.op in ("create", "remix")]
+
+
+def _upstream_jobs(h: BotHarness) -> int:
+    return len(_paid_requests(h))
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.case for r in ROWS])
@@ -431,10 +441,15 @@ async def test_bad_input_gets_its_answer_and_spends_nothing(world, row):
         video_id = video_id_of(card)
         task = await h.store.get(video_id)
         assert task.prompt == _fill(row.stored_prompt, ids)
-        assert await _counts(world) == (rows_before + 1, upstream_before + 1)
-        sent = h.upstream.requests[-1]
+        # The card can appear before the create reaches the upstream, and status polls of
+        # other videos interleave: wait for this task's own create, then read that request.
+        await h.wait_for(
+            lambda: _upstream_jobs(h) == upstream_before + 1, what="the upstream create"
+        )
+        [sent] = _paid_requests(h)[upstream_before:]
         assert _fill(row.stored_prompt, ids).encode() in sent.body
         await result_post(h, video_id)
+        assert await _counts(world) == (rows_before + 1, upstream_before + 1)
         return
 
     answer = await ephemeral_answer(h, ix)
