@@ -29,6 +29,6 @@ STOPSIGNAL SIGTERM
 # Asks /healthz when [health] enabled = true in the config (or $SORA_BOT_HEALTH_URL is set);
 # with the endpoint disabled (the default) there is nothing to ask and the probe passes.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "bot.health"]
+    CMD ["python", "-m", "bot.ops.health"]
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["run"]

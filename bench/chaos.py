@@ -4,7 +4,7 @@
     python bench/chaos.py --tasks 20 --kills 4 --seed 7 --keep /tmp/chaos
 
 Prints the counts and every broken guarantee; exits 1 if any guarantee broke.
-See ``bot.testing.chaos`` for what is checked.
+See ``bench.chaos_world`` for what is checked.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.testing.chaos import run_chaos
+from bench.chaos_world import run_chaos
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

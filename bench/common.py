@@ -27,11 +27,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from bot.clock import Clock
-from bot.models import TaskStatus, VideoTask
-from bot.notifier import Delivery
-from bot.store import TaskStore
-from bot.testing.fake_upstream import FakeJob, FakeUpstream
+from bot.core.clock import Clock
+from bot.core.models import TaskStatus, VideoTask
+from bot.delivery.notifier import Delivery
+from bot.emulators.fake_upstream import FakeJob, FakeUpstream
+from bot.storage.store import TaskStore
 
 # --- statistics ---------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.chaos_world import ProcessWorld
 from bench.common import (
     LoopLagSampler,
     SteppingClock,
@@ -66,13 +67,12 @@ from bench.common import (
     spread_over,
     verdict,
 )
-from bot.clock import utc_now
 from bot.config import Config, LimitsConfig, PollerConfig
-from bot.store import TaskStore, open_database
-from bot.testing.chaos import ProcessWorld
-from bot.testing.fake_discord import FakeDiscord, FakeInteraction, FakeMessage, FakeUser
-from bot.testing.fake_discord.contract import load_contract
-from bot.testing.harness import BOT_TOKEN, BotHarness
+from bot.core.clock import utc_now
+from bot.emulators.fake_discord import FakeDiscord, FakeInteraction, FakeMessage, FakeUser
+from bot.emulators.fake_discord.contract import load_contract
+from bot.emulators.harness import BOT_TOKEN, BotHarness
+from bot.storage.store import TaskStore, open_database
 
 DEADLINE_S = 3.0
 #: The index migration m002 added after this benchmark found the budget sum slow.

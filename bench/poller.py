@@ -56,16 +56,16 @@ from bench.common import (
     quiet_logging,
     verdict,
 )
-from bot.async_store import AsyncTaskStore
-from bot.clock import DEFAULT_START, ManualClock
 from bot.config import Config, LimitsConfig, PollerConfig, StorageConfig, UpstreamConfig
+from bot.core.clock import DEFAULT_START, ManualClock
+from bot.core.models import DeliveryState
+from bot.core.poll_policy import PollPolicy
+from bot.core.service import GenerateOptions, Origin, VideoService
 from bot.discord_ui.app import policy_from_config, settings_from_config
-from bot.models import DeliveryState
-from bot.poll_policy import PollPolicy
-from bot.poller import Poller
-from bot.service import GenerateOptions, Origin, VideoService
-from bot.testing.fake_upstream import FakeUpstream
-from bot.upstream import VideosClient
+from bot.emulators.fake_upstream import FakeUpstream
+from bot.polling.poller import Poller
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import VideosClient
 
 API_KEY = "sk-bench-poller-0123456789"
 BASELINE_INTERVAL = 5.0

@@ -63,15 +63,15 @@ from bench.common import (
     upstream_job_id,
     verdict,
 )
-from bot.async_store import AsyncTaskStore
-from bot.clock import utc_now
 from bot.config import Config, PollerConfig, StorageConfig, UpstreamConfig
+from bot.core.clock import utc_now
+from bot.core.models import TaskStatus
 from bot.discord_ui.app import policy_from_config, settings_from_config
-from bot.models import TaskStatus
-from bot.poller import LEASE_SECONDS, Poller
-from bot.store import TaskStore, open_database
-from bot.testing.fake_upstream import FakeUpstream
-from bot.upstream import VideosClient
+from bot.emulators.fake_upstream import FakeUpstream
+from bot.polling.poller import LEASE_SECONDS, Poller
+from bot.storage.async_store import AsyncTaskStore
+from bot.storage.store import TaskStore, open_database
+from bot.upstream.client import VideosClient
 
 API_KEY = "sk-bench-scale-0123456789"
 TARGETS = {"tick_db": 0.200, "loop_lag_p99": 0.050, "rss_mb": 250.0, "resume": 2.0}

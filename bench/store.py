@@ -29,10 +29,10 @@ from bench.common import (
     quiet_logging,
     verdict,
 )
-from bot.clock import DEFAULT_START, ManualClock
-from bot.lineage import build_tree, render_text_tree
-from bot.models import TaskKind, TaskStatus, VideoTask
-from bot.store import TaskStore, open_database
+from bot.core.clock import DEFAULT_START, ManualClock
+from bot.core.lineage import build_tree, render_text_tree
+from bot.core.models import TaskKind, TaskStatus, VideoTask
+from bot.storage.store import TaskStore, open_database
 
 TREE_TARGET_S = 0.050
 #: Added by migration m002 after this benchmark and bench.latency found the queries it serves slow.

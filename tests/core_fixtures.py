@@ -16,17 +16,17 @@ from typing import Any
 
 import httpx
 
-from bot.async_store import AsyncTaskStore
-from bot.clock import DEFAULT_START, ManualClock
 from bot.config import Config, LimitsConfig, UpstreamConfig
-from bot.errors import DeliveryError
-from bot.models import TaskStatus, VideoTask
-from bot.notifier import Delivery
-from bot.poll_policy import PollPolicy
-from bot.poller import Poller, PollerSettings
-from bot.service import Origin, VideoService
-from bot.testing.fake_upstream import FakeUpstream
-from bot.upstream import VideosClient
+from bot.core.clock import DEFAULT_START, ManualClock
+from bot.core.errors import DeliveryError
+from bot.core.models import TaskStatus, VideoTask
+from bot.core.poll_policy import PollPolicy
+from bot.core.service import Origin, VideoService
+from bot.delivery.notifier import Delivery
+from bot.emulators.fake_upstream import FakeUpstream
+from bot.polling.poller import Poller, PollerSettings
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import VideosClient
 
 API_KEY = "sk-core-test-key"
 GUILD, OTHER_GUILD, CHANNEL, USER = 501, 502, 601, 701

@@ -24,7 +24,7 @@ import pytest_asyncio
 from discord.ext import commands
 
 from bot.discord_ui.endpoint import reset_discord_endpoint, use_discord_endpoint
-from bot.testing.fake_discord import FakeChannel, FakeDiscord, FakeGuild, FakeUser, ManualClock
+from bot.emulators.fake_discord import FakeChannel, FakeDiscord, FakeGuild, FakeUser, ManualClock
 
 log = logging.getLogger(__name__)
 

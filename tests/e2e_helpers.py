@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest_asyncio
 
-from bot.models import DeliveryState, VideoTask
-from bot.testing.fake_discord import FakeInteraction, FakeMessage, FakeUser
-from bot.testing.harness import BotHarness
+from bot.core.models import DeliveryState, VideoTask
+from bot.emulators.fake_discord import FakeInteraction, FakeMessage, FakeUser
+from bot.emulators.harness import BotHarness
 
 CARD_TITLE = re.compile(r"`([a-z0-9]{6,8})`")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.clock import DEFAULT_START, ManualClock
-from bot.models import TaskStatus, VideoTask
-from bot.store import TaskStore, open_database
+from bot.core.clock import DEFAULT_START, ManualClock
+from bot.core.models import TaskStatus, VideoTask
+from bot.storage.store import TaskStore, open_database
 
 T0 = DEFAULT_START
 GUILD = 1_100_000_000_000_000_001

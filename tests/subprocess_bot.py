@@ -1,7 +1,7 @@
 """Helpers for the reliability tests: the bot as a subprocess, and in-process on a manual clock.
 
 Subprocess: ``python -m bot`` against emulators in the test's loop. The machinery lives in
-``bot.testing.chaos`` (the chaos bench uses it too); this module gives tests a fixture and a
+``bench.chaos_world`` (the chaos bench uses it too); this module gives tests a fixture and a
 few helpers::
 
     from tests.subprocess_bot import process_world as process_world
@@ -30,11 +30,11 @@ from typing import Any
 
 import pytest_asyncio
 
-from bot.clock import ManualClock
+from bench.chaos_world import ProcessWorld, card_video_id, read_tasks, task_marker
 from bot.config import PollerConfig
-from bot.models import DeliveryState, VideoTask
-from bot.testing.chaos import ProcessWorld, card_video_id, read_tasks, task_marker
-from bot.testing.fake_discord import (
+from bot.core.clock import ManualClock
+from bot.core.models import DeliveryState, VideoTask
+from bot.emulators.fake_discord import (
     FakeChannel,
     FakeDiscord,
     FakeInteraction,
@@ -42,7 +42,7 @@ from bot.testing.fake_discord import (
     FakeUser,
     InteractionType,
 )
-from bot.testing.harness import BotHarness
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import submit, video_id_of
 
 __all__ = [

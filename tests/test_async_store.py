@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.async_store import WORKER_THREAD_PREFIX, AsyncTaskStore
-from bot.clock import ManualClock
-from bot.errors import NotFound
-from bot.models import TaskStatus
-from bot.store import TaskStore
+from bot.core.clock import ManualClock
+from bot.core.errors import NotFound
+from bot.core.models import TaskStatus
+from bot.storage.async_store import WORKER_THREAD_PREFIX, AsyncTaskStore
+from bot.storage.store import TaskStore
 from tests.store_fixtures import CHANNEL, GUILD, OTHER_GUILD, T0, USER
 
 TASK_ARGS = {

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.testing.chaos import task_marker
-from bot.testing.fake_discord import FakeAttachment
-from bot.testing.fake_upstream import RecordedRequest
-from bot.testing.harness import BotHarness
+from bench.chaos_world import task_marker
+from bot.emulators.fake_discord import FakeAttachment
+from bot.emulators.fake_upstream import RecordedRequest
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, result_post, submit, video_id_of
 from tests.subprocess_bot import crafted_slash
 

@@ -1,7 +1,7 @@
 """Crash-restart chaos: the real bot as a subprocess, SIGKILLed and restarted on the same DB.
 
 The small run is part of the default suite; the 200-task run is ``-m slow`` (and
-``python bench/chaos.py``). ``bot.testing.chaos`` lists what is checked. The focused tests
+``python bench/chaos.py``). ``bench.chaos_world`` lists what is checked. The focused tests
 below pin down the crash windows the chaos run found.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.chaos import ChaosRun, ProcessWorld
-from bot.testing.fake_discord import ManualClock
+from bench.chaos_world import ChaosRun, ProcessWorld
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators.fake_discord import ManualClock
 from tests.subprocess_bot import (
     command,
     outcome_post,
@@ -26,7 +26,7 @@ from tests.subprocess_bot import (
 
 pytestmark = pytest.mark.asyncio
 
-#: The crashed process's claim on a task runs out after this long (bot.poller.LEASE_SECONDS).
+#: The crashed process's claim on a task runs out after this long (bot.polling.poller.LEASE_SECONDS).
 AFTER_LEASE = 60.0
 
 

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from sqlite_utils import Database
 
-from bot.check import (
+from bot.cli.check import (
     DiscordRest,
     base_permissions,
     channel_permissions,
@@ -27,12 +27,12 @@ from bot.check import (
     run_check,
 )
 from bot.config import Config, DiscordConfig, Secret, StorageConfig, UpstreamConfig, load_config
-from bot.migrations import MIGRATIONS
-from bot.store import open_database
-from bot.testing.fake_discord import DEFAULT_BOT_PERMISSIONS, FakeDiscord, FakeGuild, Permission
-from bot.testing.fake_discord.permissions import effective_permissions
-from bot.testing.fake_upstream import FakeUpstream
-from bot.testing.harness import harness_config
+from bot.emulators.fake_discord import DEFAULT_BOT_PERMISSIONS, FakeDiscord, FakeGuild, Permission
+from bot.emulators.fake_discord.permissions import effective_permissions
+from bot.emulators.fake_upstream import FakeUpstream
+from bot.emulators.harness import harness_config
+from bot.storage.migrations import MIGRATIONS
+from bot.storage.store import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "MTIzNDU2Nzg5.distinctive-discord-token.Zq8Xw"

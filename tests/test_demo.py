@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import DemoChannel, SceneReport, play_scene, run_demo
-from bot.testing.harness import BotHarness
+from bot.cli.demo import DemoChannel, SceneReport, play_scene, run_demo
+from bot.emulators.harness import BotHarness
 
 ROOT = Path(__file__).resolve().parent.parent
 

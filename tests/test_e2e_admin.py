@@ -22,19 +22,19 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.admin import HistoryFilter
-from bot.clock import ManualClock
+from bot.core.admin import HistoryFilter
+from bot.core.clock import ManualClock
+from bot.core.models import DeliveryState, TaskStatus
 from bot.discord_ui.pagination import PageButton
 from bot.discord_ui.render import jump_url
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.fake_discord import (
+from bot.emulators.fake_discord import (
     CommandNotAvailable,
     FakeChannel,
     FakeInteraction,
     FakeMessage,
     FakeUser,
 )
-from bot.testing.harness import BotHarness
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import delivered
 
 pytestmark = pytest.mark.asyncio

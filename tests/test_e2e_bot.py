@@ -13,11 +13,11 @@ import zlib
 
 import pytest
 
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.fake_discord import FakeAttachment, ManualClock, Permission
-from bot.testing.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
-from bot.testing.fake_upstream import Fault
-from bot.testing.harness import BotHarness
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators.fake_discord import FakeAttachment, ManualClock, Permission
+from bot.emulators.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
+from bot.emulators.fake_upstream import Fault
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import (
     delivered,
     ephemeral_answer,

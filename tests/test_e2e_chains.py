@@ -18,12 +18,12 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
+from bot.core.models import TaskStatus
 from bot.discord_ui.pagination import STALE_MESSAGE, PageButton
 from bot.discord_ui.render import jump_url
 from bot.discord_ui.views import result_view
-from bot.models import TaskStatus
-from bot.testing.fake_discord import FakeChannel, FakeInteraction, FakeMessage, FakeUser
-from bot.testing.harness import BotHarness
+from bot.emulators.fake_discord import FakeChannel, FakeInteraction, FakeMessage, FakeUser
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import delivered
 
 pytestmark = pytest.mark.asyncio

@@ -12,7 +12,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.testing.fake_discord import (
+from bot.emulators.fake_discord import (
     DEFAULT_BOT_PERMISSIONS,
     CommandNotAvailable,
     FakeAttachment,
@@ -21,8 +21,8 @@ from bot.testing.fake_discord import (
     ManualClock,
     Permission,
 )
-from bot.testing.fake_discord.errors import FieldError, error_tree
-from bot.testing.fake_discord.rules import check_message, check_modal
+from bot.emulators.fake_discord.errors import FieldError, error_tree
+from bot.emulators.fake_discord.rules import check_message, check_modal
 from tests.discord_fixtures import FAST_READY, DiscordWorld, running_bot
 from tests.discord_fixtures import discord_world as discord_world
 from tests.discord_fixtures import fake_discord as fake_discord

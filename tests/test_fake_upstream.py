@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.testing.fake_upstream import (
+from bot.emulators.fake_upstream import (
     THUMBNAIL_WEBP,
     FakeUpstream,
     Fault,
     parse_multipart,
 )
-from bot.testing.mp4 import MIN_MP4_SIZE, is_mp4, iter_mp4, mp4_bytes, top_level_boxes
+from bot.emulators.mp4 import MIN_MP4_SIZE, is_mp4, iter_mp4, mp4_bytes, top_level_boxes
 from tests.upstream_fixtures import API_KEY, FakeClock, free_port, wait_until
 from tests.upstream_fixtures import fake_upstream as fake_upstream
 from tests.upstream_fixtures import upstream_clock as upstream_clock
@@ -508,7 +508,7 @@ async def test_constructor_rejects_bad_options() -> None:
 
 def test_cli_serves_until_terminated() -> None:
     port = free_port()
-    command = [sys.executable, "-m", "bot.testing.fake_upstream", "--port", str(port)]
+    command = [sys.executable, "-m", "bot.emulators.fake_upstream", "--port", str(port)]
     command += ["--api-key", "sk-cli", "--job-seconds", "0"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -12,11 +12,11 @@ import re
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.fake_discord import Permission
-from bot.testing.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
-from bot.testing.harness import BotHarness
+from bot.core.clock import ManualClock
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators.fake_discord import Permission
+from bot.emulators.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import posts_for, submit, video_id_of
 from tests.subprocess_bot import (
     POLLER,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.fake_upstream import Fault
-from bot.testing.harness import BotHarness
+from bot.core.clock import ManualClock
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators.fake_upstream import Fault
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, posts_for
 from tests.subprocess_bot import (
     POLLER,

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from bot.config import Config, HealthConfig
-from bot.health import evaluate, probe_main, probe_url
-from bot.metrics import operation_of, outcome_of
-from bot.testing.harness import BotHarness
+from bot.emulators.harness import BotHarness
+from bot.ops.health import evaluate, probe_main, probe_url
+from bot.ops.metrics import operation_of, outcome_of
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

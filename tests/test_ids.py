@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.ids import ALPHABET, ID_LENGTH, new_video_id, normalize_video_id
+from bot.core.ids import ALPHABET, ID_LENGTH, new_video_id, normalize_video_id
 
 
 def test_alphabet_has_no_look_alikes() -> None:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.errors import NotFound, ParentNotReady
-from bot.lineage import (
+from bot.core.errors import NotFound, ParentNotReady
+from bot.core.lineage import (
     HIGHLIGHT_MARK,
     SAME_PROMPT,
     LineageError,
@@ -18,7 +18,7 @@ from bot.lineage import (
     prompt_change,
     render_text_tree,
 )
-from bot.models import TaskStatus, VideoTask
+from bot.core.models import TaskStatus, VideoTask
 from tests.store_fixtures import GUILD, OTHER_GUILD, T0, video_task
 
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from bot.lineage import build_tree
-from bot.lineage_image import (
+from bot.core.lineage import build_tree
+from bot.core.models import TaskStatus
+from bot.discord_ui.lineage_image import (
     HIGHLIGHT,
     INDENT,
     MARGIN,
@@ -18,7 +19,6 @@ from bot.lineage_image import (
     STATUS_COLOURS,
     render_tree_png,
 )
-from bot.models import TaskStatus
 from tests.store_fixtures import T0, video_task
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import TaskStatus
-from bot.poll_policy import PollPolicy
+from bot.core.models import TaskStatus
+from bot.core.poll_policy import PollPolicy
 
 POLICY = PollPolicy(
     first_poll=10,

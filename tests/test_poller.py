@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot import errors
-from bot.async_store import AsyncTaskStore
-from bot.models import DeliveryState, TaskStatus
-from bot.service import GenerateOptions
-from bot.testing.fake_upstream import Fault
+from bot.core import errors
+from bot.core.models import DeliveryState, TaskStatus
+from bot.core.service import GenerateOptions
+from bot.emulators.fake_upstream import Fault
+from bot.storage.async_store import AsyncTaskStore
 from tests.core_fixtures import ORIGIN, RecordingNotifier, core, core_config, make_poller
 
 pytestmark = pytest.mark.asyncio

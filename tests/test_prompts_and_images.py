@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from bot.errors import InvalidInput
-from bot.images import check_declared_image, check_reference_image, image_info
-from bot.prompts import MAX_PROMPT_CHARS, clean_prompt, find_banned_word
+from bot.core.errors import InvalidInput
+from bot.core.images import check_declared_image, check_reference_image, image_info
+from bot.core.prompts import MAX_PROMPT_CHARS, clean_prompt, find_banned_word
 
 
 def png(width: int, height: int) -> bytes:

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.models import DeliveryState, TaskStatus
-from bot.testing import harness as harness_module
-from bot.testing.fake_discord import (
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators import harness as harness_module
+from bot.emulators.fake_discord import (
     CommandNotAvailable,
     FakeAttachment,
     FakeDiscord,
@@ -33,8 +33,8 @@ from bot.testing.fake_discord import (
     FakeMessage,
     FakeUser,
 )
-from bot.testing.fake_upstream import Fault
-from bot.testing.harness import BotHarness
+from bot.emulators.fake_upstream import Fault
+from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, result_post, submit, video_id_of
 from tests.subprocess_bot import crafted_slash
 

@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from bot.models import DeliveryState, TaskStatus
-from bot.testing.chaos import ProcessWorld, integrity_check
-from bot.testing.fake_upstream import Fault
+from bench.chaos_world import ProcessWorld, integrity_check
+from bot.core.models import DeliveryState, TaskStatus
+from bot.emulators.fake_upstream import Fault
 from tests.subprocess_bot import (
     outcome_post,
     outcome_posts,

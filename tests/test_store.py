@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.clock import ManualClock
-from bot.errors import IllegalTransition, NotFound
-from bot.ids import normalize_video_id
-from bot.lineage import LineageError
-from bot.models import TRANSITIONS, DeliveryState, TaskKind, TaskStatus, VideoTask
-from bot.store import IllegalDeliveryTransition, TaskStore, open_database
+from bot.core.clock import ManualClock
+from bot.core.errors import IllegalTransition, NotFound
+from bot.core.ids import normalize_video_id
+from bot.core.lineage import LineageError
+from bot.core.models import TRANSITIONS, DeliveryState, TaskKind, TaskStatus, VideoTask
+from bot.storage.store import IllegalDeliveryTransition, TaskStore, open_database
 from tests.store_fixtures import (
     CHANNEL,
     GUILD,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.testing.fake_discord.models import FakeMessage, MessageFlag, StoredAttachment
-from bot.testing.transcript import (
+from bot.emulators.fake_discord.models import FakeMessage, MessageFlag, StoredAttachment
+from bot.emulators.transcript import (
     describe_click,
     describe_command,
     describe_modal,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.errors import (
+from bot.core.errors import (
     ContentExpired,
     ContentTooLarge,
     InvalidInput,
@@ -22,10 +22,10 @@ from bot.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from bot.models import TaskStatus
-from bot.testing.fake_upstream import THUMBNAIL_WEBP, FakeUpstream, Fault
-from bot.testing.mp4 import is_mp4
-from bot.upstream import (
+from bot.core.models import TaskStatus
+from bot.emulators.fake_upstream import THUMBNAIL_WEBP, FakeUpstream, Fault
+from bot.emulators.mp4 import is_mp4
+from bot.upstream.client import (
     CREDENTIAL_PROBE_ID,
     RETRY_AFTER_LIMIT,
     ReferenceImage,
@@ -97,7 +97,7 @@ def test_normalize_status(raw: str, status: TaskStatus, code: str | None) -> Non
 
 
 def test_unknown_status_is_in_progress_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.upstream"):
+    with caplog.at_level(logging.WARNING, logger="bot.upstream.client"):
         assert normalize_status("rendering_frames") == (TaskStatus.IN_PROGRESS, None)
     assert "rendering_frames" in caplog.text
 
@@ -465,7 +465,7 @@ async def test_retrieve_gives_up_after_max_retries(
     fake_upstream.inject("retrieve", Fault.HTTP_500, times=100)
 
     with (
-        caplog.at_level(logging.WARNING, logger="bot.upstream"),
+        caplog.at_level(logging.WARNING, logger="bot.upstream.client"),
         pytest.raises(UpstreamUnavailable) as caught,
     ):
         await client.retrieve(job.id)
@@ -476,7 +476,7 @@ async def test_retrieve_gives_up_after_max_retries(
     assert len(upstream_sleeps.delays) == 4
     for delay, ceiling in zip(upstream_sleeps.delays, ceilings, strict=True):
         assert ceiling / 2 <= delay <= ceiling
-    warnings = [r for r in caplog.records if r.name == "bot.upstream"]
+    warnings = [r for r in caplog.records if r.name == "bot.upstream.client"]
     assert len(warnings) == 5 and all(r.levelno == logging.WARNING for r in warnings)
 
 
@@ -920,7 +920,7 @@ async def test_lenient_parsing_of_odd_answers(
     fake_upstream.inject("retrieve", Fault.RESPOND, json=odd)
     fake_upstream.inject("create", Fault.RESPOND, json={"task_id": "task_1"})
 
-    with caplog.at_level(logging.WARNING, logger="bot.upstream"):
+    with caplog.at_level(logging.WARNING, logger="bot.upstream.client"):
         job = await videos_client.retrieve("abc")
     created = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
 

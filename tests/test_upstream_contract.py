@@ -26,8 +26,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from bot.testing.fake_upstream import FakeUpstream, Fault, RecordedRequest, parse_multipart
-from bot.upstream import ReferenceImage, VideosClient
+from bot.emulators.fake_upstream import FakeUpstream, Fault, RecordedRequest, parse_multipart
+from bot.upstream.client import ReferenceImage, VideosClient
 from tests.upstream_fixtures import API_KEY, FakeClock
 from tests.upstream_fixtures import fake_upstream as fake_upstream
 from tests.upstream_fixtures import upstream_clock as upstream_clock

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.testing.fake_upstream import FakeUpstream
-from bot.upstream import VideosClient
+from bot.emulators.fake_upstream import FakeUpstream
+from bot.upstream.client import VideosClient
 
 #: The emulator's key. Long and distinctive, so a leak is easy to find in text.
 API_KEY = "sk-test-3f9a1c77e2b04d5c8a6e-LEAKCHECK"

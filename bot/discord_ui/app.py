@@ -16,9 +16,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord import app_commands
 from discord.ext import commands
 
-from bot.async_store import AsyncTaskStore
-from bot.clock import Clock, utc_now
 from bot.config import Config
+from bot.core.clock import Clock, utc_now
+from bot.core.poll_policy import PollPolicy
+from bot.core.service import VideoService
 from bot.discord_ui.admin_cog import AdminCog
 from bot.discord_ui.chains_cog import ChainsCog
 from bot.discord_ui.notifier import DiscordNotifier
@@ -26,10 +27,9 @@ from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
 from bot.discord_ui.video_cog import VideoCog
 from bot.discord_ui.views import DYNAMIC_ITEMS
-from bot.poll_policy import PollPolicy
-from bot.poller import Poller, PollerSettings
-from bot.service import VideoService
-from bot.upstream import VideosClient
+from bot.polling.poller import Poller, PollerSettings
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import VideosClient
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class SoraBot(commands.Bot):
     async def close(self) -> None:
         """Stop polling, let a round in flight finish its writes, then disconnect.
 
-        The DB and the HTTP client are closed by their owner (``bot.runner``).
+        The DB and the HTTP client are closed by their owner (``bot.cli.runner``).
         """
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

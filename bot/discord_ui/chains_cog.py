@@ -18,9 +18,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admin import HistoryFilter, parse_status
+from bot.core.admin import HistoryFilter, parse_status
+from bot.core.lineage import (
+    HIGHLIGHT_MARK,
+    LineageNode,
+    build_tree,
+    prompt_change,
+    render_text_tree,
+)
+from bot.core.models import TaskStatus, VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.choices import recent_video_choices
+from bot.discord_ui.lineage_image import render_tree_png
 from bot.discord_ui.pagination import (
     Page,
     clamp,
@@ -31,15 +40,6 @@ from bot.discord_ui.pagination import (
     send_pages,
 )
 from bot.discord_ui.views import LINEAGE_KIND, video_view
-from bot.lineage import (
-    HIGHLIGHT_MARK,
-    LineageNode,
-    build_tree,
-    prompt_change,
-    render_text_tree,
-)
-from bot.lineage_image import render_tree_png
-from bot.models import TaskStatus, VideoTask
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.async_store import AsyncTaskStore
 from bot.discord_ui import render
+from bot.storage.async_store import AsyncTaskStore
 
 #: Discord shows at most 25 choices, each named in at most 100 characters.
 AUTOCOMPLETE_LIMIT = 25

@@ -1,4 +1,4 @@
-"""The Discord implementation of ``bot.notifier.Notifier``.
+"""The Discord implementation of ``bot.delivery.notifier.Notifier``.
 
 Everything here uses channel messages and the bot token, never an interaction
 token: results can arrive hours after the command, and interaction tokens die
@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from bot.async_store import AsyncTaskStore
+from bot.core.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
+from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.delivery.notifier import Delivery
 from bot.discord_ui import render
 from bot.discord_ui.views import result_view, video_view
-from bot.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
-from bot.models import DeliveryState, TaskStatus, VideoTask
-from bot.notifier import Delivery
+from bot.storage.async_store import AsyncTaskStore
 
 log = logging.getLogger(__name__)
 

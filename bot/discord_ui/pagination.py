@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.core.errors import BotError
 from bot.discord_ui.render import NO_MENTIONS
 from bot.discord_ui.replies import report_error, send_ephemeral
-from bot.errors import BotError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.errors import PermissionMissing
+from bot.core.errors import PermissionMissing
 
 #: What the bot needs in a channel to post a result later, with readable names.
 REQUIRED = {

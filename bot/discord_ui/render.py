@@ -11,7 +11,7 @@ from datetime import datetime
 
 import discord
 
-from bot.models import TaskStatus, VideoTask
+from bot.core.models import TaskStatus, VideoTask
 
 BRAND = "sora-bot"
 COLOURS = {

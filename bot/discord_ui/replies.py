@@ -11,7 +11,7 @@ import secrets
 
 import discord
 
-from bot.errors import BotError
+from bot.core.errors import BotError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.async_store import AsyncTaskStore
+from bot.storage.async_store import AsyncTaskStore
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.errors import InvalidInput
+from bot.core.images import check_declared_image
+from bot.core.prompts import MAX_PROMPT_CHARS
+from bot.core.service import MAX_VARIANTS, GenerateOptions
 from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
-from bot.errors import InvalidInput
-from bot.images import check_declared_image
-from bot.prompts import MAX_PROMPT_CHARS
-from bot.service import MAX_VARIANTS, GenerateOptions
-from bot.upstream import ReferenceImage
+from bot.upstream.client import ReferenceImage
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

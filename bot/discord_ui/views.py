@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import discord
 
+from bot.core.errors import BotError
+from bot.core.models import TaskStatus, VideoTask
+from bot.core.prompts import MAX_PROMPT_CHARS
 from bot.discord_ui import render
 from bot.discord_ui.flows import origin_of, submit_with_card
 from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
 from bot.discord_ui.pagination import send_pages
 from bot.discord_ui.replies import report_error
-from bot.errors import BotError
-from bot.models import TaskStatus, VideoTask
-from bot.prompts import MAX_PROMPT_CHARS
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

@@ -1,0 +1,1 @@
+"""The command line: start the bot, the offline demo, the setup check."""

@@ -1,0 +1,637 @@
+"""``python -m bot demo``: watch the real bot work, offline, in a few seconds.
+
+The production bot (discord.py client, SQLite store, APScheduler poller, httpx
+client) runs against the bundled Discord and Videos API emulators in a temporary
+folder (``BotHarness``: no config, no secrets, nothing leaves this machine). A
+scripted scene plays: a ``/sora``, a ``/remix`` of it, a remix through the Remix
+button and its form, a video the video service refuses, and ``/lineage`` when that
+command exists. Every step checks its outcome; then the channel is printed as a
+transcript. Exit code 0 only if every step went as scripted.
+
+``--keep-running`` then leaves the channel open: type ``/sora a cat``,
+``/remix <id> <prompt>``, ``click #3 Remix``, ``as bob``, ``show`` or ``quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.emulators.fake_discord import FakeInteraction, FakeMessage, FakeUser, InteractionType
+from bot.emulators.fake_discord.models import iter_components
+from bot.emulators.harness import BotHarness
+from bot.emulators.transcript import (
+    button_label,
+    describe_click,
+    describe_command,
+    describe_modal,
+    human_size,
+    message_labels,
+    render_message,
+    render_transcript,
+)
+from bot.ops.logs import setup_logging
+
+#: How long an emulated video takes to render.
+JOB_SECONDS = 1.0
+#: The longest one step may take before the scene counts as failed.
+STEP_TIMEOUT = 20.0
+#: The longest the whole scripted scene may take.
+SCENE_TIMEOUT = 50.0
+#: How long the interactive prompt waits for the channel to settle after a command.
+SETTLE_TIMEOUT = 30.0
+UNFINISHED = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
+
+SCENE_PROMPT = "a paper boat drifting down a rainy street"
+REMIX_PROMPT = "the boat is on fire"
+BUTTON_PROMPT = "the burning boat at sunset, seen from a bridge"
+REFUSED_PROMPT = "a prompt the video service refuses [fault:moderation]"
+INTRO = (
+    "sora-bot demo: the real bot (discord.py, SQLite, APScheduler poller, httpx) against\n"
+    "local emulators of Discord and of the Videos API. No account, key or network needed.\n"
+    "Prompt words like [fault:moderation] make the emulated video service misbehave.\n"
+)
+
+
+class StepFailed(Exception):
+    """A step of the scene did not go as scripted; the message says how."""
+
+
+@dataclass
+class Step:
+    """One checked step of the scene."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        """``  ✔ name: detail`` (or ✘)."""
+        return f"  {'✔' if self.ok else '✘'} {self.name}: {self.detail}"
+
+
+@dataclass
+class SceneReport:
+    """What ``play_scene`` did: its steps and whether ``/lineage`` was available."""
+
+    steps: list[Step] = field(default_factory=list)
+    lineage_available: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every step went as scripted."""
+        return bool(self.steps) and all(step.ok for step in self.steps)
+
+
+class DemoChannel:
+    """Acts as users in the harness channel and checks what the bot did."""
+
+    def __init__(self, harness: BotHarness) -> None:
+        self.h = harness
+        self.emu = harness.discord
+
+    # --- acting -----------------------------------------------------------------------------
+
+    async def sora(self, user: FakeUser, prompt: str) -> VideoTask:
+        """Run ``/sora`` and return the task behind the card it shows."""
+        ix = await self.emu.slash(user, self.h.channel, "sora", {"prompt": prompt})
+        return await self._task_of(ix)
+
+    async def remix(self, user: FakeUser, video_id: str, prompt: str) -> VideoTask:
+        """Run ``/remix`` and return the new task."""
+        options = {"video_id": video_id, "prompt": prompt}
+        ix = await self.emu.slash(user, self.h.channel, "remix", options)
+        return await self._task_of(ix)
+
+    async def click_remix(
+        self, user: FakeUser, message: FakeMessage, prompt: str | None
+    ) -> VideoTask:
+        """Press Remix under ``message``, fill in the form (``None`` keeps it), submit."""
+        custom_id = next((c for c in message.custom_ids() if c.startswith("sora:remix:")), None)
+        if custom_id is None:
+            raise StepFailed("the message has no Remix button")
+        clicked = await self.emu.click(user, message, custom_id)
+        await self._answered(clicked)
+        modal = clicked.modal
+        if modal is None:
+            raise StepFailed(f"the Remix button opened no form: {self._said(clicked)}")
+        field_id = next(
+            (c["custom_id"] for c in iter_components(modal["components"]) if c.get("type") == 4),
+            None,
+        )
+        if field_id is None:
+            raise StepFailed("the Remix form has no text field")
+        values = {} if prompt is None else {field_id: prompt}
+        submitted = await self.emu.submit_modal(user, self.h.channel, modal["custom_id"], values)
+        return await self._task_of(submitted)
+
+    async def command(self, user: FakeUser, name: str, options: dict[str, Any]) -> FakeInteraction:
+        """Run any slash command and wait for its first answer."""
+        ix = await self.emu.slash(user, self.h.channel, name, options)
+        await self._answered(ix)
+        return ix
+
+    # --- waiting and checking ---------------------------------------------------------------
+
+    async def _answered(self, ix: FakeInteraction) -> None:
+        try:
+            await ix.initial_response(timeout=STEP_TIMEOUT)
+        except AssertionError as exc:
+            raise StepFailed(f"Discord showed 'the application did not respond' ({exc})") from exc
+
+    async def _task_of(self, ix: FakeInteraction) -> VideoTask:
+        """The task whose status card this interaction created (or why there is none)."""
+        await self._answered(ix)
+        card = await self.answer(ix)
+        if card.ephemeral:
+            raise StepFailed(f"the bot refused: {card.content}")
+        store = self.h.store
+        assert store is not None
+
+        async def by_card() -> VideoTask | None:
+            recent = await store.guild_history(self.h.guild.id, limit=20)
+            return next((t for t in recent if t.card_message_id == card.id), None)
+
+        return await self.h.wait_for(by_card, timeout=STEP_TIMEOUT, what="the task of the card")
+
+    async def answer(self, ix: FakeInteraction) -> FakeMessage:
+        """The bot's visible answer: its card, or the private error that replaced it."""
+
+        def found() -> FakeMessage | None:
+            original = ix.original
+            if original is not None and not original.loading and not original.deleted:
+                return original
+            errors = [m for m in ix.followups if m.ephemeral and not m.deleted]
+            return errors[-1] if errors else None
+
+        try:
+            return await self.emu.wait_until(found, timeout=STEP_TIMEOUT)
+        except TimeoutError as exc:
+            raise StepFailed(f"the bot showed no answer to {ix.describe()}") from exc
+
+    async def finished(self, task_id: str) -> VideoTask:
+        """Wait until the task ended and its outcome was posted (or given up on)."""
+        store = self.h.store
+        assert store is not None
+        done = (DeliveryState.DELIVERED, DeliveryState.UNDELIVERABLE)
+
+        async def settled() -> VideoTask | None:
+            task = await store.get(task_id)
+            return task if task and task.delivery_state in done else None
+
+        try:
+            task = await self.h.wait_for(settled, timeout=STEP_TIMEOUT, what=f"video {task_id}")
+        except AssertionError as exc:
+            raise StepFailed(f"video {task_id} did not finish within {STEP_TIMEOUT:g}s") from exc
+        if task.delivery_state is DeliveryState.UNDELIVERABLE:
+            raise StepFailed(f"video {task_id} could not be posted: {task.delivery_error}")
+        return task
+
+    def posted(self, task: VideoTask) -> FakeMessage:
+        """The message the task's outcome was posted as."""
+        if task.result_message_id is None:
+            raise StepFailed(f"video {task.id} has no result post")
+        return self.emu.get_message(task.result_message_id)
+
+    def check_result(self, task: VideoTask, reply_to: int | None, what: str) -> FakeMessage:
+        """The result post: completed, an MP4 attached, a Remix button, replying to ``reply_to``."""
+        if task.status is not TaskStatus.COMPLETED:
+            raise StepFailed(f"video {task.id} ended {task.status}: {task.error_message}")
+        post = self.posted(task)
+        if post.reply_to != reply_to:
+            raise StepFailed(f"the result of {task.id} does not reply to {what}")
+        videos = [a for a in post.attachments if a.filename.endswith(".mp4") and a.size > 0]
+        if not videos:
+            raise StepFailed(f"the result of {task.id} has no MP4 attached")
+        if not any(c.startswith("sora:remix:") for c in post.custom_ids()):
+            raise StepFailed(f"the result of {task.id} has no Remix button")
+        return post
+
+    def _said(self, ix: FakeInteraction) -> str:
+        message = ix.original
+        return message.content if message is not None else f"answer type {ix.response_type}"
+
+    # --- showing ----------------------------------------------------------------------------
+
+    def names(self) -> dict[int, str]:
+        """Display names of everyone in the channel."""
+        users = (self.emu.bot_user, self.emu.owner, self.h.alice, self.h.bob, self.h.admin)
+        return {user.id: user.name for user in users}
+
+    def messages(self) -> list[FakeMessage]:
+        """The channel, oldest first, including answers only one member can see."""
+        return self.emu.channel_messages(self.h.channel, include_ephemeral=True)
+
+    def invocations(self, labels: dict[int, str]) -> dict[int, str]:
+        """What each interaction's user did, for the transcript headers."""
+        return {ix.id: describe_interaction(ix, labels) for ix in self.emu.interactions}
+
+    def transcript(self) -> str:
+        """The whole channel as text."""
+        messages = self.messages()
+        labels = message_labels(messages)
+        title = f"#{self.h.channel.name} — {len(messages)} messages"
+        return render_transcript(
+            messages, names=self.names(), invocations=self.invocations(labels), title=title
+        )
+
+    def message_text(self, message: FakeMessage) -> str:
+        """Everything readable in a message (content, embeds, file names), for checks."""
+        parts = [message.content, *(a.filename for a in message.attachments)]
+        for embed in message.embeds:
+            parts += [str(embed.get("title", "")), str(embed.get("description", ""))]
+            parts += [f"{f.get('name')} {f.get('value')}" for f in embed.get("fields") or []]
+        return "\n".join(parts)
+
+
+# --- describing interactions ------------------------------------------------------------------
+
+
+def describe_interaction(ix: FakeInteraction, labels: dict[int, str]) -> str:
+    """What the user did in ``ix``, using the transcript's message labels."""
+    if ix.type is InteractionType.APPLICATION_COMMAND:
+        return describe_command(str(ix.data.get("name", "?")), _options(ix.data))
+    if ix.type is InteractionType.MESSAGE_COMPONENT and ix.message is not None:
+        component = ix.message.find_component(str(ix.data.get("custom_id", "")))
+        label = button_label(component) if component else "a button"
+        return describe_click(label, labels.get(ix.message.id, "a message"))
+    if ix.type is InteractionType.MODAL_SUBMIT:
+        opened = ix.triggered_by
+        modal = opened.modal if opened is not None else None
+        via = describe_interaction(opened, labels) if opened is not None else None
+        title = str((modal or {}).get("title", "a form"))
+        return describe_modal(title, _modal_values(ix.data, modal), via)
+    return ix.describe()
+
+
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    return {o["name"]: o.get("value") for o in data.get("options") or [] if "value" in o}
+
+
+def _modal_values(data: dict[str, Any], modal: dict[str, Any] | None) -> dict[str, str]:
+    """``{field label: submitted value}`` of a modal submit."""
+    labels: dict[str, str] = {}
+    for component in iter_components((modal or {}).get("components") or []):
+        inner = component.get("component")
+        if component.get("type") == 18 and isinstance(inner, dict):
+            labels[inner.get("custom_id", "")] = component.get("label", "")
+        elif component.get("type") == 4 and component.get("label"):
+            labels[component["custom_id"]] = component["label"]
+    return {
+        labels.get(c["custom_id"], c["custom_id"]): str(c.get("value", ""))
+        for c in iter_components(data.get("components") or [])
+        if c.get("type") == 4 and "custom_id" in c
+    }
+
+
+# --- the scripted scene -------------------------------------------------------------------
+
+
+async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneReport:
+    """Play the scene step by step; stops at the first step that does not go as scripted."""
+    report = SceneReport()
+    h = channel.h
+    videos: dict[str, VideoTask] = {}
+
+    async def first_video() -> str:
+        task = await channel.finished((await channel.sora(h.alice, SCENE_PROMPT)).id)
+        post = channel.check_result(task, task.card_message_id, "its status card")
+        videos["first"] = task
+        return f"video {task.id} posted as a reply to its card ({_files(post)})"
+
+    async def command_remix() -> str:
+        parent = videos["first"]
+        task = await channel.finished((await channel.remix(h.bob, parent.id, REMIX_PROMPT)).id)
+        _check_parent(task, parent)
+        post = channel.check_result(task, parent.result_message_id, f"the result of {parent.id}")
+        videos["second"] = task
+        return f"video {task.id} (remix of {parent.id}) replies to {parent.id}'s result ({_files(post)})"
+
+    async def button_remix() -> str:
+        parent = videos["second"]
+        started = await channel.click_remix(h.alice, channel.posted(parent), BUTTON_PROMPT)
+        task = await channel.finished(started.id)
+        _check_parent(task, parent)
+        post = channel.check_result(task, parent.result_message_id, f"the result of {parent.id}")
+        videos["third"] = task
+        return (
+            f"the form → video {task.id} (depth {task.depth}) replies to "
+            f"{parent.id}'s result ({_files(post)})"
+        )
+
+    async def refused() -> str:
+        task = await channel.finished((await channel.sora(h.bob, REFUSED_PROMPT)).id)
+        if task.status is not TaskStatus.FAILED:
+            raise StepFailed(f"video {task.id} should have failed but is {task.status}")
+        notice = channel.posted(task)
+        if notice.reply_to != task.card_message_id or "failed" not in notice.content:
+            raise StepFailed(f"the failure notice of {task.id} is not a reply to its card")
+        return f"video {task.id} failed as scripted; the author is told why: {task.error_message}"
+
+    async def lineage() -> str:
+        leaf, root = videos["third"], videos["first"]
+        options = lineage_options(h.discord.registered_commands, leaf.id)
+        ix = await channel.command(h.alice, "lineage", options)
+        answer = await channel.answer(ix)
+        text = channel.message_text(answer)
+        if root.id not in text and leaf.id not in text:
+            raise StepFailed(f"/lineage {leaf.id} does not mention {root.id} or {leaf.id}")
+        return f"/lineage {leaf.id} answered ({'only alice sees it' if answer.ephemeral else 'public'})"
+
+    steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+        ("alice runs /sora", first_video),
+        ("bob runs /remix", command_remix),
+        ("alice presses Remix", button_remix),
+        ("bob asks for a refused video", refused),
+    ]
+    report.lineage_available = command_registered(h.discord.registered_commands, "lineage")
+    if report.lineage_available:
+        steps.append(("alice runs /lineage", lineage))
+    for name, action in steps:
+        step = await _run_step(name, action)
+        report.steps.append(step)
+        say(step.line())
+        if not step.ok:
+            break
+    if not report.lineage_available and report.ok:
+        say("  · /lineage is not available in this build; that step was skipped")
+    return report
+
+
+async def _run_step(name: str, action: Callable[[], Awaitable[str]]) -> Step:
+    try:
+        return Step(name, True, await action())
+    except StepFailed as exc:
+        return Step(name, False, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the demo reports any breakage as a failed step
+        return Step(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def _check_parent(task: VideoTask, parent: VideoTask) -> None:
+    if task.parent_id != parent.id or task.root_id != parent.root_id:
+        raise StepFailed(f"video {task.id} is not recorded as a remix of {parent.id}")
+
+
+def _files(message: FakeMessage) -> str:
+    return "; ".join(f"{a.filename}, {human_size(a.size)}" for a in message.attachments)
+
+
+def command_registered(commands: list[dict[str, Any]], name: str) -> bool:
+    """Whether the bot registered a slash command called ``name``."""
+    return any(c.get("name") == name and c.get("type", 1) == 1 for c in commands)
+
+
+def lineage_options(commands: list[dict[str, Any]], video_id: str) -> dict[str, Any]:
+    """Options for ``/lineage`` pointing at ``video_id`` (its id option, else its first text one)."""
+    definition = next(c for c in commands if c.get("name") == "lineage")
+    options = [o for o in definition.get("options") or [] if o.get("type") == 3]
+    if not options:
+        return {}
+    chosen = next((o for o in options if "id" in o["name"] or "video" in o["name"]), options[0])
+    return {chosen["name"]: video_id}
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+async def run_demo(
+    *,
+    keep_running: bool = False,
+    out: TextIO | None = None,
+    inp: TextIO | None = None,
+    quiet_logs: bool = True,
+    job_seconds: float = JOB_SECONDS,
+) -> int:
+    """Play the scene and print the transcript; 0 only if every step went as scripted.
+
+    ``quiet_logs`` sets up WARNING-level logging so the transcript stays readable
+    (tests pass False to keep pytest's log capture).
+    """
+    out = out or sys.stdout
+    inp = inp or sys.stdin
+    if quiet_logs:
+        setup_logging(level="WARNING")
+        # Expected chatter at demo speed: "voice not supported", "tick skipped: still running".
+        for noisy in ("discord.client", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    def say(text: str) -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    say(INTRO)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sora-bot-demo-") as workdir:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                harness = await stack.enter_async_context(
+                    BotHarness(Path(workdir), job_seconds=job_seconds)
+                )
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                say(f"demo FAILED: could not start the bot against the emulators: {exc}")
+                return 1
+            channel = DemoChannel(harness)
+            say(f"The bot is connected to the emulated server '{harness.guild.name}'.\n")
+            say("Scene:")
+            try:
+                async with asyncio.timeout(SCENE_TIMEOUT):
+                    report = await play_scene(channel, say)
+            except TimeoutError:
+                report = SceneReport([Step("scene", False, f"took over {SCENE_TIMEOUT:g}s")])
+            say("")
+            say(channel.transcript())
+            say("")
+            say(_verdict(report, time.monotonic() - started))
+            if keep_running:
+                await Repl(channel, inp, out).run()
+    return 0 if report.ok else 1
+
+
+def _verdict(report: SceneReport, seconds: float) -> str:
+    if report.ok:
+        return f"demo OK: {len(report.steps)} steps went as scripted in {seconds:.1f}s"
+    failed = next((s for s in report.steps if not s.ok), None)
+    if failed is None:
+        return "demo FAILED: no step ran"
+    return f"demo FAILED at step '{failed.name}': {failed.detail}"
+
+
+# --- the interactive prompt -----------------------------------------------------------------
+
+HELP = """Type a command (as {user}):
+  /sora <prompt>                 make a video
+  /remix <video id> <prompt>     remix a finished video
+  /<command> <text>              any other command of the bot, with its first option
+  click <#label> [button]        press a button (default Remix) under a message
+  as <alice|bob|boss>            act as another member
+  show                           print the whole channel again
+  quit                           stop the bot and leave"""
+
+
+class Repl:
+    """``--keep-running``: commands typed at a prompt, new messages printed after each."""
+
+    def __init__(self, channel: DemoChannel, inp: TextIO, out: TextIO) -> None:
+        self.channel = channel
+        self.inp = inp
+        self.out = out
+        h = channel.h
+        self.users = {u.name: u for u in (h.alice, h.bob, h.admin)}
+        self.user = h.alice
+        self.shown: dict[int, tuple[int, bool]] = {m.id: self._state(m) for m in channel.messages()}
+
+    def say(self, text: str) -> None:
+        """Print a line."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def ask(self, prompt: str) -> str:
+        """Show ``prompt`` and read one line ("" at the end of input)."""
+        self.out.write(prompt)
+        self.out.flush()
+        return await asyncio.to_thread(self.inp.readline)
+
+    async def run(self) -> None:
+        """Read commands until ``quit`` or end of input."""
+        self.say("")
+        self.say(HELP.format(user=self.user.name))
+        while True:
+            line = await self.ask(f"{self.user.name}> ")
+            if not line:
+                return
+            command = line.strip()
+            if command in ("quit", "exit"):
+                return
+            if command:
+                await self.handle(command)
+
+    async def handle(self, command: str) -> None:
+        """Run one typed command and print what changed in the channel."""
+        try:
+            if command == "show":
+                self.say(self.channel.transcript())
+                return
+            if command == "help":
+                self.say(HELP.format(user=self.user.name))
+                return
+            if command.startswith("as "):
+                self._switch(command[3:].strip())
+                return
+            if command.startswith("click "):
+                await self._click(command[6:].split())
+            elif command.startswith("/"):
+                await self._slash(command[1:])
+            else:
+                self.say("unknown command; type help")
+                return
+            await self._settle()
+        except (StepFailed, LookupError, ValueError, AssertionError) as exc:
+            self.say(f"! {exc}")
+        self._print_changes()
+
+    def _switch(self, name: str) -> None:
+        if name not in self.users:
+            self.say(f"! no member called {name!r}; try {', '.join(self.users)}")
+            return
+        self.user = self.users[name]
+        self.say(f"now acting as {name}")
+
+    async def _slash(self, text: str) -> None:
+        name, _, rest = text.partition(" ")
+        if name == "sora":
+            await self.channel.command(self.user, "sora", {"prompt": rest.strip()})
+        elif name == "remix":
+            video_id, _, prompt = rest.strip().partition(" ")
+            options = {"video_id": video_id, "prompt": prompt.strip()}
+            await self.channel.command(self.user, "remix", options)
+        else:
+            commands = self.channel.emu.registered_commands
+            if not command_registered(commands, name):
+                raise LookupError(f"the bot has no /{name} command")
+            await self.channel.command(self.user, name, first_option(commands, name, rest))
+
+    async def _click(self, args: list[str]) -> None:
+        if not args:
+            raise ValueError("which message? e.g. click #2 Remix")
+        labels = {label: mid for mid, label in message_labels(self.channel.messages()).items()}
+        label = args[0] if args[0].startswith("#") else f"#{args[0]}"
+        if label not in labels:
+            raise LookupError(f"no message {label}")
+        message = self.channel.emu.get_message(labels[label])
+        wanted = " ".join(args[1:]) or "Remix"
+        if wanted.lower() == "remix":
+            prompt = (await self.ask("Remix form, new prompt (Enter keeps the old one): ")).strip()
+            await self.channel.click_remix(self.user, message, prompt or None)
+            return
+        component = next(
+            (
+                c
+                for c in iter_components(message.components)
+                if c.get("type") == 2 and wanted.lower() in button_label(c).lower()
+            ),
+            None,
+        )
+        if component is None or "custom_id" not in component:
+            raise LookupError(f"{label} has no button {wanted!r}")
+        await self.channel.emu.click(self.user, message, component["custom_id"])
+
+    async def _settle(self) -> None:
+        """Wait until every interaction is answered and no video is pending or unposted."""
+        store = self.channel.h.store
+        assert store is not None
+
+        async def idle() -> bool:
+            for ix in self.channel.emu.interactions:
+                answered = ix.responded or ix.failed
+                if not answered or (ix.original is not None and ix.original.loading):
+                    return False
+            statuses = await store.count_by_status()
+            running = sum(statuses.get(s.value, 0) for s in UNFINISHED)
+            deliveries = await store.count_by_delivery_state()
+            owed = deliveries.get("pending", 0) + deliveries.get("delivering", 0)
+            return running == 0 and owed == 0
+
+        with contextlib.suppress(AssertionError):
+            await self.channel.h.wait_for(idle, timeout=SETTLE_TIMEOUT, what="the channel")
+
+    def _print_changes(self) -> None:
+        messages = self.channel.messages()
+        labels = message_labels(messages)
+        names = self.channel.names()
+        invocations = self.channel.invocations(labels)
+        for message in messages:
+            state = self._state(message)
+            if self.shown.get(message.id) == state:
+                continue
+            self.shown[message.id] = state
+            lines = render_message(message, labels=labels, names=names, invocations=invocations)
+            self.say("\n".join(lines))
+
+    @staticmethod
+    def _state(message: FakeMessage) -> tuple[int, bool]:
+        return message.edit_count, message.loading
+
+
+def first_option(commands: list[dict[str, Any]], name: str, text: str) -> dict[str, Any]:
+    """``{first option name: text}`` for a command typed as ``/name text``."""
+    definition = next(c for c in commands if c.get("name") == name)
+    options = definition.get("options") or []
+    if not options or not text.strip():
+        return {}
+    return {options[0]["name"]: _typed(options[0], text.strip())}
+
+
+def _typed(option: dict[str, Any], text: str) -> Any:
+    if option.get("type") == 4 and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return text

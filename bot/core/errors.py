@@ -1,0 +1,200 @@
+"""The bot's error vocabulary.
+
+Every error a user may see is a ``BotError`` whose ``user_message`` is short,
+specific and safe to show (no secrets, no stack traces, no upstream internals
+beyond a trimmed message). Programming errors (an illegal state transition) are
+plain exceptions and reach users only as a generic apology with a reference id.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base for errors whose message may be shown to a Discord user."""
+
+    default_message = "Something went wrong."
+
+    def __init__(self, user_message: str | None = None) -> None:
+        self.user_message = user_message or self.default_message
+        super().__init__(self.user_message)
+
+
+class InvalidInput(BotError):
+    """A command argument is wrong; ``field`` names the argument."""
+
+    def __init__(self, field: str, user_message: str) -> None:
+        self.field = field
+        super().__init__(user_message)
+
+
+class NotFound(BotError):
+    """An id that does not exist, or belongs to another guild (indistinguishable on purpose)."""
+
+    def __init__(self, video_id: str) -> None:
+        self.video_id = video_id
+        super().__init__(f"No video `{video_id}` in this server.")
+
+
+class ParentNotReady(BotError):
+    """A remix asked for a parent that is not completed."""
+
+
+class QuotaExceeded(BotError):
+    """A limit from ``bot.core.limits`` blocks the request."""
+
+
+class PermissionMissing(BotError):
+    """The bot (or the member) lacks a Discord permission the action needs."""
+
+
+# --- upstream -----------------------------------------------------------------
+
+
+class UpstreamError(BotError):
+    """Base for failures talking to the Videos API.
+
+    ``transient`` says whether trying again later may succeed; ``code`` is the
+    upstream's machine-readable code when it gave one.
+    """
+
+    transient = False
+    default_message = "The video service failed."
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.code = code
+        self.status_code = status_code
+        super().__init__(user_message)
+
+
+class SubmissionUncertain(UpstreamError):
+    """A create/remix may have reached the upstream but gave no answer.
+
+    It is never re-sent: the task is failed instead of risking a second charge.
+    """
+
+    default_message = (
+        "The video service did not answer the request in time. It was not re-sent, "
+        "to avoid paying twice; please try again."
+    )
+
+
+class ModerationBlocked(UpstreamError):
+    """The upstream refused the prompt or image on content grounds. Never retried."""
+
+    default_message = "The video service blocked this request under its content policy."
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream says the request is invalid (400/422); ``param`` names the field."""
+
+    default_message = "The video service rejected the request."
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.param = param
+        super().__init__(user_message, code=code, status_code=status_code)
+
+
+class UpstreamNotFound(UpstreamError):
+    """The upstream does not know this job (404, or new-api's 400 ``task_not_exist``)."""
+
+    default_message = "The video service no longer knows this video."
+
+
+class RateLimited(UpstreamError):
+    """429 from the upstream; ``retry_after`` in seconds when it said."""
+
+    transient = True
+    default_message = "The video service is busy (rate limited). Please try again shortly."
+
+    def __init__(
+        self,
+        user_message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+        status_code: int | None = 429,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(user_message, code=code, status_code=status_code)
+
+
+class UpstreamUnavailable(UpstreamError):
+    """5xx, timeout, connection failure or a malformed reply: worth retrying later."""
+
+    transient = True
+    default_message = "The video service is unavailable right now. Please try again later."
+
+
+class UpstreamAuthError(UpstreamError):
+    """401/403: the bot's API key or base URL is wrong. An operator must fix config."""
+
+    default_message = "The bot's video service credentials were refused. An admin needs to check the configuration."
+
+
+class ContentExpired(UpstreamError):
+    """The video's downloadable assets are gone (expired status, or 404/410 on content)."""
+
+    default_message = "The video file has expired at the video service."
+
+
+class ContentTooLarge(UpstreamError):
+    """A download exceeded the byte cap the caller set."""
+
+    default_message = "The video file is larger than allowed."
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"The video file is larger than {limit} bytes.")
+
+
+# --- delivery -----------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """Posting a task's outcome to Discord failed. ``permanent`` stops retries."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying with backoff (429, 5xx, gateway not ready)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help (channel deleted, missing permission, bot removed)."""
+
+    permanent = True
+
+
+class AttachmentRejected(PermanentDeliveryError):
+    """Discord refused the file as too large for the server; the post can go without it."""
+
+
+# --- programming errors -------------------------------------------------------
+
+
+class IllegalTransition(Exception):
+    """A lifecycle change that ``bot.core.models.TRANSITIONS`` does not allow."""
+
+    def __init__(self, task_id: str, old: str, new: str) -> None:
+        self.task_id = task_id
+        self.old = old
+        self.new = new
+        super().__init__(f"task {task_id}: illegal transition {old} -> {new}")

@@ -1,0 +1,162 @@
+"""Domain models: the video task, its lifecycle state machine, and delivery states.
+
+Everything here is plain data with no I/O, so every other layer (store, poller,
+Discord adapter) shares one vocabulary. The legal lifecycle transitions live in
+``TRANSITIONS`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.core.errors import IllegalTransition
+
+
+class TaskStatus(StrEnum):
+    """Where a video task is in its life.
+
+    ``submitting`` is our own state: the row exists but the upstream create call
+    has not answered yet. A task found in ``submitting`` after a restart may or
+    may not have reached the upstream, so it is failed, never re-sent (a create
+    costs money).
+    """
+
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when no further lifecycle transition is possible."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        """True while the upstream is (or may be) working on the task."""
+        return self in ACTIVE_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
+
+#: The one place that says which lifecycle moves are legal.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.SUBMITTING: frozenset(
+        {TaskStatus.QUEUED, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED}
+    ),
+    TaskStatus.QUEUED: frozenset(
+        {TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.IN_PROGRESS: frozenset(
+        {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+    ),
+    TaskStatus.COMPLETED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+
+def check_transition(task_id: str, old: TaskStatus, new: TaskStatus) -> None:
+    """Raise ``IllegalTransition`` unless ``old -> new`` is a legal move.
+
+    Staying in the same non-terminal state (a progress update) is allowed.
+    """
+    if old == new and not old.is_terminal:
+        return
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(task_id, old.value, new.value)
+
+
+class DeliveryState(StrEnum):
+    """Whether the outcome of a terminal task has been posted to Discord.
+
+    ``pending``: a post is owed (result or failure notice).
+    ``delivering``: a post was attempted and may have reached Discord; on
+    restart the notifier first looks for it before posting again.
+    ``delivered``: posted, with ``result_message_id`` recorded. Never posted again.
+    ``undeliverable``: a permanent failure (channel gone, no permission); recorded
+    as an event, not retried.
+    ``none``: nothing owed (still running, or cancelled by an admin).
+    """
+
+    NONE = "none"
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+
+
+class TaskKind(StrEnum):
+    """What created a task; stored as ``metadata["type"]``."""
+
+    GENERATE = "generate"
+    REMIX = "remix"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VideoTask:
+    """One video job as the bot knows it. Times are timezone-aware UTC."""
+
+    id: str
+    guild_id: int
+    channel_id: int
+    user_id: int
+    prompt: str
+    model: str
+    seconds: int
+    size: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    upstream_id: str | None = None
+    progress: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    result_url: str | None = None
+    result_bytes: int | None = None
+    result_attached: bool | None = None
+    completed_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    poll_count: int = 0
+    poll_failures: int = 0
+    card_message_id: int | None = None
+    card_edited_at: datetime | None = None
+    card_progress: int | None = None
+    card_status: str | None = None
+    result_message_id: int | None = None
+    delivery_state: DeliveryState = DeliveryState.NONE
+    delivery_attempts: int = 0
+    next_delivery_at: datetime | None = None
+    delivery_error: str | None = None
+    parent_id: str | None = None
+    root_id: str = ""
+    depth: int = 0
+    estimated_cost: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> TaskKind:
+        """The task's kind as recorded in its metadata."""
+        return TaskKind(self.metadata.get("type", TaskKind.GENERATE))
+
+    def replace(self, **changes: Any) -> VideoTask:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TaskEvent:
+    """One line of a task's audit trail."""
+
+    task_id: str
+    at: datetime
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,257 @@
+"""Submitting videos: validation, quotas, the task row, and the one upstream create.
+
+The Discord layer calls these with plain values (ids, strings) and renders the
+returned ``VideoTask``; nothing here knows about Discord.
+
+The money rule: the task row is written (``submitting``) before the upstream
+create is sent, and the create is sent once. If the answer is lost the task is
+failed, never re-sent (see ``VideosClient.create`` for the only retries allowed).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.config import Config
+from bot.core import errors
+from bot.core.clock import Clock, utc_now
+from bot.core.ids import normalize_video_id
+from bot.core.images import check_reference_image
+from bot.core.limits import check_submission, effective_limits, estimate_cost
+from bot.core.lineage import check_remixable, inherit_parameters
+from bot.core.models import TaskKind, TaskStatus, VideoTask
+from bot.core.poll_policy import PollPolicy
+from bot.core.prompts import clean_prompt
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import ReferenceImage, UpstreamJob, VideosClient
+
+log = logging.getLogger(__name__)
+
+#: Most sibling remixes one /remix may create.
+MAX_VARIANTS = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin:
+    """Where a request came from in Discord (plain ids, so the core stays Discord-free)."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    card_message_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateOptions:
+    """The user's choices for a new video; None means the configured default."""
+
+    model: str | None = None
+    seconds: int | None = None
+    size: str | None = None
+    reference: ReferenceImage | None = None
+
+
+class VideoService:
+    """Creates generate and remix tasks."""
+
+    def __init__(
+        self,
+        *,
+        store: AsyncTaskStore,
+        upstream: VideosClient,
+        config: Config,
+        policy: PollPolicy | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.upstream = upstream
+        self.config = config
+        self.policy = policy or PollPolicy()
+        self.clock = clock
+
+    # --- lookups ---------------------------------------------------------------
+
+    async def find_video(self, guild_id: int, video_id: str) -> VideoTask:
+        """The task with this id in this guild; ``NotFound`` otherwise (also for other guilds)."""
+        normalized = normalize_video_id(video_id)
+        if normalized is None:
+            shown = video_id.strip()[:20] or "(empty)"
+            raise errors.InvalidInput(
+                "video_id", f"`{_escape_code(shown)}` is not a video id. Ids look like `k7q2mx`."
+            )
+        return await self.store.get_in_guild(normalized, guild_id)
+
+    async def find_remix_parent(self, guild_id: int, video_id: str) -> VideoTask:
+        """A completed video of this guild that may be remixed."""
+        parent = await self.find_video(guild_id, video_id)
+        check_remixable(parent, guild_id)
+        return parent
+
+    # --- submissions -----------------------------------------------------------
+
+    def resolve_options(self, options: GenerateOptions) -> tuple[str, int, str]:
+        """Model, seconds and size after defaults, checked against the configured choices."""
+        up = self.config.upstream
+        model = up.default_model if options.model is None else options.model
+        seconds = up.default_seconds if options.seconds is None else options.seconds
+        size = up.default_size if options.size is None else options.size
+        if model not in up.models:
+            raise errors.InvalidInput("model", f"Model must be one of: {', '.join(up.models)}.")
+        if seconds not in up.seconds:
+            allowed = ", ".join(str(s) for s in up.seconds)
+            raise errors.InvalidInput("seconds", f"Seconds must be one of: {allowed}.")
+        if size not in up.sizes:
+            raise errors.InvalidInput("size", f"Size must be one of: {', '.join(up.sizes)}.")
+        return model, seconds, size
+
+    @property
+    def max_reference_bytes(self) -> int:
+        """The largest reference image accepted."""
+        return int(self.config.upstream.max_reference_image_mb * 1048576)
+
+    async def check_generate(self, origin: Origin, prompt: str, options: GenerateOptions) -> str:
+        """Everything that can refuse a new video before anything is written; returns the clean prompt."""
+        text = clean_prompt(prompt)
+        model, seconds, _size = self.resolve_options(options)
+        await self._admit(origin, text, model, seconds)
+        return text
+
+    async def check_remix(
+        self, origin: Origin, video_id: str, prompt: str, *, variants: int = 1
+    ) -> VideoTask:
+        """Everything that can refuse a remix before anything is written; returns the parent."""
+        text = clean_prompt(prompt)
+        if not 1 <= variants <= MAX_VARIANTS:
+            raise errors.InvalidInput("variants", f"Variants must be between 1 and {MAX_VARIANTS}.")
+        parent = await self.find_remix_parent(origin.guild_id, video_id)
+        params = inherit_parameters(parent)
+        await self._admit(
+            origin, text, params["model"], params["seconds"] * variants, count=variants
+        )
+        return parent
+
+    async def generate(
+        self,
+        origin: Origin,
+        prompt: str,
+        options: GenerateOptions,
+        *,
+        metadata_extra: dict | None = None,
+    ) -> VideoTask:
+        """Validate, check quotas, record and submit a new video."""
+        text = await self.check_generate(origin, prompt, options)
+        model, seconds, size = self.resolve_options(options)
+        if options.reference is not None:
+            check_reference_image(
+                options.reference.data,
+                content_type=options.reference.content_type,
+                size=size,
+                max_bytes=self.max_reference_bytes,
+            )
+        task = await self.store.create_task(
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            prompt=text,
+            model=model,
+            seconds=seconds,
+            size=size,
+            estimated_cost=estimate_cost(self.config.prices, model, seconds),
+            metadata_extra=metadata_extra,
+        )
+        return await self._submit(
+            task,
+            origin,
+            lambda: self.upstream.create(
+                prompt=text, model=model, seconds=seconds, size=size, reference=options.reference
+            ),
+        )
+
+    async def remix(self, origin: Origin, video_id: str, prompt: str) -> VideoTask:
+        """Validate, check quotas, record and submit a remix of a completed video."""
+        parent = await self.check_remix(origin, video_id, prompt)
+        return await self.remix_of(origin, parent, prompt)
+
+    async def remix_of(
+        self, origin: Origin, parent: VideoTask, prompt: str, *, metadata_extra: dict | None = None
+    ) -> VideoTask:
+        """Submit a remix of an already checked parent (batch remixes call this per variant)."""
+        text = clean_prompt(prompt)
+        params = inherit_parameters(parent)
+        cost = await self._admit(origin, text, params["model"], params["seconds"])
+        task = await self.store.create_task(
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            prompt=text,
+            parent=parent,
+            kind=TaskKind.REMIX,
+            metadata_extra=metadata_extra,
+            estimated_cost=cost,
+            **params,
+        )
+        upstream_parent = parent.upstream_id
+        assert upstream_parent is not None, "a completed task always has an upstream id"
+        return await self._submit(
+            task, origin, lambda: self.upstream.remix(upstream_parent, prompt=text)
+        )
+
+    async def _admit(
+        self, origin: Origin, prompt: str, model: str, seconds: int, *, count: int = 1
+    ) -> float | None:
+        """Quota and banned-word checks for ``count`` new tasks; returns the cost of one."""
+        cost = estimate_cost(self.config.prices, model, seconds // count)
+        limits = await effective_limits(self.store, origin.guild_id, self.config.limits)
+        await check_submission(
+            self.store,
+            limits,
+            guild_id=origin.guild_id,
+            user_id=origin.user_id,
+            prompt=prompt,
+            seconds=seconds,
+            cost=cost * count if cost is not None else None,
+            new_tasks=count,
+            now=self.clock(),
+        )
+        return cost
+
+    async def _submit(self, task: VideoTask, origin: Origin, send) -> VideoTask:  # noqa: ANN001
+        """Send the one create/remix call for ``task`` and record its answer."""
+        if origin.card_message_id is not None:
+            await self.store.set_card_message(task.id, origin.card_message_id)
+        log.info("task %s: submitting (%s, parent %s)", task.id, task.kind, task.parent_id)
+        try:
+            job: UpstreamJob = await send()
+        except errors.UpstreamError as exc:
+            await self.store.fail(
+                task.id, code=_error_code(exc), message=exc.user_message, notify=False
+            )
+            log.info("task %s: upstream refused the submission (%s)", task.id, _error_code(exc))
+            raise
+        status = (
+            job.status
+            if job.status in (TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
+            else TaskStatus.QUEUED
+        )
+        next_poll = self.clock() + timedelta(seconds=self.policy.after_submit())
+        submitted = await self.store.mark_submitted(
+            task.id,
+            upstream_id=job.id,
+            status=status,
+            progress=job.progress,
+            next_poll_at=next_poll,
+        )
+        log.info("task %s: submitted as %s (%s)", task.id, job.id, status)
+        return submitted
+
+
+def _error_code(exc: errors.UpstreamError) -> str:
+    if isinstance(exc, errors.ModerationBlocked):
+        return "moderation_blocked"
+    return exc.code or type(exc).__name__
+
+
+def _escape_code(text: str) -> str:
+    return text.replace("`", "'")

@@ -1,0 +1,1 @@
+"""Posting finished videos: the notifier protocol the Discord layer implements."""

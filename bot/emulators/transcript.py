@@ -1,0 +1,243 @@
+"""An emulated Discord channel as a readable text transcript (pure functions, no I/O).
+
+Used by ``python -m bot demo`` and its tests. Every message gets a short label (``#1``,
+``#2``, ... in channel order) so replies can say what they reply to. A message an
+interaction created is headed by what the user did (``alice › /sora prompt: a cat``);
+the bot's answer follows indented: content with mentions shown as ``@name``, attached
+files with their sizes, embeds (title, description, fields; markdown links shown as
+``text ↗``) and buttons::
+
+    #1 alice › /sora prompt: a paper boat
+       sora-bot (edited 3×):
+         ▌ Video `k7q2mx`
+         ▌ a paper boat
+         ▌ Status: Done
+    #2 sora-bot, replying to #1:
+         @alice your video `k7q2mx` is ready.
+         📎 k7q2mx.mp4 · video/mp4 · 4.0 KiB (4,096 bytes)
+         [🔁 Remix]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.emulators.fake_discord.models import FakeMessage, iter_components
+
+INDENT = "   "
+BODY_INDENT = INDENT + "  "
+EMBED_BAR = "▌ "
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+#: Interaction types as Discord numbers them (see ``fake_discord.interactions``).
+COMMAND, COMPONENT, MODAL_SUBMIT = 2, 3, 5
+
+
+def message_labels(messages: Iterable[FakeMessage]) -> dict[int, str]:
+    """``{message id: "#n"}`` in the given (channel) order, starting at ``#1``."""
+    return {message.id: f"#{index}" for index, message in enumerate(messages, start=1)}
+
+
+def human_size(size: int) -> str:
+    """``4.0 KiB (4,096 bytes)``: readable and exact."""
+    value, unit = float(size), "bytes"
+    for next_unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    if unit == "bytes":
+        return f"{size:,} bytes"
+    return f"{value:.1f} {unit} ({size:,} bytes)"
+
+
+def describe_command(name: str, options: Mapping[str, Any]) -> str:
+    """``/sora prompt: a cat seconds: 8`` as the user typed it."""
+    parts = [f"/{name}"] + [f"{key}: {value}" for key, value in options.items()]
+    return " ".join(parts)
+
+
+def describe_click(button: str, message_label: str) -> str:
+    """``clicked [🔁 Remix] on #2``."""
+    return f"clicked [{button}] on {message_label}"
+
+
+def describe_modal(title: str, values: Mapping[str, str], via: str | None = None) -> str:
+    """``clicked [🔁 Remix] on #2, submitted "Remix k7q2mx" with Prompt: …``."""
+    fields = "; ".join(f"{label}: {value}" for label, value in values.items())
+    submitted = f'submitted "{title}"' + (f" with {fields}" if fields else "")
+    return f"{via}, {submitted}" if via else submitted
+
+
+def render_transcript(
+    messages: Sequence[FakeMessage],
+    *,
+    names: Mapping[int, str],
+    invocations: Mapping[int, str] | None = None,
+    title: str | None = None,
+) -> str:
+    """The whole channel: an optional title line, then every message in order.
+
+    ``names`` maps user ids to display names; ``invocations`` maps interaction ids to
+    what the user did (``describe_command`` and friends, without the user's name).
+    Messages of an interaction without an entry fall back to the interaction metadata.
+    """
+    labels = message_labels(messages)
+    lines = [title] if title else []
+    for message in messages:
+        lines.extend(
+            render_message(message, labels=labels, names=names, invocations=invocations or {})
+        )
+    return "\n".join(lines)
+
+
+def render_message(
+    message: FakeMessage,
+    *,
+    labels: Mapping[int, str],
+    names: Mapping[int, str],
+    invocations: Mapping[int, str],
+) -> list[str]:
+    """One message: a header line, then its body indented."""
+    label = labels.get(message.id, "#?")
+    author = _name(names, message.author_id)
+    notes = _notes(message, names)
+    invocation = _invocation(message, labels, names, invocations)
+    if invocation:
+        lines = [f"{label} {invocation}", f"{INDENT}{author}{_reply_note(message, labels)}{notes}:"]
+    else:
+        lines = [f"{label} {author}{_reply_note(message, labels)}{notes}:"]
+    if message.loading:
+        lines.append(f"{BODY_INDENT}{author} is thinking…")
+    lines.extend(BODY_INDENT + line for line in _body(message, names))
+    return lines
+
+
+# --- header -------------------------------------------------------------------------------
+
+
+def _name(names: Mapping[int, str], user_id: int | None) -> str:
+    if user_id is None:
+        return "someone"
+    return names.get(user_id, f"user {user_id}")
+
+
+def _notes(message: FakeMessage, names: Mapping[int, str]) -> str:
+    notes = []
+    if message.edit_count:
+        notes.append(f"edited {message.edit_count}×")
+    if message.ephemeral:
+        notes.append(f"only {_name(names, message.visible_to)} can see this")
+    if message.deleted:
+        notes.append("deleted")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def _reply_note(message: FakeMessage, labels: Mapping[int, str]) -> str:
+    target = message.reply_to
+    if target is None:
+        return ""
+    return f", replying to {labels.get(target, f'message {target} (not shown)')}"
+
+
+def _invocation(
+    message: FakeMessage,
+    labels: Mapping[int, str],
+    names: Mapping[int, str],
+    invocations: Mapping[int, str],
+) -> str | None:
+    """``alice › /sora prompt: …`` for messages an interaction created, else None."""
+    meta = message.interaction_metadata
+    if not meta:
+        return None
+    user = meta.get("user") or {}
+    who = user.get("username") or "someone"
+    if user.get("id"):
+        who = names.get(int(user["id"]), who)
+    did = invocations.get(int(meta["id"])) if meta.get("id") else None
+    if did is None:
+        did = _fallback_description(meta, labels)
+    followup_of = meta.get("original_response_message_id")
+    if followup_of:
+        did += f" (followup to {labels.get(int(followup_of), 'an earlier answer')})"
+    return f"{who} › {did}"
+
+
+def _fallback_description(meta: Mapping[str, Any], labels: Mapping[int, str]) -> str:
+    kind = meta.get("type")
+    if kind == COMMAND:
+        return f"/{meta.get('name', '?')}"
+    if kind == COMPONENT:
+        clicked = meta.get("interacted_message_id")
+        where = labels.get(int(clicked), "a message") if clicked else "a message"
+        return f"clicked a button on {where}"
+    if kind == MODAL_SUBMIT:
+        trigger = meta.get("triggering_interaction_metadata") or {}
+        via = _fallback_description(trigger, labels) if trigger else None
+        return describe_modal("a form", {}, via)
+    return "used the app"
+
+
+# --- body ---------------------------------------------------------------------------------
+
+
+def _body(message: FakeMessage, names: Mapping[int, str]) -> list[str]:
+    lines = [_mentions(line, names) for line in message.content.splitlines()]
+    lines.extend(
+        f"📎 {a.filename} · {a.content_type} · {human_size(a.size)}" for a in message.attachments
+    )
+    for embed in message.embeds:
+        lines.extend(_mentions(line, names) for line in _embed(embed))
+    buttons = _buttons(message.components)
+    if buttons:
+        lines.append(" ".join(buttons))
+    return lines
+
+
+def _mentions(text: str, names: Mapping[int, str]) -> str:
+    text = _USER_MENTION.sub(lambda m: "@" + _name(names, int(m.group(1))), text)
+    text = _ROLE_MENTION.sub("@role", text)
+    return _LINK.sub(lambda m: f"{m.group(1)} ↗", text)
+
+
+def _embed(embed: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if embed.get("title"):
+        lines.append(str(embed["title"]))
+    if embed.get("description"):
+        lines.extend(str(embed["description"]).splitlines())
+    inline: list[str] = []
+    for field in embed.get("fields") or []:
+        text = f"{field.get('name', '')}: {field.get('value', '')}"
+        if field.get("inline"):
+            inline.append(text)
+            continue
+        if inline:
+            lines.append(" · ".join(inline))
+            inline = []
+        lines.append(text)
+    if inline:
+        lines.append(" · ".join(inline))
+    return [EMBED_BAR + line for line in lines]
+
+
+def _buttons(components: list[dict[str, Any]]) -> list[str]:
+    found = []
+    for component in iter_components(components):
+        if component.get("type") != 2:
+            continue
+        found.append(f"[{button_label(component)}]")
+    return found
+
+
+def button_label(component: Mapping[str, Any]) -> str:
+    """A button as users see it: emoji and label (``🔁 Remix``)."""
+    emoji = (component.get("emoji") or {}).get("name") or ""
+    label = component.get("label") or ""
+    text = " ".join(part for part in (emoji, label) if part)
+    if component.get("disabled"):
+        text += " (disabled)"
+    return text or "button"

@@ -1,0 +1,476 @@
+"""The poller: turns upstream progress into store updates and Discord posts.
+
+One APScheduler interval job calls ``Poller.tick``. A tick claims the tasks
+whose next poll is due (the store pushes their ``next_poll_at`` forward as a
+lease, so nothing is polled twice), asks the upstream about each with bounded
+concurrency, writes what changed, and then delivers every terminal task whose
+outcome is still owed. The scheduler itself holds nothing a restart would lose:
+all state lives in the task table, so a new process simply resumes.
+
+Delivery is exactly-once: the store marks a task ``delivering`` before posting
+and ``delivered`` (with the message id) after; a task found ``delivering``
+after a crash is first looked up at Discord (``Notifier.find_delivery``) and
+only re-posted when no earlier post exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.core import errors
+from bot.core.clock import Clock, utc_now
+from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.core.poll_policy import PollPolicy
+from bot.delivery.notifier import Notifier
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import UpstreamJob, VideosClient
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "sora-bot-poller"
+#: Consecutive "unknown task" answers before a task is failed (relays can lag just after a create).
+NOT_FOUND_LIMIT = 3
+#: How long a claimed task is hidden from other claims while it is being polled or delivered.
+#: Rounds of one process never overlap (``_tick_lock``), so the lease only matters after a
+#: crash: it is how long the next process waits before taking over the dead one's claims
+#: (a video posted just before the crash is recorded, or posted, only then). Long enough for
+#: a normal poll or delivery, short enough that a restart resumes promptly.
+LEASE_SECONDS = 30.0
+
+
+@dataclass(kw_only=True)
+class TickSummary:
+    """What one tick did; logged and returned for tests and benchmarks."""
+
+    polled: int = 0
+    changed: int = 0
+    completed: int = 0
+    failed: int = 0
+    errors: int = 0
+    delivered: int = 0
+    delivery_retries: int = 0
+    undeliverable: int = 0
+    skipped_rate_limited: bool = False
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollerSettings:
+    """The knobs the poller needs from config."""
+
+    batch_size: int = 50
+    concurrency: int = 8
+    max_age: timedelta = timedelta(minutes=60)
+    card_edit_interval: timedelta = timedelta(seconds=5)
+    delivery_max_attempts: int = 8
+    media_dir: Path = Path("data/media")
+
+
+class Poller:
+    """Polls active tasks and delivers finished ones."""
+
+    def __init__(
+        self,
+        *,
+        store: AsyncTaskStore,
+        upstream: VideosClient,
+        notifier: Notifier,
+        settings: PollerSettings,
+        policy: PollPolicy | None = None,
+        clock: Clock = utc_now,
+        on_tick: Callable[[TickSummary], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.upstream = upstream
+        self.notifier = notifier
+        self.settings = settings
+        self.policy = policy or PollPolicy()
+        self.clock = clock
+        self.paused_until: datetime | None = None
+        self.last_tick_at: datetime | None = None
+        #: Called with every round's summary (metrics); an error in it is only logged.
+        self.on_tick = on_tick
+        self._tick_lock = asyncio.Lock()
+        self._current: asyncio.Task[TickSummary] | None = None
+        self._stopping = False
+
+    def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
+        """Add the one interval job that drives the poller."""
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=every_seconds,
+            id=JOB_ID,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=30,
+            next_run_time=utc_now(),
+        )
+
+    async def recover(self) -> int:
+        """Start-up: resume everything now, and fail creates a crash left undecided.
+
+        Claims and backoffs left by a previous process are released, so in-flight tasks
+        and owed posts are looked at on the first rounds. A task still ``submitting`` may
+        or may not have reached the upstream; re-sending could pay twice, so it is failed
+        with a clear reason and its author is told (like any other failure).
+        """
+        released = await self.store.release_claims(self.clock())
+        if released:
+            log.info(
+                "released %d polls and deliveries left scheduled by the previous run", released
+            )
+        interrupted = await self.store.interrupted_submissions()
+        for task in interrupted:
+            await self.store.fail(
+                task.id,
+                code="submission_interrupted",
+                message=(
+                    "The bot restarted while sending this request. It was not re-sent, "
+                    "to avoid paying twice; please try again."
+                ),
+            )
+            log.warning("task %s: submission interrupted by a restart; failed", task.id)
+        return len(interrupted)
+
+    async def tick(self) -> TickSummary:
+        """One round: poll what is due, then deliver what is owed.
+
+        The round runs as its own task behind ``asyncio.shield``: when the scheduler
+        is shut down and cancels the job, the round still finishes its writes, and
+        ``drain`` lets shutdown wait for it.
+        """
+        async with self._tick_lock:
+            if self._stopping:
+                return TickSummary()
+            self._current = asyncio.create_task(self._round(), name="poller-round")
+            try:
+                return await asyncio.shield(self._current)
+            except asyncio.CancelledError:
+                log.info("scheduler stopped during a poll round; it finishes its writes first")
+                return TickSummary()
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Start no new round, and wait (up to ``timeout``) for one in flight to finish."""
+        self._stopping = True
+        current = self._current
+        if current is not None and not current.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(current), timeout)
+
+    async def _round(self) -> TickSummary:
+        summary = TickSummary()
+        await self.poll_due(summary)
+        await self.deliver_due(summary)
+        self.last_tick_at = self.clock()
+        if self.on_tick is not None:
+            try:
+                self.on_tick(summary)
+            except Exception:
+                log.exception("the on_tick hook failed")
+        if summary.polled or summary.delivered or summary.errors:
+            log.info(
+                "tick: polled=%d changed=%d completed=%d failed=%d errors=%d delivered=%d",
+                summary.polled,
+                summary.changed,
+                summary.completed,
+                summary.failed,
+                summary.errors,
+                summary.delivered,
+            )
+        return summary
+
+    # --- polling --------------------------------------------------------------
+
+    async def poll_due(self, summary: TickSummary) -> None:
+        """Poll every task whose next poll is due, with bounded concurrency."""
+        now = self.clock()
+        if self.paused_until is not None and now < self.paused_until:
+            summary.skipped_rate_limited = True
+            return
+        tasks = await self.store.claim_due(
+            now, limit=self.settings.batch_size, lease_seconds=LEASE_SECONDS
+        )
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def bounded(task: VideoTask) -> None:
+            async with semaphore:
+                await self._poll_safely(task, summary)
+
+        await asyncio.gather(*(bounded(task) for task in tasks))
+
+    async def _poll_safely(self, task: VideoTask, summary: TickSummary) -> None:
+        """Poll one task; any failure is recorded on that task alone.
+
+        A task finished by another path while its poll was in flight (an admin's
+        cancel) makes the store refuse our update: that is not an error, the poll
+        result is simply stale.
+        """
+        summary.polled += 1
+        try:
+            await self._poll_and_record(task, summary)
+        except errors.IllegalTransition:
+            log.info("task %s: finished elsewhere during its poll; result dropped", task.id)
+
+    async def _poll_and_record(self, task: VideoTask, summary: TickSummary) -> None:
+        try:
+            await self._poll(task, summary)
+        except errors.IllegalTransition:
+            raise
+        except errors.UpstreamError as exc:
+            summary.errors += 1
+            await self._record_poll_error(task, exc, summary)
+        except Exception:
+            summary.errors += 1
+            log.exception("task %s: unexpected error while polling", task.id)
+            await self._reschedule_after_error(task, "internal_error", retry_after=None)
+
+    async def _poll(self, task: VideoTask, summary: TickSummary) -> None:
+        now = self.clock()
+        if now - task.created_at > self.settings.max_age:
+            await self._fail(task, "timed_out", self._timeout_message(), summary)
+            return
+        assert task.upstream_id is not None, "active tasks always have an upstream id"
+        job = await self.upstream.retrieve(task.upstream_id)
+        if job.status is TaskStatus.COMPLETED:
+            updated = await self.store.complete(task.id, result_url=job.result_url)
+            summary.completed += 1
+            summary.changed += 1
+            log.info("task %s: completed", task.id)
+            await self._refresh_card(updated, force=True)
+        elif job.status is TaskStatus.FAILED:
+            code = job.error_code or "failed"
+            await self._fail(task, code, _failure_message(job), summary)
+        else:
+            await self._record_progress(task, job, summary)
+
+    async def _record_progress(
+        self, task: VideoTask, job: UpstreamJob, summary: TickSummary
+    ) -> None:
+        now = self.clock()
+        elapsed = (now - task.created_at).total_seconds()
+        queued_polls = task.poll_count if job.status is TaskStatus.QUEUED else 0
+        delay = self.policy.next_delay(
+            status=job.status,
+            progress=job.progress,
+            elapsed=elapsed,
+            queued_polls=queued_polls,
+            hint=job.poll_after,
+        )
+        updated = await self.store.update_progress(
+            task.id,
+            status=job.status,
+            progress=job.progress,
+            next_poll_at=now + timedelta(seconds=delay),
+            result_url=job.result_url,
+        )
+        if updated.status != task.status or updated.progress != task.progress:
+            summary.changed += 1
+            if updated.status != task.status:
+                log.info("task %s: %s -> %s", task.id, task.status, updated.status)
+            await self._refresh_card(updated, force=False)
+
+    async def _fail(self, task: VideoTask, code: str, message: str, summary: TickSummary) -> None:
+        updated = await self.store.fail(task.id, code=code, message=message)
+        summary.failed += 1
+        summary.changed += 1
+        log.info("task %s: failed (%s)", task.id, code)
+        await self._refresh_card(updated, force=True)
+
+    async def _record_poll_error(
+        self, task: VideoTask, exc: errors.UpstreamError, summary: TickSummary
+    ) -> None:
+        if isinstance(exc, errors.UpstreamNotFound) and task.poll_failures + 1 >= NOT_FOUND_LIMIT:
+            await self._fail(task, "not_found", exc.user_message, summary)
+            return
+        if isinstance(exc, errors.ModerationBlocked):
+            await self._fail(task, "moderation_blocked", exc.user_message, summary)
+            return
+        retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
+        if retry_after is not None:
+            self.paused_until = self.clock() + timedelta(seconds=retry_after)
+        code = type(exc).__name__
+        log.warning("task %s: poll failed (%s): %s", task.id, code, exc.user_message)
+        await self._reschedule_after_error(task, code, retry_after=retry_after)
+
+    async def _reschedule_after_error(
+        self, task: VideoTask, code: str, *, retry_after: float | None
+    ) -> None:
+        now = self.clock()
+        if now - task.created_at > self.settings.max_age:
+            await self.store.fail(task.id, code="timed_out", message=self._timeout_message())
+            log.info("task %s: failed (timed_out)", task.id)
+            return
+        delay = self.policy.after_error(task.poll_failures + 1, retry_after=retry_after)
+        await self.store.record_poll_failure(
+            task.id, error_code=code, next_poll_at=now + timedelta(seconds=delay)
+        )
+
+    def _timeout_message(self) -> str:
+        minutes = int(self.settings.max_age.total_seconds() // 60)
+        return f"The video service did not finish this video within {minutes} minutes."
+
+    # --- status cards ---------------------------------------------------------
+
+    async def _refresh_card(self, task: VideoTask, *, force: bool) -> None:
+        """Edit the status card when something visible changed, at most once per interval."""
+        if task.card_message_id is None:
+            return
+        if task.card_status == task.status and task.card_progress == task.progress:
+            return
+        now = self.clock()
+        recent = (
+            task.card_edited_at is not None
+            and now - task.card_edited_at < self.settings.card_edit_interval
+        )
+        if recent and not force:
+            return
+        try:
+            await self.notifier.update_card(task)
+        except errors.DeliveryError as exc:
+            log.warning("task %s: card edit failed: %s", task.id, exc.reason)
+            return
+        await self.store.record_card_edit(task.id, status=task.status, progress=task.progress)
+
+    # --- delivery -------------------------------------------------------------
+
+    async def deliver_due(self, summary: TickSummary) -> None:
+        """Deliver the outcome of every terminal task that still owes a post."""
+        tasks = await self.store.claim_deliveries(
+            self.clock(), limit=self.settings.batch_size, lease_seconds=LEASE_SECONDS
+        )
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def bounded(task: VideoTask) -> None:
+            async with semaphore:
+                try:
+                    await self._deliver(task, summary)
+                except Exception:
+                    log.exception("task %s: unexpected error while delivering", task.id)
+                    await self._retry_after_crash(task, summary)
+
+        await asyncio.gather(*(bounded(task) for task in tasks))
+
+    async def _deliver(self, task: VideoTask, summary: TickSummary) -> None:
+        if task.delivery_state is DeliveryState.DELIVERING:
+            earlier = await self.notifier.find_delivery(task)
+            if earlier is not None:
+                await self.store.mark_delivered(
+                    task.id,
+                    message_id=earlier,
+                    attached=task.result_attached,
+                    result_bytes=task.result_bytes,
+                )
+                summary.delivered += 1
+                log.info(
+                    "task %s: found an earlier delivery %s; not posting again", task.id, earlier
+                )
+                return
+        task = await self.store.mark_delivering(task.id)
+        video: Path | None = None
+        try:
+            too_large = False
+            if task.status is TaskStatus.COMPLETED:
+                video, too_large = await self._fetch_video(task)
+            delivery = await self.notifier.deliver(task, video, too_large=too_large)
+        except errors.PermanentDeliveryError as exc:
+            await self._give_up_delivery(task.id, exc.reason, summary)
+        except errors.TransientDeliveryError as exc:
+            await self._retry_delivery(task, exc.reason, summary)
+        else:
+            size = video.stat().st_size if video is not None else None
+            await self.store.mark_delivered(
+                task.id,
+                message_id=delivery.message_id,
+                attached=delivery.attached,
+                result_bytes=size,
+            )
+            summary.delivered += 1
+            log.info("task %s: delivered as message %s", task.id, delivery.message_id)
+        finally:
+            if video is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    video.unlink()
+
+    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
+        """Download the MP4 when it may be attached.
+
+        Returns the file (None: post a link instead) and whether it was too large.
+        """
+        limit = self.notifier.upload_limit(task)
+        if limit is None or task.upstream_id is None:
+            return None, False
+        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.settings.media_dir / f"{task.id}.mp4"
+        try:
+            download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
+        except errors.ContentTooLarge:
+            log.info("task %s: video larger than the upload limit; posting a link", task.id)
+            return None, True
+        except (errors.ContentExpired, errors.UpstreamNotFound):
+            log.warning("task %s: video content is gone at the upstream", task.id)
+            return None, False
+        except errors.UpstreamError as exc:
+            if task.delivery_attempts >= self.settings.delivery_max_attempts:
+                log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
+                return None, False
+            raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
+        return download.path, False
+
+    async def _retry_after_crash(self, task: VideoTask, summary: TickSummary) -> None:
+        """Reschedule a delivery that failed unexpectedly, unless it already ended."""
+        current = await self.store.get(task.id)
+        if current is None or current.delivery_state not in (
+            DeliveryState.PENDING,
+            DeliveryState.DELIVERING,
+        ):
+            return
+        await self._retry_delivery(current, "internal error", summary)
+
+    async def _give_up_delivery(self, task_id: str, reason: str, summary: TickSummary) -> None:
+        """Stop posting for good; say so on the status card if Discord still lets us edit it."""
+        updated = await self.store.mark_undeliverable(task_id, reason=reason)
+        summary.undeliverable += 1
+        log.warning("task %s: undeliverable: %s", task_id, reason)
+        try:
+            await self.notifier.update_card(updated)
+        except errors.DeliveryError as exc:
+            log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
+
+    async def _retry_delivery(self, task: VideoTask, reason: str, summary: TickSummary) -> None:
+        current = await self.store.get(task.id)
+        attempts = current.delivery_attempts if current else task.delivery_attempts
+        if attempts >= self.settings.delivery_max_attempts:
+            reason = f"gave up after {attempts} attempts: {reason}"
+            await self._give_up_delivery(task.id, reason, summary)
+            return
+        delay = self.policy.after_error(max(attempts, 1))
+        await self.store.retry_delivery(
+            task.id, error=reason, next_delivery_at=self.clock() + timedelta(seconds=delay)
+        )
+        summary.delivery_retries += 1
+        log.warning("task %s: delivery failed (%s); retrying in %.0fs", task.id, reason, delay)
+
+
+def _failure_message(job: UpstreamJob) -> str:
+    """A short, user-safe reason for a job the upstream reports as failed."""
+    if job.error_code == "moderation_blocked":
+        return "The video service blocked this video under its content policy."
+    if job.error_code == "expired":
+        return "The video expired at the video service before it could be fetched."
+    if job.error_code == "cancelled":
+        return "The video service cancelled this video."
+    if job.error_message:
+        return f"The video service could not make this video: {job.error_message[:200]}"
+    return "The video service could not make this video."

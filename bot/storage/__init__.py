@@ -1,0 +1,1 @@
+"""SQLite: schema and migrations, the connection-owner threads, the task store."""

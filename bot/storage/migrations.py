@@ -1,0 +1,131 @@
+"""Database schema, as an ordered list of ``sqlite_utils`` migrations.
+
+sqlite-utils 4.2 ships ``sqlite_utils.migrations.Migrations``: each function registered
+on ``MIGRATIONS`` runs once, in registration order, inside a transaction together with
+the row that records it in ``_sqlite_migrations``. ``open_database`` in ``bot.storage.store``
+applies pending ones at start-up, so an old database file is brought up to date before
+the bot touches it.
+
+Rules for editing this file: never change a migration that has shipped; add a new
+function at the end instead. DDL here is written out by hand (not derived from
+``bot.core.models``) so that a migration stays a frozen snapshot; ``tests/test_store.py``
+checks that the ``tasks`` columns still match ``VideoTask``'s fields.
+
+Storage conventions: datetimes are ISO-8601 UTC text with microseconds
+(``2025-01-01T12:00:00.000000+00:00``), so text order is time order; Discord snowflakes
+are INTEGER (they fit in SQLite's int64); JSON columns are TEXT; booleans are 0/1/NULL.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("sora-bot")
+
+_TASKS_DDL = """
+CREATE TABLE tasks (
+    id                 TEXT PRIMARY KEY,
+    guild_id           INTEGER NOT NULL,
+    channel_id         INTEGER NOT NULL,
+    user_id            INTEGER NOT NULL,
+    prompt             TEXT NOT NULL,
+    model              TEXT NOT NULL,
+    seconds            INTEGER NOT NULL,
+    size               TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL,
+    upstream_id        TEXT,
+    progress           INTEGER NOT NULL DEFAULT 0,
+    error_code         TEXT,
+    error_message      TEXT,
+    result_url         TEXT,
+    result_bytes       INTEGER,
+    result_attached    INTEGER,
+    completed_at       TEXT,
+    next_poll_at       TEXT,
+    poll_count         INTEGER NOT NULL DEFAULT 0,
+    poll_failures      INTEGER NOT NULL DEFAULT 0,
+    card_message_id    INTEGER,
+    card_edited_at     TEXT,
+    card_progress      INTEGER,
+    card_status        TEXT,
+    result_message_id  INTEGER,
+    delivery_state     TEXT NOT NULL DEFAULT 'none',
+    delivery_attempts  INTEGER NOT NULL DEFAULT 0,
+    next_delivery_at   TEXT,
+    delivery_error     TEXT,
+    parent_id          TEXT REFERENCES tasks(id),
+    root_id            TEXT NOT NULL,
+    depth              INTEGER NOT NULL DEFAULT 0,
+    estimated_cost     REAL,
+    metadata           TEXT NOT NULL DEFAULT '{}'
+)
+"""
+
+_TASK_INDEXES = (
+    "CREATE INDEX idx_tasks_status_next_poll ON tasks (status, next_poll_at)",
+    "CREATE INDEX idx_tasks_delivery_due ON tasks (delivery_state, next_delivery_at)",
+    # One upstream job belongs to exactly one task; NULLs (not yet submitted) repeat freely.
+    "CREATE UNIQUE INDEX idx_tasks_upstream ON tasks (upstream_id)",
+    "CREATE INDEX idx_tasks_parent ON tasks (parent_id)",
+    "CREATE INDEX idx_tasks_root ON tasks (root_id)",
+    "CREATE INDEX idx_tasks_guild_status_created ON tasks (guild_id, status, created_at)",
+    "CREATE INDEX idx_tasks_guild_user_created ON tasks (guild_id, user_id, created_at)",
+    "CREATE INDEX idx_tasks_guild_channel_created ON tasks (guild_id, channel_id, created_at)",
+)
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    """Create ``tasks``, ``events``, ``meta`` and ``guild_limits``."""
+    db.execute(_TASKS_DDL)
+    for statement in _TASK_INDEXES:
+        db.execute(statement)
+    db.execute(
+        """
+        CREATE TABLE events (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            task_id  TEXT NOT NULL REFERENCES tasks(id),
+            at       TEXT NOT NULL,
+            kind     TEXT NOT NULL,
+            detail   TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_events_task_at ON events (task_id, at)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """
+        CREATE TABLE guild_limits (
+            guild_id                INTEGER PRIMARY KEY,
+            max_concurrent_per_user INTEGER,
+            daily_seconds_per_user  INTEGER,
+            daily_budget            REAL,
+            banned_words            TEXT,
+            updated_at              TEXT NOT NULL,
+            updated_by              INTEGER
+        )
+        """
+    )
+
+
+@MIGRATIONS()
+def m002_guild_created_covering_index(db: Database) -> None:
+    """A guild's tasks by creation time, carrying what the daily-budget sum reads.
+
+    ``cost_since`` runs on every command and sums every task the guild created today;
+    with this index it never touches the table (bench/README.md: 10,000 tasks in flight
+    made it the slowest step before a command's first response). It also serves
+    ``guild_history`` pages in creation order.
+    """
+    db.execute(
+        "CREATE INDEX idx_tasks_guild_created"
+        " ON tasks (guild_id, created_at, status, estimated_cost)"
+    )
+
+
+def apply_migrations(db: Database) -> None:
+    """Apply every pending migration (idempotent)."""
+    MIGRATIONS.apply(db)
