@@ -188,7 +188,7 @@ def tree_timings(
     }
     for _ in range(repeat):
         t0 = time.perf_counter()
-        tasks = store.tree(root_id)
+        tasks = store.tree(root_id, guild_id=GUILDS[0])
         t1 = time.perf_counter()
         tree = build_tree(tasks, root_id=root_id)
         t2 = time.perf_counter()
@@ -265,7 +265,9 @@ def run(args: argparse.Namespace) -> None:
 
         chain = tree_timings(store, root, leaf, args.repeat)
         bushy = tree_timings(store, bushy_root, bushy_root, args.repeat)
-        ancestors = timed(lambda: store.ancestors(leaf), max(3, args.repeat // 4))
+        ancestors = timed(
+            lambda: store.ancestors(leaf, guild_id=GUILDS[0]), max(3, args.repeat // 4)
+        )
         print_table(
             f"Lineage of one family of {args.chain:,} nodes ({args.repeat} runs each)",
             ["step", "n", "p50 ms", "p95 ms", "max ms", "note"],

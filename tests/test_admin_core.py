@@ -161,9 +161,10 @@ def test_top_chains_and_history_counts_stay_in_their_guild():
 def test_find_retry_follows_metadata_link():
     db, store = open_store()
     old = drive_to(store, make_task(store), S.FAILED)
-    assert store.find_retry(old.id) is None
+    assert store.find_retry(old.id, guild_id=GUILD_S) is None
     new = make_task(store, metadata_extra={"retry_of": old.id})
-    assert store.find_retry(old.id) == new
+    assert store.find_retry(old.id, guild_id=GUILD_S) == new
+    assert store.find_retry(old.id, guild_id=OTHER_GUILD_S) is None
     db.close()
 
 

@@ -171,7 +171,7 @@ async def test_chain_of_depth_three_threads_each_result_to_its_parent(harness):
     assert c_result.message_reference["message_id"] == str(b_result.id)
     c = await h.store.get(c_id)
     assert (c.root_id, c.depth, c.parent_id) == (a_id, 2, b_id)
-    assert [t.id for t in await h.store.ancestors(c_id)] == [b_id, a_id]
+    assert [t.id for t in await h.store.ancestors(c_id, guild_id=h.guild.id)] == [b_id, a_id]
 
 
 async def test_result_after_interaction_token_expired_is_still_posted(tmp_path):

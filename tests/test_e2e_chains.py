@@ -242,7 +242,7 @@ async def test_batch_remix_with_three_variants_gives_three_cards_and_three_threa
         for t, m in zip(tasks, cards, strict=True)
     )
     assert h.upstream.count("remix") == 3
-    assert len(await h.store.children_of(parent)) == 3
+    assert len(await h.store.children_of(parent, guild_id=h.guild.id)) == 3
 
 
 # --- paging ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.core.errors import IllegalTransition, NotFound
 from bot.core.ids import normalize_video_id
 from bot.core.lineage import LineageError
 from bot.core.models import TRANSITIONS, DeliveryState, TaskKind, TaskStatus, VideoTask
-from bot.storage.store import IllegalDeliveryTransition, TaskStore, open_database
+from bot.storage.store import GuildLimits, IllegalDeliveryTransition, TaskStore, open_database
 from tests.store_fixtures import (
     CHANNEL,
     GUILD,
@@ -63,7 +63,8 @@ def is_legal(old: TaskStatus, new: TaskStatus) -> bool:
 
 def test_tasks_table_has_exactly_one_column_per_videotask_field(db: Database) -> None:
     fields = {f.name for f in dataclasses.fields(VideoTask)}
-    assert set(db["tasks"].columns_dict) == fields
+    # plus the columns the store derives from a field on insert (retry_of: from metadata)
+    assert set(db["tasks"].columns_dict) == fields | {"retry_of"}
 
 
 def test_schema_has_the_documented_tables_and_indexes(db: Database) -> None:
@@ -98,7 +99,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     open_database(tmp_path / "bot.db").close()
     db = open_database(tmp_path / "bot.db")
     names = [row["name"] for row in db.query("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial", "m002_guild_created_covering_index"]
+    assert names == ["m001_initial", "m002_guild_created_covering_index", "m003_retry_of_column"]
 
 
 def test_restart_sees_every_task_event_meta_and_limit(tmp_path: Path) -> None:
@@ -106,15 +107,16 @@ def test_restart_sees_every_task_event_meta_and_limit(tmp_path: Path) -> None:
     done = completed_task(store, prompt="persist me")
     remix = make_task(store, parent=done)
     store.set_meta("commands_hash", "abc123")
-    store.set_limits(GUILD, updated_by=USER, daily_budget=2.5)
+    store.set_limits(GUILD, GuildLimits(daily_budget=2.5), updated_by=USER)
     before = (store.get(done.id), store.get(remix.id), store.events(done.id))
     db.close()
 
     _, reopened = open_store(tmp_path / "bot.db")
     assert (reopened.get(done.id), reopened.get(remix.id), reopened.events(done.id)) == before
     assert reopened.get_meta("commands_hash") == "abc123"
-    assert reopened.get_limits(GUILD)["daily_budget"] == 2.5
-    assert reopened.children_of(done.id) == [before[1]]
+    limits = reopened.get_limits(GUILD)
+    assert limits is not None and limits.daily_budget == 2.5
+    assert reopened.children_of(done.id, guild_id=GUILD) == [before[1]]
 
 
 # --- creation -------------------------------------------------------------------
@@ -178,7 +180,7 @@ def test_remix_of_a_parent_from_another_guild_is_refused_as_unknown(store: TaskS
     with pytest.raises(NotFound) as raised:
         make_task(store, parent=parent)
     assert raised.value.video_id == parent.id
-    assert store.children_of(parent.id) == []
+    assert store.children_of(parent.id, guild_id=OTHER_GUILD) == []
 
 
 def test_new_video_id_retries_on_collision(db: Database, clock: ManualClock) -> None:
@@ -418,7 +420,7 @@ def test_operations_on_unknown_ids_raise_not_found(store: TaskStore) -> None:
         lambda: store.mark_delivering("zzzzzz"),
         lambda: store.set_card_message("zzzzzz", 1),
         lambda: store.add_event("zzzzzz", "note"),
-        lambda: store.ancestors("zzzzzz"),
+        lambda: store.ancestors("zzzzzz", guild_id=GUILD),
     ):
         with pytest.raises(NotFound):
             call()
@@ -702,11 +704,11 @@ def test_deep_chain_ancestors_and_tree(store: TaskStore, clock: ManualClock) -> 
         )
     leaf = chain[-1]
     assert (leaf.depth, leaf.root_id) == (50, chain[0].id)
-    assert store.ancestors(leaf.id) == list(reversed(chain[:-1]))
-    assert store.ancestors(chain[0].id) == []
-    assert store.tree(chain[0].id) == chain
+    assert store.ancestors(leaf.id, guild_id=GUILD) == list(reversed(chain[:-1]))
+    assert store.ancestors(chain[0].id, guild_id=GUILD) == []
+    assert store.tree(chain[0].id, guild_id=GUILD) == chain
     with pytest.raises(LineageError, match="deeper than 10"):
-        store.ancestors(leaf.id, max_depth=10)
+        store.ancestors(leaf.id, guild_id=GUILD, max_depth=10)
 
 
 def test_wide_tree_children_and_grandchildren(store: TaskStore, clock: ManualClock) -> None:
@@ -719,12 +721,12 @@ def test_wide_tree_children_and_grandchildren(store: TaskStore, clock: ManualClo
     for index in (3, 3, 17):
         clock.advance(1)
         grandchildren.append(make_task(store, parent=children[index]))
-    assert store.children_of(root.id) == children
-    assert store.children_of(children[3].id) == grandchildren[:2]
-    family = store.tree(root.id)
+    assert store.children_of(root.id, guild_id=GUILD) == children
+    assert store.children_of(children[3].id, guild_id=GUILD) == grandchildren[:2]
+    family = store.tree(root.id, guild_id=GUILD)
     assert family == [root, *children, *grandchildren]
     assert [t.depth for t in family] == [0] + [1] * 30 + [2] * 3
-    assert store.ancestors(grandchildren[2].id) == [children[17], root]
+    assert store.ancestors(grandchildren[2].id, guild_id=GUILD) == [children[17], root]
 
 
 def test_ancestors_detects_a_corrupted_parent_cycle(db: Database, store: TaskStore) -> None:
@@ -732,7 +734,7 @@ def test_ancestors_detects_a_corrupted_parent_cycle(db: Database, store: TaskSto
     child = completed_task(store, parent=root)
     db.execute("UPDATE tasks SET parent_id = ? WHERE id = ?", [child.id, root.id])
     with pytest.raises(LineageError, match="cycle"):
-        store.ancestors(child.id)
+        store.ancestors(child.id, guild_id=GUILD)
 
 
 # --- autocomplete and history -------------------------------------------------------
@@ -853,20 +855,25 @@ def test_meta_values_are_stored_and_replaced(store: TaskStore) -> None:
 
 def test_guild_limits_merge_partial_updates(store: TaskStore, clock: ManualClock) -> None:
     assert store.get_limits(GUILD) is None
-    store.set_limits(GUILD, updated_by=1, max_concurrent_per_user=2, banned_words=["gore"])
+    first = GuildLimits(max_concurrent_per_user=2, banned_words=("gore",))
+    stored = store.set_limits(GUILD, first, updated_by=1)
     clock.advance(5)
-    store.set_limits(GUILD, updated_by=2, daily_budget=10.0)
-    assert store.get_limits(GUILD) == {
-        "guild_id": GUILD,
-        "max_concurrent_per_user": 2,
-        "daily_seconds_per_user": None,
-        "daily_budget": 10.0,
-        "banned_words": ["gore"],
-        "updated_at": clock(),
-        "updated_by": 2,
-    }
-    store.set_limits(GUILD, updated_by=2, banned_words=None)
-    assert store.get_limits(GUILD)["banned_words"] is None
+    store.set_limits(GUILD, dataclasses.replace(stored, daily_budget=10.0), updated_by=2)
+    assert store.get_limits(GUILD) == GuildLimits(
+        max_concurrent_per_user=2,
+        daily_seconds_per_user=None,
+        daily_budget=10.0,
+        banned_words=("gore",),
+        updated_at=clock(),
+        updated_by=2,
+    )
+    current = store.get_limits(GUILD)
+    assert current is not None
+    store.set_limits(GUILD, dataclasses.replace(current, banned_words=None), updated_by=2)
+    limits = store.get_limits(GUILD)
+    assert limits is not None and limits.banned_words is None and limits.daily_budget == 10.0
     assert store.get_limits(OTHER_GUILD) is None
-    with pytest.raises(ValueError, match="unknown limit"):
-        store.set_limits(GUILD, updated_by=1, max_videos=3)
+    with pytest.raises(TypeError, match="max_videos"):
+        GuildLimits(max_videos=3)
+    with pytest.raises(ValueError, match="list of strings"):
+        GuildLimits(banned_words=(3,))

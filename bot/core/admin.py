@@ -239,7 +239,7 @@ async def plan_retry(service: VideoService, guild_id: int, video_id: str) -> Ret
         raise ActionRefused(
             f"Video `{old.id}` is {old.status.value}; only a failed video can be retried."
         )
-    earlier = await service.store.find_retry(old.id)
+    earlier = await service.store.find_retry(old.id, guild_id=guild_id)
     if earlier is not None:
         raise ActionRefused(
             f"Video `{old.id}` was already retried as `{earlier.id}` ({earlier.status.value})."

@@ -11,7 +11,7 @@ failed, never re-sent (see ``VideosClient.create`` for the only retries allowed)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.config import Config
@@ -19,7 +19,7 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.ids import normalize_video_id
 from bot.core.images import check_reference_image
-from bot.core.limits import check_submission, effective_limits, estimate_cost
+from bot.core.limits import SubmissionQuota, check_submission, effective_limits, estimate_cost
 from bot.core.lineage import check_remixable, inherit_parameters
 from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
@@ -141,8 +141,9 @@ class VideoService:
         metadata_extra: dict | None = None,
     ) -> VideoTask:
         """Validate, check quotas, record and submit a new video."""
-        text = await self.check_generate(origin, prompt, options)
+        text = clean_prompt(prompt)
         model, seconds, size = self.resolve_options(options)
+        quota = await self._admit(origin, text, model, seconds)
         if options.reference is not None:
             check_reference_image(
                 options.reference.data,
@@ -158,8 +159,9 @@ class VideoService:
             model=model,
             seconds=seconds,
             size=size,
-            estimated_cost=estimate_cost(self.config.prices, model, seconds),
+            estimated_cost=quota.cost,
             metadata_extra=metadata_extra,
+            admission=quota,
         )
         return await self._submit(
             task,
@@ -180,7 +182,7 @@ class VideoService:
         """Submit a remix of an already checked parent (batch remixes call this per variant)."""
         text = clean_prompt(prompt)
         params = inherit_parameters(parent)
-        cost = await self._admit(origin, text, params["model"], params["seconds"])
+        quota = await self._admit(origin, text, params["model"], params["seconds"])
         task = await self.store.create_task(
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
@@ -189,7 +191,8 @@ class VideoService:
             parent=parent,
             kind=TaskKind.REMIX,
             metadata_extra=metadata_extra,
-            estimated_cost=cost,
+            estimated_cost=quota.cost,
+            admission=quota,
             **params,
         )
         upstream_parent = parent.upstream_id
@@ -200,22 +203,25 @@ class VideoService:
 
     async def _admit(
         self, origin: Origin, prompt: str, model: str, seconds: int, *, count: int = 1
-    ) -> float | None:
-        """Quota and banned-word checks for ``count`` new tasks; returns the cost of one."""
+    ) -> SubmissionQuota:
+        """Banned-word and quota checks for ``count`` new tasks, on the reader.
+
+        Returns the quota of one of them, for ``create_task(admission=...)`` to check again
+        inside the insert's transaction; its ``cost`` is the estimated cost of one task.
+        """
         cost = estimate_cost(self.config.prices, model, seconds // count)
         limits = await effective_limits(self.store, origin.guild_id, self.config.limits)
-        await check_submission(
-            self.store,
-            limits,
-            guild_id=origin.guild_id,
-            user_id=origin.user_id,
-            prompt=prompt,
+        batch = SubmissionQuota(
+            limits=limits,
             seconds=seconds,
             cost=cost * count if cost is not None else None,
             new_tasks=count,
             now=self.clock(),
         )
-        return cost
+        await check_submission(
+            self.store, batch, guild_id=origin.guild_id, user_id=origin.user_id, prompt=prompt
+        )
+        return replace(batch, seconds=seconds // count, cost=cost, new_tasks=1)
 
     async def _submit(self, task: VideoTask, origin: Origin, send) -> VideoTask:  # noqa: ANN001
         """Send the one create/remix call for ``task`` and record its answer."""

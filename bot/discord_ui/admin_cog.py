@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from bot.core.admin import HistoryFilter, day_range, parse_status
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
 from bot.core.limits import Limits, effective_limits
 from bot.core.models import TaskEvent, VideoTask
+from bot.storage.store import GuildLimits
 from bot.discord_ui import render
 from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import register, send_pages
@@ -271,12 +273,12 @@ def _events_embed(events: list[TaskEvent]) -> discord.Embed:
     return discord.Embed(title=title, description=body, colour=discord.Colour.dark_grey())
 
 
-def limits_embed(current: Limits, overrides: dict | None, *, changed: bool) -> discord.Embed:
+def limits_embed(current: Limits, overrides: GuildLimits | None, *, changed: bool) -> discord.Embed:
     """The limits in force, each marked as this server's setting or the default."""
-    overrides = overrides or {}
+    stored = overrides.overrides() if overrides is not None else {}
 
     def origin(key: str) -> str:
-        return "server setting" if overrides.get(key) is not None else "default"
+        return "server setting" if stored.get(key) is not None else "default"
 
     def number(value: float, unit: str = "") -> str:
         return "unlimited" if not value else f"{value}{unit}"
@@ -352,8 +354,8 @@ class AdminCog(commands.Cog):
         store = self.bot.store
         task = await self.bot.service.find_video(_guild_id(interaction), video_id)
         events = await store.events(task.id)
-        children = len(await store.children_of(task.id))
-        retried_as = await store.find_retry(task.id)
+        children = len(await store.children_of(task.id, guild_id=task.guild_id))
+        retried_as = await store.find_retry(task.id, guild_id=task.guild_id)
         embeds = task_embeds(task, events, children=children, retried_as=retried_as)
         await interaction.response.send_message(
             embeds=embeds, ephemeral=True, allowed_mentions=render.NO_MENTIONS
@@ -504,7 +506,10 @@ class AdminCog(commands.Cog):
                 current.banned_words, add=ban_word, remove=unban_word
             )
         if changes:
-            await store.set_limits(guild_id, updated_by=interaction.user.id, **changes)
+            stored = await store.get_limits(guild_id) or GuildLimits()
+            await store.set_limits(
+                guild_id, replace(stored, **changes), updated_by=interaction.user.id
+            )
             log.info(
                 "guild %s limits changed by %s: %s", guild_id, interaction.user.id, sorted(changes)
             )

@@ -121,7 +121,7 @@ class LineageSource:
         bot = _bot(interaction)
         guild_id = _guild_id(interaction)
         task = await bot.service.find_video(guild_id, state)
-        tasks = [t for t in await bot.store.tree(task.root_id) if t.guild_id == guild_id]
+        tasks = await bot.store.tree(task.root_id, guild_id=guild_id)
         root = build_tree(tasks, root_id=task.root_id)
         pages = _lineage_pages(task, tasks, root)
         number = clamp(index, len(pages), default=_page_of(pages, task.id))
@@ -216,7 +216,7 @@ class ChainsCog(commands.Cog):
         guild_id = _guild_id(interaction)
         task = await self.bot.service.find_video(guild_id, video_id)
         parent = await self.bot.store.get(task.parent_id) if task.parent_id else None
-        children = await self.bot.store.children_of(task.id)
+        children = await self.bot.store.children_of(task.id, guild_id=guild_id)
         embed = render.video_embed(task, parent=parent, children=len(children))
         await interaction.response.send_message(
             embed=embed, view=video_view(task), allowed_mentions=render.NO_MENTIONS

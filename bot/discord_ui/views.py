@@ -156,7 +156,7 @@ async def details_of(bot: SoraBot, guild_id: int, video_id: str) -> discord.Embe
     """The Details embed of a video of this guild (``NotFound`` for any other)."""
     task = await bot.service.find_video(guild_id, video_id)
     parent = await bot.store.get(task.parent_id) if task.parent_id else None
-    children = [c for c in await bot.store.children_of(task.id) if c.guild_id == guild_id]
+    children = await bot.store.children_of(task.id, guild_id=guild_id)
     return render.details_embed(task, parent=parent, children=children)
 
 

@@ -126,6 +126,23 @@ def m002_guild_created_covering_index(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m003_retry_of_column(db: Database) -> None:
+    """``tasks.retry_of``: the task a retry was made from, as an indexed column.
+
+    Retries have always recorded their origin in ``metadata.retry_of`` (admin retry
+    writes it; the metadata keeps it). ``find_retry`` used to scan the table with
+    ``json_extract``; the column is written on insert from then on, and backfilled here
+    from the existing rows' metadata.
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN retry_of TEXT")
+    db.execute(
+        "UPDATE tasks SET retry_of = json_extract(metadata, '$.retry_of')"
+        " WHERE json_valid(metadata) AND json_extract(metadata, '$.retry_of') IS NOT NULL"
+    )
+    db.execute("CREATE INDEX idx_tasks_retry_of ON tasks (retry_of)")
+
+
 def apply_migrations(db: Database) -> None:
     """Apply every pending migration (idempotent)."""
     MIGRATIONS.apply(db)

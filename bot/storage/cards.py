@@ -1,0 +1,37 @@
+"""Progress-card bookkeeping: which message shows a task, and what it shows now.
+
+Card changes do not touch ``updated_at`` (that is the time of the last lifecycle or
+delivery change).
+"""
+
+from __future__ import annotations
+
+from bot.core.models import TaskStatus
+from bot.storage.access import writer
+from bot.storage.core import Operations
+
+
+class Cards(Operations):
+    """The Discord message that shows a task's progress, and its last edit."""
+
+    __slots__ = ()
+
+    @writer
+    def set_card_message(self, task_id: str, message_id: int) -> None:
+        """Remember the Discord message that shows the task's progress card."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            core.require(task_id)
+            core.update(task_id, {"card_message_id": message_id})
+            core.insert_event(task_id, "card_posted", {"message_id": message_id}, now)
+
+    @writer
+    def record_card_edit(self, task_id: str, *, status: TaskStatus | str, progress: int) -> None:
+        """Remember what the card shows now, so unchanged cards are not re-edited."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            core.require(task_id)
+            changes = {"card_edited_at": now, "card_status": str(status), "card_progress": progress}
+            core.update(task_id, changes)

@@ -1,0 +1,99 @@
+"""Claims (leases): which tasks the poller and the notifier take next.
+
+A claim moves ``next_poll_at`` / ``next_delivery_at`` to ``now + lease`` in the same
+transaction that selects the due rows, so an overlapping tick (or a restart mid-tick)
+does not take them again until the lease runs out. Claims take ``now`` from the caller
+so the scheduler tick and the lease agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.storage.access import writer
+from bot.storage.codec import ACTIVE, check_page, from_db_time, marks, to_db_time
+from bot.storage.core import Operations, StoreCore
+
+_OWED = (DeliveryState.PENDING.value, DeliveryState.DELIVERING.value)
+
+
+def _claim(
+    core: StoreCore,
+    where: str,
+    params: list[Any],
+    column: str,
+    now: datetime,
+    *,
+    limit: int,
+    lease: float,
+) -> list[VideoTask]:
+    if lease <= 0:
+        raise ValueError("lease_seconds must be positive")
+    check_page(limit)
+    until = now + timedelta(seconds=lease)
+    with core.write():
+        due = core.select(
+            f"WHERE {where} AND {column} <= ? ORDER BY {column}, id LIMIT ?",
+            [*params, to_db_time(now), limit],
+        )
+        for task in due:
+            core.update(task.id, {column: until})
+    return [task.replace(**{column: from_db_time(to_db_time(until))}) for task in due]
+
+
+class Claims(Operations):
+    """Leasing due polls and deliveries; releasing every lease at start-up."""
+
+    __slots__ = ()
+
+    @writer
+    def interrupted_submissions(self) -> list[VideoTask]:
+        """Tasks left in SUBMITTING (after a crash), oldest first."""
+        return self._core.select(
+            "WHERE status = ? ORDER BY created_at, id", [TaskStatus.SUBMITTING.value]
+        )
+
+    @writer
+    def release_claims(self, now: datetime) -> int:
+        """Make every active task's poll and every owed delivery due at ``now``.
+
+        For start-up: a process that died left its claims (leases) and backoffs in the
+        table, and nothing is in flight any more, so everything is checked again at once
+        (``claim_due`` still takes one batch per round). Returns the rows changed.
+        """
+        core, stamp = self._core, to_db_time(now)
+        with core.write():
+            polls = core.db.execute(
+                "UPDATE tasks SET next_poll_at = ?"
+                f" WHERE status IN ({marks(ACTIVE)}) AND next_poll_at > ?",
+                [stamp, *ACTIVE, stamp],
+            ).rowcount
+            deliveries = core.db.execute(
+                "UPDATE tasks SET next_delivery_at = ?"
+                " WHERE delivery_state IN (?, ?) AND next_delivery_at > ?",
+                [stamp, *_OWED, stamp],
+            ).rowcount
+        return int(polls + deliveries)
+
+    @writer
+    def claim_due(self, now: datetime, *, limit: int, lease_seconds: float) -> list[VideoTask]:
+        """Take up to ``limit`` active tasks whose poll is due, oldest due first.
+
+        The returned tasks show the leased ``next_poll_at``.
+        """
+        where = f"status IN ({marks(ACTIVE)})"
+        return _claim(
+            self._core, where, [*ACTIVE], "next_poll_at", now, limit=limit, lease=lease_seconds
+        )
+
+    @writer
+    def claim_deliveries(
+        self, now: datetime, *, limit: int, lease_seconds: float
+    ) -> list[VideoTask]:
+        """Take up to ``limit`` tasks whose outcome post is due (pending or delivering)."""
+        where = "delivery_state IN (?, ?)"
+        return _claim(
+            self._core, where, [*_OWED], "next_delivery_at", now, limit=limit, lease=lease_seconds
+        )

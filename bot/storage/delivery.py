@@ -1,0 +1,105 @@
+"""Delivery state: posting a finished task's result (or failure notice) exactly once.
+
+``pending`` -> ``delivering`` (an attempt that may reach Discord) -> ``delivered`` (never
+posted again) or ``undeliverable`` (permanent failure); a failed attempt goes back to
+``pending`` with a later ``next_delivery_at``. Moves out of a closed state raise
+``IllegalDeliveryTransition``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.core.errors import IllegalTransition
+from bot.core.models import DeliveryState, VideoTask
+from bot.storage.access import writer
+from bot.storage.codec import to_db_time
+from bot.storage.core import Operations
+
+_DELIVERY_OPEN = frozenset({DeliveryState.PENDING, DeliveryState.DELIVERING})
+
+
+class IllegalDeliveryTransition(IllegalTransition):
+    """A delivery-state move that is not allowed (above all: delivering twice)."""
+
+    def __init__(self, task_id: str, old: str, new: str) -> None:
+        super().__init__(task_id, old, new)
+        self.args = (f"task {task_id}: illegal delivery transition {old} -> {new}",)
+
+
+def check_delivery(task: VideoTask, new: DeliveryState) -> None:
+    """Refuse any delivery move unless a post is still owed."""
+    if task.delivery_state not in _DELIVERY_OPEN:
+        raise IllegalDeliveryTransition(task.id, task.delivery_state.value, new.value)
+
+
+class Delivery(Operations):
+    """Recording post attempts, posted messages, retries and give-ups."""
+
+    __slots__ = ()
+
+    @writer
+    def mark_delivering(self, task_id: str) -> VideoTask:
+        """Record that a post is being attempted (it may reach Discord)."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            task = core.require(task_id)
+            check_delivery(task, DeliveryState.DELIVERING)
+            attempt = task.delivery_attempts + 1
+            changes = {"delivery_state": DeliveryState.DELIVERING, "delivery_attempts": attempt}
+            return core.save(task, changes, now, "delivery_attempt", {"attempt": attempt})
+
+    @writer
+    def mark_delivered(
+        self, task_id: str, *, message_id: int, attached: bool | None, result_bytes: int | None
+    ) -> VideoTask:
+        """Record the posted message. Raises ``IllegalDeliveryTransition`` if already done."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            task = core.require(task_id)
+            check_delivery(task, DeliveryState.DELIVERED)
+            changes: dict[str, Any] = {
+                "delivery_state": DeliveryState.DELIVERED,
+                "result_message_id": message_id,
+                "result_attached": attached,
+                "next_delivery_at": None,
+                "delivery_error": None,
+            }
+            if result_bytes is not None:
+                changes["result_bytes"] = result_bytes
+            detail = {"message_id": message_id, "attached": attached, "result_bytes": result_bytes}
+            return core.save(task, changes, now, "delivered", detail)
+
+    @writer
+    def retry_delivery(self, task_id: str, *, error: str, next_delivery_at: datetime) -> VideoTask:
+        """Put a failed post back to PENDING for a later attempt (attempts are kept)."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            task = core.require(task_id)
+            check_delivery(task, DeliveryState.PENDING)
+            changes = {
+                "delivery_state": DeliveryState.PENDING,
+                "delivery_error": error,
+                "next_delivery_at": next_delivery_at,
+            }
+            detail = {"error": error, "next_delivery_at": to_db_time(next_delivery_at)}
+            return core.save(task, changes, now, "delivery_retry", detail)
+
+    @writer
+    def mark_undeliverable(self, task_id: str, *, reason: str) -> VideoTask:
+        """Give up posting (channel gone, no permission): never retried."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            task = core.require(task_id)
+            check_delivery(task, DeliveryState.UNDELIVERABLE)
+            changes = {
+                "delivery_state": DeliveryState.UNDELIVERABLE,
+                "delivery_error": reason,
+                "next_delivery_at": None,
+            }
+            return core.save(task, changes, now, "delivery_failed", {"reason": reason})

@@ -1,0 +1,117 @@
+"""Meta values (the bot's own key/value notes) and per-guild limit overrides."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.storage.access import reader, writer
+from bot.storage.codec import to_db_time
+from bot.storage.core import Operations
+
+#: The overridable limits, in column order.
+LIMIT_FIELDS = ("max_concurrent_per_user", "daily_seconds_per_user", "daily_budget", "banned_words")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GuildLimits:
+    """A guild's limit overrides; None means "use the configured default".
+
+    ``updated_at`` / ``updated_by`` say who stored them last (None before they are
+    stored); ``set_limits`` ignores them and stamps its own.
+    """
+
+    max_concurrent_per_user: int | None = None
+    daily_seconds_per_user: int | None = None
+    daily_budget: float | None = None
+    banned_words: tuple[str, ...] | None = None
+    updated_at: datetime | None = None
+    updated_by: int | None = None
+
+    def __post_init__(self) -> None:
+        words = self.banned_words
+        if words is not None and not all(isinstance(w, str) for w in words):
+            raise ValueError("banned_words must be a list of strings")
+        if words is not None and not isinstance(words, tuple):
+            object.__setattr__(self, "banned_words", tuple(words))
+
+    def overrides(self) -> dict[str, object]:
+        """The limits this guild sets, by field name (defaults left out)."""
+        values = {f: getattr(self, f) for f in LIMIT_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+_UPSERT_LIMITS = (
+    "INSERT INTO guild_limits (guild_id, max_concurrent_per_user,"
+    " daily_seconds_per_user, daily_budget, banned_words, updated_at, updated_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(guild_id) DO UPDATE SET"
+    " max_concurrent_per_user = excluded.max_concurrent_per_user,"
+    " daily_seconds_per_user = excluded.daily_seconds_per_user,"
+    " daily_budget = excluded.daily_budget, banned_words = excluded.banned_words,"
+    " updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+)
+
+
+class Settings(Operations):
+    """Meta values and guild limits."""
+
+    __slots__ = ()
+
+    @reader
+    def get_meta(self, key: str) -> str | None:
+        """Return a stored meta value, or None."""
+        row = self._core.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    @writer
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a meta value, replacing any previous one."""
+        core = self._core
+        with core.write():
+            core.db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+
+    @reader
+    def get_limits(self, guild_id: int) -> GuildLimits | None:
+        """Return a guild's limit overrides, or None if its admins never set any."""
+        rows = list(
+            self._core.db.query("SELECT * FROM guild_limits WHERE guild_id = ?", [guild_id])
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        words = row["banned_words"]
+        return GuildLimits(
+            max_concurrent_per_user=row["max_concurrent_per_user"],
+            daily_seconds_per_user=row["daily_seconds_per_user"],
+            daily_budget=row["daily_budget"],
+            banned_words=None if words is None else tuple(json.loads(words)),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+            updated_by=row["updated_by"],
+        )
+
+    @writer
+    def set_limits(self, guild_id: int, limits: GuildLimits, *, updated_by: int) -> GuildLimits:
+        """Store all of a guild's overrides (None fields: back to the default); returns them.
+
+        For a partial change, ``dataclasses.replace`` what ``get_limits`` returned.
+        """
+        core = self._core
+        now = core.clock()
+        words = limits.banned_words
+        values = [
+            limits.max_concurrent_per_user,
+            limits.daily_seconds_per_user,
+            limits.daily_budget,
+            None if words is None else json.dumps(list(words)),
+        ]
+        with core.write():
+            core.db.execute(_UPSERT_LIMITS, [guild_id, *values, to_db_time(now), updated_by])
+        stored = self.get_limits(guild_id)
+        assert stored is not None
+        return stored

@@ -1,0 +1,108 @@
+"""Usage counts for quotas, and the ``Admission`` hook that checks them atomically.
+
+The counting rules: a member's *running* tasks are the unfinished ones (submitting,
+queued, in progress); *seconds* and *cost* count every task created in the window
+except cancelled ones. Failed tasks count too, because a failure may still have been
+charged upstream and retry loops on rejected prompts should hit the quota.
+
+What the limits *are* and what a refusal says is policy and lives in
+``bot.core.limits``; the store only promises that ``Admission.check`` sees counts that
+no other writer can change before the task row is inserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.models import TaskStatus
+from bot.storage.access import reader
+from bot.storage.codec import NOT_TERMINAL, marks, to_db_time
+from bot.storage.core import Operations, StoreCore
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a member and their guild have used in the current window."""
+
+    running: int
+    seconds: int
+    cost: float
+
+
+class Admission(Protocol):
+    """A quota check run inside ``create_task``'s transaction, before the insert."""
+
+    @property
+    def since(self) -> datetime:
+        """Start of the window ``seconds`` and ``cost`` are counted over."""
+        ...
+
+    def check(self, usage: Usage) -> None:
+        """Raise (a ``BotError``) to refuse the new task; return to admit it."""
+        ...
+
+
+def running_of(core: StoreCore, guild_id: int, user_id: int) -> int:
+    """A member's unfinished tasks (submitting, queued or in progress)."""
+    sql = (
+        "SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND user_id = ?"
+        f" AND status IN ({marks(NOT_TERMINAL)})"
+    )
+    return int(core.scalar(sql, [guild_id, user_id, *NOT_TERMINAL]))
+
+
+def seconds_of(core: StoreCore, guild_id: int, user_id: int, since: datetime) -> int:
+    """Video seconds a member requested since ``since`` (cancelled tasks excepted)."""
+    sql = (
+        "SELECT COALESCE(SUM(seconds), 0) FROM tasks"
+        " WHERE guild_id = ? AND user_id = ? AND created_at >= ? AND status != ?"
+    )
+    params = [guild_id, user_id, to_db_time(since), TaskStatus.CANCELLED.value]
+    return int(core.scalar(sql, params))
+
+
+def cost_of(core: StoreCore, guild_id: int, since: datetime) -> float:
+    """Sum of ``estimated_cost`` in a guild since ``since`` (cancelled tasks excepted)."""
+    sql = (
+        "SELECT COALESCE(SUM(estimated_cost), 0.0) FROM tasks"
+        " WHERE guild_id = ? AND created_at >= ? AND status != ?"
+    )
+    params = [guild_id, to_db_time(since), TaskStatus.CANCELLED.value]
+    return float(core.scalar(sql, params))
+
+
+def usage_of(core: StoreCore, guild_id: int, user_id: int, since: datetime) -> Usage:
+    """All three counts, read on one connection (inside a transaction, one snapshot)."""
+    return Usage(
+        running=running_of(core, guild_id, user_id),
+        seconds=seconds_of(core, guild_id, user_id, since),
+        cost=cost_of(core, guild_id, since),
+    )
+
+
+class Quotas(Operations):
+    """Read-only usage counts (quick refusals before anything is posted; metrics)."""
+
+    __slots__ = ()
+
+    @reader
+    def active_count_for_user(self, guild_id: int, user_id: int) -> int:
+        """A member's unfinished tasks (submitting, queued or in progress)."""
+        return running_of(self._core, guild_id, user_id)
+
+    @reader
+    def seconds_since(self, guild_id: int, user_id: int, since: datetime) -> int:
+        """Video seconds a member requested since ``since``, for daily quotas."""
+        return seconds_of(self._core, guild_id, user_id, since)
+
+    @reader
+    def cost_since(self, guild_id: int, since: datetime) -> float:
+        """Sum of ``estimated_cost`` in a guild since ``since`` (same rule as seconds)."""
+        return cost_of(self._core, guild_id, since)
+
+    @reader
+    def usage(self, guild_id: int, user_id: int, since: datetime) -> Usage:
+        """A member's running tasks and seconds, and the guild's cost, since ``since``."""
+        return usage_of(self._core, guild_id, user_id, since)
