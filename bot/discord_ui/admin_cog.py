@@ -28,11 +28,11 @@ from bot.core.admin import HistoryFilter, day_range, parse_status
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
 from bot.core.limits import Limits, effective_limits
 from bot.core.models import TaskEvent, VideoTask
-from bot.storage.store import GuildLimits
 from bot.discord_ui import render
 from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import register, send_pages
 from bot.discord_ui.views import video_view
+from bot.storage.store import GuildLimits
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot
