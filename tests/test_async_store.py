@@ -17,8 +17,9 @@ import pytest_asyncio
 from bot.core.clock import ManualClock
 from bot.core.errors import NotFound
 from bot.core.models import TaskStatus
+from bot.storage.access import store_ops
 from bot.storage.async_store import WORKER_THREAD_PREFIX, AsyncTaskStore
-from bot.storage.store import TaskStore
+from bot.storage.store import TaskStore, Usage, open_database
 from tests.store_fixtures import CHANNEL, GUILD, OTHER_GUILD, T0, USER
 
 TASK_ARGS = {
@@ -60,12 +61,51 @@ def current_thread_name(_: TaskStore) -> str:
     return threading.current_thread().name
 
 
-def test_every_public_store_method_has_an_async_twin() -> None:
-    public = {n for n, v in vars(TaskStore).items() if callable(v) and not n.startswith("_")}
-    for name in public:
-        twin = getattr(AsyncTaskStore, name, None)
-        assert twin is not None, f"AsyncTaskStore lacks {name}"
+def public_methods(obj: object) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))}
+
+
+def test_every_public_store_method_is_declared_reader_or_writer() -> None:
+    ops = store_ops(TaskStore)
+    assert public_methods(TaskStore(open_database(None))) == set(ops)
+    assert {op.role for op in ops.values()} == {"reader", "writer"}
+    assert len(ops) >= 44
+
+
+@pytest.mark.asyncio
+async def test_every_public_store_method_is_a_coroutine_with_the_same_signature(
+    astore: AsyncTaskStore,
+) -> None:
+    store = TaskStore(open_database(None))
+    own = {"call", "read", "close", "open"}
+    assert public_methods(astore) == set(store_ops(TaskStore)) | own
+    for name in store_ops(TaskStore):
+        twin = getattr(astore, name)
         assert inspect.iscoroutinefunction(twin), name
+        assert inspect.signature(twin) == inspect.signature(getattr(store, name)), name
+        assert twin.__doc__ == getattr(store, name).__doc__, name
+
+
+@pytest.mark.asyncio
+async def test_reader_ops_run_on_the_reader_and_writer_ops_on_the_writer(tmp_path: Path) -> None:
+    clock = ThreadRecordingClock()
+    async with await AsyncTaskStore.open(tmp_path / "roles.db", clock=clock) as store:
+        task = await store.create_task(**TASK_ARGS)
+        assert {name.split("_")[0] for name in clock.threads} == {WORKER_THREAD_PREFIX}
+        gate = threading.Event()
+        blocked = asyncio.ensure_future(store.call(lambda _: gate.wait(5)))
+        await asyncio.sleep(0.05)
+        # every reader answers while the writer is held; a writer op waits its turn
+        assert await store.get(task.id) == task
+        assert await store.tree(task.id, guild_id=GUILD) == [task]
+        assert await store.usage(GUILD, USER, T0) == Usage(running=1, seconds=4, cost=0.0)
+        queued = asyncio.ensure_future(store.add_event(task.id, "note"))
+        await asyncio.sleep(0.05)
+        assert not queued.done() and not blocked.done()
+        gate.set()
+        await blocked
+        await queued
+        assert [e.kind for e in await store.events(task.id)] == ["created", "note"]
 
 
 @pytest.mark.asyncio
