@@ -17,7 +17,7 @@ import io
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -493,7 +493,7 @@ class AdminCog(commands.Cog):
         store, guild_id = self.bot.store, _guild_id(interaction)
         defaults = self.bot.config.limits
         current = await effective_limits(store, guild_id, defaults)
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for key, value in (
             ("max_concurrent_per_user", max_concurrent),
             ("daily_seconds_per_user", daily_seconds),
