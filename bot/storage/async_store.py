@@ -7,10 +7,12 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
   sqlite3 connection is created, used and closed by one thread only. sqlite3's
   same-thread check stays on and guards the rule.
 * Every store method is available here as a coroutine with the same name and
-  signature. Each call is one job on that executor, awaited with
-  ``loop.run_in_executor``: the loop keeps running while SQLite works, and calls
-  (reads and writes alike) run one at a time, in submission order. Each ``TaskStore``
-  method is its own transaction, so there is no lock to hold across an ``await``.
+  signature. Each ``@writer`` call is one job on that executor, awaited with
+  ``loop.run_in_executor``: the loop keeps running while SQLite works, and writes run
+  one at a time, in submission order. Each ``TaskStore`` method is its own
+  transaction, so there is no lock to hold across an ``await``; a check that must hold
+  when a row is written (the quotas of a new task) is passed into that one method
+  (``create_task(admission=...)``), never done in a separate awaited read.
 * The coroutine methods are not listed here: ``AsyncTaskStore`` is built from the same
   ``StoreOperations`` mixins as ``TaskStore``, and each operation's ``@reader`` /
   ``@writer`` declaration (``bot.storage.access``) makes it, on this class, a coroutine
