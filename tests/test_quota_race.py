@@ -24,7 +24,10 @@ from bot.core.models import VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.core.service import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
+from bot.storage.store import Usage
 from tests.core_fixtures import CHANNEL, GUILD, ORIGIN, USER, core, core_config
+from tests.store_fixtures import GUILD as STORE_GUILD
+from tests.store_fixtures import T0, make_task, open_store
 
 OTHER_MEMBER = Origin(guild_id=GUILD, channel_id=CHANNEL, user_id=USER + 1)
 
@@ -115,3 +118,29 @@ async def test_two_members_at_once_cannot_both_spend_the_last_of_the_guild_budge
             "This server's daily budget of $0.50 is used up ($0.40 spent). It resets <t:"
         )
         assert await c.store.count_history(GUILD) == 1
+
+
+class RecordingRefusal:
+    """An ``Admission`` that notes the usage it was shown and refuses."""
+
+    since = T0
+
+    def __init__(self) -> None:
+        self.seen: list[Usage] = []
+
+    def check(self, usage: Usage) -> None:
+        self.seen.append(usage)
+        raise QuotaExceeded("no room")
+
+
+def test_a_refused_admission_sees_the_usage_and_writes_nothing(tmp_path: Path) -> None:
+    db, store = open_store(tmp_path / "bot.db")
+    first = make_task(store, seconds=8, estimated_cost=0.8)
+    refusal = RecordingRefusal()
+    with pytest.raises(QuotaExceeded, match="no room"):
+        make_task(store, admission=refusal)
+    assert refusal.seen == [Usage(running=1, seconds=8, cost=0.8)]
+    assert [t.id for t in store.guild_history(STORE_GUILD, limit=10)] == [first.id]
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    assert not db.conn.in_transaction
+    db.close()
