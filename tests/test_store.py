@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from bot.core.errors import IllegalTransition, NotFound
 from bot.core.ids import normalize_video_id
 from bot.core.lineage import LineageError
 from bot.core.models import TRANSITIONS, DeliveryState, TaskKind, TaskStatus, VideoTask
+from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import GuildLimits, IllegalDeliveryTransition, TaskStore, open_database
 from tests.store_fixtures import (
     CHANNEL,
@@ -877,3 +879,36 @@ def test_guild_limits_merge_partial_updates(store: TaskStore, clock: ManualClock
         GuildLimits(max_videos=3)
     with pytest.raises(ValueError, match="list of strings"):
         GuildLimits(banned_words=(3,))
+
+
+def test_update_limits_merges_inside_the_write(store: TaskStore) -> None:
+    store.update_limits(GUILD, {"daily_budget": 5.0}, updated_by=1)
+    merged = store.update_limits(GUILD, {"max_concurrent_per_user": 1}, updated_by=2)
+    assert (merged.daily_budget, merged.max_concurrent_per_user) == (5.0, 1)
+    assert merged.updated_by == 2 and store.get_limits(GUILD) == merged
+    with pytest.raises(ValueError, match="not a limit"):
+        store.update_limits(GUILD, {"max_videos": 3}, updated_by=1)
+
+
+@pytest.mark.asyncio
+async def test_two_admins_changing_different_limits_at_once_both_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "limits.db"
+    first = await AsyncTaskStore.open(path)
+    second = await AsyncTaskStore.open(path)
+    try:
+        for round_number in range(20):
+            await asyncio.gather(
+                first.update_limits(GUILD, {"daily_budget": float(round_number)}, updated_by=1),
+                second.update_limits(GUILD, {"daily_seconds_per_user": round_number}, updated_by=2),
+            )
+            limits = await first.get_limits(GUILD)
+            assert limits is not None
+            assert (limits.daily_budget, limits.daily_seconds_per_user) == (
+                float(round_number),
+                round_number,
+            )
+    finally:
+        await first.close()
+        await second.close()

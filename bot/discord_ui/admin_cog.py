@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -506,10 +505,7 @@ class AdminCog(commands.Cog):
                 current.banned_words, add=ban_word, remove=unban_word
             )
         if changes:
-            stored = await store.get_limits(guild_id) or GuildLimits()
-            await store.set_limits(
-                guild_id, replace(stored, **changes), updated_by=interaction.user.id
-            )
+            await store.update_limits(guild_id, changes, updated_by=interaction.user.id)
             log.info(
                 "guild %s limits changed by %s: %s", guild_id, interaction.user.id, sorted(changes)
             )

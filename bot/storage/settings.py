@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.storage.access import reader, writer
@@ -115,3 +116,19 @@ class Settings(Operations):
         stored = self.get_limits(guild_id)
         assert stored is not None
         return stored
+
+    @writer
+    def update_limits(
+        self, guild_id: int, changes: Mapping[str, object], *, updated_by: int
+    ) -> GuildLimits:
+        """Apply some overrides on top of the stored ones, in one transaction; returns all.
+
+        Read and write share the transaction, so two admins changing different limits at
+        the same moment both keep their change.
+        """
+        unknown = set(changes) - set(LIMIT_FIELDS)
+        if unknown:
+            raise ValueError(f"not a limit: {sorted(unknown)}")
+        with self._core.write():
+            merged = replace(self.get_limits(guild_id) or GuildLimits(), **changes)
+            return self.set_limits(guild_id, merged, updated_by=updated_by)
