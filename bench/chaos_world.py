@@ -143,11 +143,11 @@ class BotProcess:
         """SIGKILL: a crash. Returns the exit status once the child is gone."""
         return await self._signal(signal.SIGKILL, timeout=10.0)
 
-    async def terminate(self, timeout: float = 20.0) -> int:  # noqa: ASYNC109
+    async def terminate(self, timeout: float = 20.0) -> int:
         """SIGTERM: a graceful stop. Returns the exit code (raises if it does not exit)."""
         return await self._signal(signal.SIGTERM, timeout=timeout)
 
-    async def _signal(self, sig: signal.Signals, *, timeout: float) -> int:  # noqa: ASYNC109
+    async def _signal(self, sig: signal.Signals, *, timeout: float) -> int:
         process = self.process
         if process is None:
             raise RuntimeError("the bot process was never started")
@@ -242,7 +242,7 @@ class ProcessWorld:
         )
         return env
 
-    async def start_bot(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def start_bot(self, timeout: float = 30.0) -> None:
         """Start the child and wait until it identified on the gateway and has its commands."""
         assert self.bot is not None
         identifies = self.discord.gateway_stats["identify"]

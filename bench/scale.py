@@ -89,7 +89,7 @@ class WorldSpec:
     seed: int
 
 
-def _world(spec: WorldSpec, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
+def _world(spec: WorldSpec, conn) -> None:  # a multiprocessing Connection
     """Helper process: seed the DB, then serve the emulator until told to stop."""
     quiet_logging()
     rng = random.Random(spec.seed)

@@ -106,7 +106,7 @@ class Core:
         self.clock.advance(seconds)
         return await self.poller.tick()
 
-    async def run_until(self, predicate, *, step: float = 5.0, limit: int = 200) -> None:  # noqa: ANN001
+    async def run_until(self, predicate, *, step: float = 5.0, limit: int = 200) -> None:
         """Tick in ``step``-second increments until ``predicate()`` (a coroutine fn) is true."""
         for _ in range(limit):
             if await predicate():

@@ -76,7 +76,7 @@ async def running_bot(
     client: discord.Client,
     emu: FakeDiscord,
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109
+    timeout: float = 10.0,
 ) -> AsyncIterator[Any]:
     """Start ``client`` against ``emu`` and wait until it has its guilds; close it afterwards."""
     use_discord_endpoint(emu.rest_base, emu.gateway_url)
@@ -94,7 +94,7 @@ async def running_bot(
 async def _wait_ready_or_crash(
     runner: asyncio.Task[None],
     emu: FakeDiscord,
-    timeout: float,  # noqa: ASYNC109
+    timeout: float,
 ) -> None:
     """Surface a login/setup_hook exception instead of a bare ready timeout."""
     ready = asyncio.create_task(emu.wait_for_bot_ready(timeout))

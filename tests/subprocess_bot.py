@@ -97,7 +97,7 @@ def outcome_posts(w: ProcessWorld, video_id: str) -> list[FakeMessage]:
     return [m for m in w.bot_posts() if task_marker(m) == video_id]
 
 
-async def outcome_post(w: ProcessWorld, video_id: str, *, timeout: float = 20.0) -> FakeMessage:  # noqa: ASYNC109
+async def outcome_post(w: ProcessWorld, video_id: str, *, timeout: float = 20.0) -> FakeMessage:
     """Wait for the bot's first post about a task."""
     return await w.discord.wait_for_message(
         lambda m: (
@@ -121,7 +121,7 @@ async def wait_for_row(
     video_id: str,
     predicate: Any,
     *,
-    timeout: float = 20.0,  # noqa: ASYNC109
+    timeout: float = 20.0,
 ) -> VideoTask:
     """Wait until the task's row satisfies ``predicate``."""
     deadline = time.monotonic() + timeout
@@ -156,7 +156,7 @@ def manual_harness(
 ) -> BotHarness:
     """The real bot, production poller timings, one retry per upstream call, short timeouts."""
 
-    def configure(config):  # noqa: ANN001, ANN202
+    def configure(config):
         up = dataclasses.replace(config.upstream, max_retries=max_retries, request_timeout=0.5)
         return dataclasses.replace(config, upstream=up, poller=POLLER)
 
@@ -253,4 +253,4 @@ async def crafted_slash(
     for sub in reversed(wrappers):
         built = [{"name": sub["name"], "type": sub["type"], "options": built}]
     data = {"id": definition["id"], "name": name, "type": 1, "options": built}
-    return await emu._interact(InteractionType.APPLICATION_COMMAND, user, channel, data)  # noqa: SLF001
+    return await emu._interact(InteractionType.APPLICATION_COMMAND, user, channel, data)

@@ -28,7 +28,7 @@ S = TaskStatus
 BOB = USER + 1
 
 
-def link(task, message_id):  # noqa: ANN001, ANN201
+def link(task, message_id):
     return f"https://discord.test/{task.guild_id}/{task.channel_id}/{message_id}"
 
 

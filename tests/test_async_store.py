@@ -236,9 +236,14 @@ async def test_reads_use_their_own_connection_and_are_not_queued_behind_writes(t
         thread = await store.read(lambda _store: threading.current_thread().name)
         assert thread.startswith("sqlite-reader")
 
-        gate = threading.Event()
-        slow_write = asyncio.ensure_future(store.call(lambda _store: gate.wait(5)))
-        await asyncio.sleep(0.05)
+        gate, writing = threading.Event(), threading.Event()
+
+        def hold_the_writer(_store: TaskStore) -> bool:
+            writing.set()
+            return gate.wait(5)
+
+        slow_write = asyncio.ensure_future(store.call(hold_the_writer))
+        assert await asyncio.to_thread(writing.wait, 5), "the write never started"
         assert (await store.get(task.id)) is not None
         assert not slow_write.done(), "the read waited for the writer"
         gate.set()

@@ -371,7 +371,7 @@ class World:
 async def world(tmp_path_factory) -> AsyncIterator[World]:
     """One bot for the whole table, with videos in every state and a second server."""
 
-    def configure(config):  # noqa: ANN001, ANN202
+    def configure(config):
         limits = dataclasses.replace(config.limits, banned_words=("gore",))
         return dataclasses.replace(config, limits=limits)
 
@@ -410,7 +410,7 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
 
 async def _counts(w: World) -> tuple[int, int]:
     rows = 0
-    for guild in w.h.discord._state.guilds.values():  # noqa: SLF001 - every server, ours and theirs
+    for guild in w.h.discord._state.guilds.values():  # every server, ours and theirs
         rows += len(await w.h.store.guild_history(guild.id, limit=100_000))
     return rows, _upstream_jobs(w.h)
 
@@ -465,7 +465,7 @@ async def test_no_message_of_the_bot_can_ping_anyone_but_the_author(world):
     h = world.h
     bot_messages = [
         m
-        for m in h.discord._state.messages.values()  # noqa: SLF001 - every channel and guild
+        for m in h.discord._state.messages.values()  # every channel and guild
         if m.author_id == h.discord.bot_user_id
     ]
     assert len(bot_messages) > len(ROWS)
@@ -482,7 +482,7 @@ async def test_no_message_of_the_bot_can_ping_anyone_but_the_author(world):
         assert set(message.mention_user_ids) <= authors, message
 
 
-async def _tasks_mentioned(w: World, message) -> list:  # noqa: ANN001
+async def _tasks_mentioned(w: World, message) -> list:
     """The tasks whose author this message may ping (the task its footer names)."""
     marker = task_marker(message)
     task = await w.h.store.get(marker) if marker else None

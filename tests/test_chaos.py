@@ -30,7 +30,7 @@ pytestmark = pytest.mark.asyncio
 AFTER_LEASE = 60.0
 
 
-def _assert_clean(report) -> None:  # noqa: ANN001
+def _assert_clean(report) -> None:
     assert report.problems == [], "\n".join(report.lines())
     assert report.rows >= report.cards > 0
     assert report.statuses.get("completed", 0) > 0

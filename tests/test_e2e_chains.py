@@ -335,7 +335,7 @@ async def test_history_lists_own_videos_and_a_stale_page_falls_back_to_the_last(
     assert bobs.embeds[0]["footer"]["text"] == "Page 1/1 · 1 videos"
 
 
-async def _equals(value_coro, expected) -> bool:  # noqa: ANN001
+async def _equals(value_coro, expected) -> bool:
     return await value_coro == expected
 
 

@@ -53,17 +53,20 @@ class VoteView(discord.ui.View):
 class TinyBot(commands.Bot):
     """Registers a handful of commands covering each interaction flow, synced to one guild."""
 
-    def __init__(self, guild_id: int) -> None:
+    def __init__(self, guild_id: int, *, clock: ManualClock | None = None) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **FAST_READY
         )
         self.guild_id = guild_id
         self.saved: list[discord.Interaction] = []
+        #: The emulator's clock, for handlers that let time pass on it.
+        self.clock = clock
+        self.unanswered: list[discord.Interaction] = []
         self.command_errors: list[BaseException] = []
         self.seen_message_ids: list[int] = []
 
     async def setup_hook(self) -> None:
-        for command in (sora, slow, later, feedback, vote, remix, upload, admin):
+        for command in (sora, slow, mute, later, feedback, vote, remix, upload, admin):
             self.tree.add_command(command)
         self.tree.error(self._record_error)
         guild = discord.Object(self.guild_id)
@@ -88,8 +91,14 @@ async def sora(interaction: discord.Interaction, prompt: str) -> None:
 
 @app_commands.command(description="Answers too late")
 async def slow(interaction: discord.Interaction) -> None:
-    await asyncio.sleep(3.5)
+    clock = interaction.client.clock  # type: ignore[attr-defined]
+    clock.advance(3.5)  # the handler "takes" 3.5 s on the emulator's clock
     await interaction.response.send_message("finally")
+
+
+@app_commands.command(description="Does not answer; the test answers later")
+async def mute(interaction: discord.Interaction) -> None:
+    interaction.client.unanswered.append(interaction)  # type: ignore[attr-defined]
 
 
 @app_commands.command(description="Defers and keeps the interaction")
@@ -248,7 +257,7 @@ async def test_modal_button_and_autocomplete_flows(discord_world: DiscordWorld) 
 @pytest.mark.asyncio
 async def test_late_initial_response_fails_the_interaction(discord_world: DiscordWorld) -> None:
     emu = discord_world.emu
-    async with running_bot(TinyBot(discord_world.guild.id), emu) as bot:
+    async with running_bot(TinyBot(discord_world.guild.id, clock=discord_world.clock), emu) as bot:
         ix = await emu.slash(discord_world.alice, discord_world.channel, "slow")
         with pytest.raises(InteractionFailed, match="did not respond"):
             await ix.initial_response(timeout=5)
@@ -257,6 +266,23 @@ async def test_late_initial_response_fails_the_interaction(discord_world: Discor
     assert ix.failed and ix.callback_errors == [10062]
     error = bot.command_errors[0]
     assert isinstance(error, discord.NotFound) and error.code == 10062
+
+
+@pytest.mark.asyncio
+async def test_response_window_closes_in_real_time_under_a_frozen_clock(
+    discord_world: DiscordWorld,
+) -> None:
+    emu = discord_world.emu
+    frozen_at = discord_world.clock.now
+    async with running_bot(TinyBot(discord_world.guild.id), emu) as bot:
+        ix = await emu.slash(discord_world.alice, discord_world.channel, "mute")
+        with pytest.raises(InteractionFailed, match="did not respond"):
+            await ix.initial_response(timeout=5)
+        assert discord_world.clock.now == frozen_at and ix.elapsed() > 3.0
+        await emu.wait_until(lambda: bot.unanswered, timeout=3)
+        with pytest.raises(discord.NotFound) as late:
+            await bot.unanswered[0].response.send_message("finally")
+    assert ix.failed and ix.callback_errors == [10062] and late.value.code == 10062
 
 
 @pytest.mark.asyncio

@@ -22,7 +22,7 @@ from bot.discord_ui.lineage_image import (
 from tests.store_fixtures import T0, video_task
 
 
-def family(children_per_node: int, depth: int):  # noqa: ANN201
+def family(children_per_node: int, depth: int):
     """A full tree: every node up to ``depth`` has ``children_per_node`` remixes."""
     tasks = [video_task("root00")]
     frontier = ["root00"]
@@ -51,7 +51,7 @@ def decode(png: bytes) -> Image.Image:
     return image.convert("RGB")
 
 
-def label(task):  # noqa: ANN001, ANN201
+def label(task):
     return f"{task.id} {task.status.value}"
 
 

@@ -17,6 +17,7 @@ from bot.core.service import GenerateOptions
 from bot.emulators.fake_upstream import Fault
 from bot.storage.async_store import AsyncTaskStore
 from tests.core_fixtures import ORIGIN, RecordingNotifier, core, core_config, make_poller
+from tests.upstream_fixtures import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -351,7 +352,8 @@ async def test_cancel_during_an_in_flight_poll_keeps_the_task_cancelled(tmp_path
         c.upstream.inject("retrieve", Fault.HANG, seconds=0.5, video_id=task.upstream_id)
         c.clock.advance(15)
         tick = asyncio.create_task(c.poller.tick())
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: c.upstream.count("retrieve", task.upstream_id) == 1)
+        assert not tick.done(), "the poll is held by the hanging upstream"
         await c.store.cancel(task.id, by_user_id=ORIGIN.user_id)
         summary = await tick
         assert summary.polled == 1

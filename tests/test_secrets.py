@@ -157,10 +157,10 @@ def _discord_leaks(emu: FakeDiscord) -> list[str]:
         where = f"Discord {call.method} {call.path}"
         problems += _leaks(json.dumps(call.body, default=str) + json.dumps(call.query), where)
         problems += _leaks(call.path, where)
-    for message in emu._state.messages.values():  # noqa: SLF001 - every message in every channel
+    for message in emu._state.messages.values():  # every message in every channel
         text = message.content + json.dumps(message.embeds) + json.dumps(message.components)
         problems += _leaks(text, f"message {message.id}")
-    for attachment in emu._state.attachments.values():  # noqa: SLF001 - every uploaded file
+    for attachment in emu._state.attachments.values():  # every uploaded file
         problems += _leaks(attachment.data, f"file {attachment.filename}")
     return problems
 
@@ -337,5 +337,5 @@ async def test_admin_commands_are_refused_server_side_to_members_without_permiss
             a
             for a in h.discord._state.attachments.values()
             if a.filename.endswith((".csv", ".jsonl"))
-        ]  # noqa: SLF001
+        ]
         assert attachments == []

@@ -223,7 +223,7 @@ class VideoService:
         )
         return replace(batch, seconds=seconds // count, cost=cost, new_tasks=1)
 
-    async def _submit(self, task: VideoTask, origin: Origin, send) -> VideoTask:  # noqa: ANN001
+    async def _submit(self, task: VideoTask, origin: Origin, send) -> VideoTask:
         """Send the one create/remix call for ``task`` and record its answer."""
         if origin.card_message_id is not None:
             await self.store.set_card_message(task.id, origin.card_message_id)

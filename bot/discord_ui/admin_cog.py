@@ -366,7 +366,7 @@ class AdminCog(commands.Cog):
     async def export(
         self,
         interaction: discord.Interaction,
-        format: str = "csv",  # noqa: A002 - the option's name as users see it
+        format: str = "csv",  # the option's name as users see it
         user: discord.User | None = None,
         channel: discord.TextChannel | discord.Thread | None = None,
         status: str | None = None,

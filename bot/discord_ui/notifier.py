@@ -217,7 +217,7 @@ class _delivery_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is None or isinstance(exc, PermanentDeliveryError | TransientDeliveryError):
             return False
         if isinstance(exc, discord.HTTPException):

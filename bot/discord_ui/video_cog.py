@@ -63,7 +63,7 @@ class VideoCog(commands.Cog):
                     image, service.resolve_options(options)[2], service.max_reference_bytes
                 )
 
-        async def submit(origin):  # noqa: ANN001, ANN202
+        async def submit(origin):
             reference = await _download_reference(image) if image is not None else None
             chosen = GenerateOptions(model=model, seconds=seconds, size=size, reference=reference)
             return await service.generate(origin, prompt, chosen)
@@ -118,7 +118,7 @@ def _set_choices(
     command: app_commands.Command, name: str, choices: list[app_commands.Choice]
 ) -> None:
     """Give an option the choices from config (decorators can only take static ones)."""
-    command._params[name].choices = choices  # noqa: SLF001 - discord.py has no public setter
+    command._params[name].choices = choices  # discord.py has no public setter
 
 
 def _check_attachment(image: discord.Attachment, size: str, max_bytes: int) -> None:

@@ -3,14 +3,10 @@
 One APScheduler interval job calls ``Poller.tick``. A tick claims the tasks
 whose next poll is due (the store pushes their ``next_poll_at`` forward as a
 lease, so nothing is polled twice), asks the upstream about each with bounded
-concurrency, writes what changed, and then delivers every terminal task whose
-outcome is still owed. The scheduler itself holds nothing a restart would lose:
-all state lives in the task table, so a new process simply resumes.
-
-Delivery is exactly-once: the store marks a task ``delivering`` before posting
-and ``delivered`` (with the message id) after; a task found ``delivering``
-after a crash is first looked up at Discord (``Notifier.find_delivery``) and
-only re-posted when no earlier post exists.
+concurrency, writes what changed, and then hands over to the deliverer
+(``bot.delivery.deliverer``), which posts every terminal task whose outcome is
+still owed, exactly once. The scheduler itself holds nothing a restart would
+lose: all state lives in the task table, so a new process simply resumes.
 """
 
 from __future__ import annotations
@@ -26,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
-from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
+from bot.delivery.deliverer import Deliverer, DeliverySettings
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream.client import UpstreamJob, VideosClient
@@ -77,7 +74,7 @@ class PollerSettings:
 
 
 class Poller:
-    """Polls active tasks and delivers finished ones."""
+    """Polls active tasks, then has the deliverer post finished ones."""
 
     def __init__(
         self,
@@ -103,6 +100,20 @@ class Poller:
         self._tick_lock = asyncio.Lock()
         self._current: asyncio.Task[TickSummary] | None = None
         self._stopping = False
+        self.deliverer = Deliverer(
+            store=store,
+            upstream=upstream,
+            notifier=notifier,
+            settings=DeliverySettings(
+                batch_size=settings.batch_size,
+                concurrency=settings.concurrency,
+                max_attempts=settings.delivery_max_attempts,
+                media_dir=settings.media_dir,
+                lease_seconds=LEASE_SECONDS,
+            ),
+            policy=self.policy,
+            clock=clock,
+        )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
         """Add the one interval job that drives the poller."""
@@ -190,6 +201,13 @@ class Poller:
                 summary.delivered,
             )
         return summary
+
+    async def deliver_due(self, summary: TickSummary) -> None:
+        """Deliver every owed outcome and add what that did to ``summary``."""
+        tally = await self.deliverer.deliver_due()
+        summary.delivered += tally.delivered
+        summary.delivery_retries += tally.delivery_retries
+        summary.undeliverable += tally.undeliverable
 
     # --- polling --------------------------------------------------------------
 
@@ -342,125 +360,6 @@ class Poller:
             log.warning("task %s: card edit failed: %s", task.id, exc.reason)
             return
         await self.store.record_card_edit(task.id, status=task.status, progress=task.progress)
-
-    # --- delivery -------------------------------------------------------------
-
-    async def deliver_due(self, summary: TickSummary) -> None:
-        """Deliver the outcome of every terminal task that still owes a post."""
-        tasks = await self.store.claim_deliveries(
-            self.clock(), limit=self.settings.batch_size, lease_seconds=LEASE_SECONDS
-        )
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
-
-        async def bounded(task: VideoTask) -> None:
-            async with semaphore:
-                try:
-                    await self._deliver(task, summary)
-                except Exception:
-                    log.exception("task %s: unexpected error while delivering", task.id)
-                    await self._retry_after_crash(task, summary)
-
-        await asyncio.gather(*(bounded(task) for task in tasks))
-
-    async def _deliver(self, task: VideoTask, summary: TickSummary) -> None:
-        if task.delivery_state is DeliveryState.DELIVERING:
-            earlier = await self.notifier.find_delivery(task)
-            if earlier is not None:
-                await self.store.mark_delivered(
-                    task.id,
-                    message_id=earlier,
-                    attached=task.result_attached,
-                    result_bytes=task.result_bytes,
-                )
-                summary.delivered += 1
-                log.info(
-                    "task %s: found an earlier delivery %s; not posting again", task.id, earlier
-                )
-                return
-        task = await self.store.mark_delivering(task.id)
-        video: Path | None = None
-        try:
-            too_large = False
-            if task.status is TaskStatus.COMPLETED:
-                video, too_large = await self._fetch_video(task)
-            delivery = await self.notifier.deliver(task, video, too_large=too_large)
-        except errors.PermanentDeliveryError as exc:
-            await self._give_up_delivery(task.id, exc.reason, summary)
-        except errors.TransientDeliveryError as exc:
-            await self._retry_delivery(task, exc.reason, summary)
-        else:
-            size = video.stat().st_size if video is not None else None
-            await self.store.mark_delivered(
-                task.id,
-                message_id=delivery.message_id,
-                attached=delivery.attached,
-                result_bytes=size,
-            )
-            summary.delivered += 1
-            log.info("task %s: delivered as message %s", task.id, delivery.message_id)
-        finally:
-            if video is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    video.unlink()
-
-    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
-        """Download the MP4 when it may be attached.
-
-        Returns the file (None: post a link instead) and whether it was too large.
-        """
-        limit = self.notifier.upload_limit(task)
-        if limit is None or task.upstream_id is None:
-            return None, False
-        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.settings.media_dir / f"{task.id}.mp4"
-        try:
-            download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
-        except errors.ContentTooLarge:
-            log.info("task %s: video larger than the upload limit; posting a link", task.id)
-            return None, True
-        except (errors.ContentExpired, errors.UpstreamNotFound):
-            log.warning("task %s: video content is gone at the upstream", task.id)
-            return None, False
-        except errors.UpstreamError as exc:
-            if task.delivery_attempts >= self.settings.delivery_max_attempts:
-                log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
-                return None, False
-            raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
-        return download.path, False
-
-    async def _retry_after_crash(self, task: VideoTask, summary: TickSummary) -> None:
-        """Reschedule a delivery that failed unexpectedly, unless it already ended."""
-        current = await self.store.get(task.id)
-        if current is None or current.delivery_state not in (
-            DeliveryState.PENDING,
-            DeliveryState.DELIVERING,
-        ):
-            return
-        await self._retry_delivery(current, "internal error", summary)
-
-    async def _give_up_delivery(self, task_id: str, reason: str, summary: TickSummary) -> None:
-        """Stop posting for good; say so on the status card if Discord still lets us edit it."""
-        updated = await self.store.mark_undeliverable(task_id, reason=reason)
-        summary.undeliverable += 1
-        log.warning("task %s: undeliverable: %s", task_id, reason)
-        try:
-            await self.notifier.update_card(updated)
-        except errors.DeliveryError as exc:
-            log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
-
-    async def _retry_delivery(self, task: VideoTask, reason: str, summary: TickSummary) -> None:
-        current = await self.store.get(task.id)
-        attempts = current.delivery_attempts if current else task.delivery_attempts
-        if attempts >= self.settings.delivery_max_attempts:
-            reason = f"gave up after {attempts} attempts: {reason}"
-            await self._give_up_delivery(task.id, reason, summary)
-            return
-        delay = self.policy.after_error(max(attempts, 1))
-        await self.store.retry_delivery(
-            task.id, error=reason, next_delivery_at=self.clock() + timedelta(seconds=delay)
-        )
-        summary.delivery_retries += 1
-        log.warning("task %s: delivery failed (%s); retrying in %.0fs", task.id, reason, delay)
 
 
 def _failure_message(job: UpstreamJob) -> str:

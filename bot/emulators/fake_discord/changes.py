@@ -23,7 +23,7 @@ class ChangeSignal:
     async def wait_for(
         self,
         probe: Callable[[], T | None],
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         what: str,
         *,
         poll: float | None = None,

@@ -263,7 +263,7 @@ class FakeDiscord:
         options: dict[str, Any],
         focused: str,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[dict[str, Any]]:
         """Type into option ``focused`` and return the choices the bot suggested."""
         data = self._command_data(user, channel, command, options, [], focused)
@@ -352,14 +352,14 @@ class FakeDiscord:
         self._core.injections.append(injection)
         return injection
 
-    async def drop_gateway(self, resume: bool = True, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    async def drop_gateway(self, resume: bool = True, timeout: float = 15.0) -> None:
         """Cut the bot's websocket; wait for RESUME (or, with ``resume=False``, a new IDENTIFY,
         which discord.py delays by 5 s)."""
         await self._gateway.drop(resume=resume, timeout=timeout)
 
     # --- inspecting -------------------------------------------------------------------------
 
-    async def wait_for_bot_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_for_bot_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bot identified and received READY plus every GUILD_CREATE."""
         try:
             await asyncio.wait_for(self._gateway.ready.wait(), timeout)
@@ -401,7 +401,7 @@ class FakeDiscord:
     async def wait_for_message(
         self,
         predicate: Callable[[FakeMessage], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> FakeMessage:
         """The first non-deleted message (ephemeral included) matching ``predicate``."""
 
@@ -413,7 +413,7 @@ class FakeDiscord:
 
         return await self._changes.wait_for(probe, timeout, "a matching message")
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait until ``predicate()`` is truthy (checked on every emulator change and every 20 ms,
         so it also works for the bot's own state); returns its value."""
         return await self._changes.wait_for(predicate, timeout, "the condition", poll=0.02)

@@ -271,7 +271,7 @@ class GatewayHub:
         """Whether the current session subscribed to ``intent``."""
         return self.session is not None and bool(self.session.intents & intent)
 
-    async def drop(self, *, resume: bool = True, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    async def drop(self, *, resume: bool = True, timeout: float = 15.0) -> None:
         """Disconnect the bot and wait until it has resumed (or re-identified when not resumable)."""
         session = self.session
         if session is None or session.ws is None:
@@ -293,7 +293,7 @@ class GatewayHub:
     def _sent(self, seq: int | None) -> bool:
         return self.session is not None and seq is not None and self.session.cursor >= seq
 
-    async def _wait(self, condition: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
+    async def _wait(self, condition: Callable[[], bool], timeout: float) -> None:
         async with asyncio.timeout(timeout):
             while not condition():
                 await self.progress.wait()

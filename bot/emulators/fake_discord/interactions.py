@@ -176,20 +176,20 @@ class FakeInteraction:
 
     # --- awaiting -------------------------------------------------------------------------
 
-    async def settled(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def settled(self, timeout: float = 5.0) -> None:
         """Wait until the bot answered or the interaction failed."""
         await self.changes.wait_for(
             lambda: self.responded or self.failed, timeout, f"a response to {self.describe()}"
         )
 
-    async def initial_response(self, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def initial_response(self, timeout: float = 5.0) -> dict[str, Any]:
         """The accepted callback body ``{type, data}``; raises ``InteractionFailed`` if too late."""
         await self.settled(timeout)
         if self.response is None:
             raise InteractionFailed(f"{self.describe()}: {self.failure_reason}")
         return self.response
 
-    async def original_message(self, timeout: float = 5.0) -> FakeMessage:  # noqa: ASYNC109
+    async def original_message(self, timeout: float = 5.0) -> FakeMessage:
         """The original response message once it exists and is no longer "thinking"."""
 
         def ready() -> FakeMessage | None:
@@ -202,7 +202,7 @@ class FakeInteraction:
             ready, timeout, f"the original response of {self.describe()}"
         )
 
-    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> list[FakeMessage]:  # noqa: ASYNC109
+    async def wait_for_followups(self, count: int = 1, timeout: float = 5.0) -> list[FakeMessage]:
         """At least ``count`` followups, waiting for them if needed."""
         return await self.changes.wait_for(
             lambda: self.followups if len(self.followup_ids) >= count else None,

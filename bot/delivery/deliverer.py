@@ -1,0 +1,198 @@
+"""The deliverer: posts the outcome of every finished task exactly once.
+
+The poll round (``bot.polling.poller``) calls ``Deliverer.deliver_due`` after it
+has polled, in the same APScheduler job. Delivery claims the terminal tasks that
+still owe a post, downloads the video when it may be attached, and posts through
+the ``Notifier``.
+
+Exactly-once: the store marks a task ``delivering`` before posting and
+``delivered`` (with the message id) after; a task found ``delivering`` after a
+crash is first looked up at Discord (``Notifier.find_delivery``) and only
+re-posted when no earlier post exists. Failures worth retrying are rescheduled
+with backoff until ``max_attempts``; the rest mark the task undeliverable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from bot.core import errors
+from bot.core.clock import Clock, utc_now
+from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.core.poll_policy import PollPolicy
+from bot.delivery.notifier import Notifier
+from bot.storage.async_store import AsyncTaskStore
+from bot.upstream.client import VideosClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class DeliveryTally:
+    """What one delivery pass did; the poll round adds it to its ``TickSummary``."""
+
+    delivered: int = 0
+    delivery_retries: int = 0
+    undeliverable: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverySettings:
+    """The knobs delivery needs (the poller derives them from its own settings)."""
+
+    batch_size: int = 50
+    concurrency: int = 8
+    max_attempts: int = 8
+    media_dir: Path = Path("data/media")
+    #: How long a claimed delivery is hidden from other claims (see ``bot.polling.poller``).
+    lease_seconds: float = 30.0
+
+
+class Deliverer:
+    """Claims owed deliveries and posts each one through the notifier."""
+
+    def __init__(
+        self,
+        *,
+        store: AsyncTaskStore,
+        upstream: VideosClient,
+        notifier: Notifier,
+        settings: DeliverySettings,
+        policy: PollPolicy | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.upstream = upstream
+        self.notifier = notifier
+        self.settings = settings
+        self.policy = policy or PollPolicy()
+        self.clock = clock
+
+    async def deliver_due(self) -> DeliveryTally:
+        """Deliver the outcome of every terminal task that still owes a post."""
+        tally = DeliveryTally()
+        tasks = await self.store.claim_deliveries(
+            self.clock(), limit=self.settings.batch_size, lease_seconds=self.settings.lease_seconds
+        )
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def bounded(task: VideoTask) -> None:
+            async with semaphore:
+                try:
+                    await self._deliver(task, tally)
+                except Exception:
+                    log.exception("task %s: unexpected error while delivering", task.id)
+                    await self._retry_after_crash(task, tally)
+
+        await asyncio.gather(*(bounded(task) for task in tasks))
+        return tally
+
+    async def _deliver(self, task: VideoTask, tally: DeliveryTally) -> None:
+        if task.delivery_state is DeliveryState.DELIVERING and await self._found_earlier(
+            task, tally
+        ):
+            return
+        task = await self.store.mark_delivering(task.id)
+        video: Path | None = None
+        try:
+            too_large = False
+            if task.status is TaskStatus.COMPLETED:
+                video, too_large = await self._fetch_video(task)
+            delivery = await self.notifier.deliver(task, video, too_large=too_large)
+        except errors.PermanentDeliveryError as exc:
+            await self._give_up(task.id, exc.reason, tally)
+        except errors.TransientDeliveryError as exc:
+            await self._retry(task, exc.reason, tally)
+        else:
+            size = video.stat().st_size if video is not None else None
+            await self.store.mark_delivered(
+                task.id,
+                message_id=delivery.message_id,
+                attached=delivery.attached,
+                result_bytes=size,
+            )
+            tally.delivered += 1
+            log.info("task %s: delivered as message %s", task.id, delivery.message_id)
+        finally:
+            if video is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    video.unlink()
+
+    async def _found_earlier(self, task: VideoTask, tally: DeliveryTally) -> bool:
+        """Record a post an interrupted attempt already made; False when there is none."""
+        earlier = await self.notifier.find_delivery(task)
+        if earlier is None:
+            return False
+        await self.store.mark_delivered(
+            task.id,
+            message_id=earlier,
+            attached=task.result_attached,
+            result_bytes=task.result_bytes,
+        )
+        tally.delivered += 1
+        log.info("task %s: found an earlier delivery %s; not posting again", task.id, earlier)
+        return True
+
+    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
+        """Download the MP4 when it may be attached.
+
+        Returns the file (None: post a link instead) and whether it was too large.
+        """
+        limit = self.notifier.upload_limit(task)
+        if limit is None or task.upstream_id is None:
+            return None, False
+        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.settings.media_dir / f"{task.id}.mp4"
+        try:
+            download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
+        except errors.ContentTooLarge:
+            log.info("task %s: video larger than the upload limit; posting a link", task.id)
+            return None, True
+        except (errors.ContentExpired, errors.UpstreamNotFound):
+            log.warning("task %s: video content is gone at the upstream", task.id)
+            return None, False
+        except errors.UpstreamError as exc:
+            if task.delivery_attempts >= self.settings.max_attempts:
+                log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
+                return None, False
+            raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
+        return download.path, False
+
+    async def _retry_after_crash(self, task: VideoTask, tally: DeliveryTally) -> None:
+        """Reschedule a delivery that failed unexpectedly, unless it already ended."""
+        current = await self.store.get(task.id)
+        if current is None or current.delivery_state not in (
+            DeliveryState.PENDING,
+            DeliveryState.DELIVERING,
+        ):
+            return
+        await self._retry(current, "internal error", tally)
+
+    async def _give_up(self, task_id: str, reason: str, tally: DeliveryTally) -> None:
+        """Stop posting for good; say so on the status card if Discord still lets us edit it."""
+        updated = await self.store.mark_undeliverable(task_id, reason=reason)
+        tally.undeliverable += 1
+        log.warning("task %s: undeliverable: %s", task_id, reason)
+        try:
+            await self.notifier.update_card(updated)
+        except errors.DeliveryError as exc:
+            log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
+
+    async def _retry(self, task: VideoTask, reason: str, tally: DeliveryTally) -> None:
+        current = await self.store.get(task.id)
+        attempts = current.delivery_attempts if current else task.delivery_attempts
+        if attempts >= self.settings.max_attempts:
+            reason = f"gave up after {attempts} attempts: {reason}"
+            await self._give_up(task.id, reason, tally)
+            return
+        delay = self.policy.after_error(max(attempts, 1))
+        await self.store.retry_delivery(
+            task.id, error=reason, next_delivery_at=self.clock() + timedelta(seconds=delay)
+        )
+        tally.delivery_retries += 1
+        log.warning("task %s: delivery failed (%s); retrying in %.0fs", task.id, reason, delay)
