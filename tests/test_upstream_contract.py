@@ -27,7 +27,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from bot.emulators.fake_upstream import FakeUpstream, Fault, RecordedRequest, parse_multipart
-from bot.upstream.client import ReferenceImage, VideosClient
+from bot.upstream import OpenAIVideosClient, ReferenceImage
 from tests.upstream_fixtures import API_KEY, FakeClock
 from tests.upstream_fixtures import fake_upstream as fake_upstream
 from tests.upstream_fixtures import upstream_clock as upstream_clock
@@ -146,7 +146,7 @@ def _describe(errors: list[Exception]) -> str:
 
 @pytest.mark.asyncio
 async def test_client_requests_satisfy_the_contract(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="a calico cat", seconds=8, size="1024x1792")
     await videos_client.retrieve(job.id)
@@ -178,7 +178,7 @@ async def test_client_requests_satisfy_the_contract(
 
 @pytest.mark.asyncio
 async def test_create_with_a_reference_image_satisfies_the_multipart_schema(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     image = ReferenceImage(filename="frame.webp", content_type="image/webp", data=b"RIFF\x00WEBP")
     await videos_client.create(prompt="go", seconds=4, size="720x1280", reference=image)
@@ -193,7 +193,7 @@ async def test_create_with_a_reference_image_satisfies_the_multipart_schema(
 @pytest.mark.asyncio
 async def test_litellm_ids_are_valid_path_parameters(upstream_http: httpx.AsyncClient) -> None:
     async with FakeUpstream(api_key=API_KEY, dialect="litellm", job_seconds=0) as up:
-        client = VideosClient(upstream_http, base_url=up.base_url, api_key=API_KEY)
+        client = OpenAIVideosClient(upstream_http, base_url=up.base_url, api_key=API_KEY)
         job = await client.create(prompt="a", seconds=4, size="720x1280")
         await client.retrieve(job.id)
         await client.download(job.id, max_bytes=10**6)
