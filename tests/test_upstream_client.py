@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from bot.core.errors import (
     UpstreamUnavailable,
 )
 from bot.core.models import TaskStatus
+from bot.core.video_spec import API_MAX_PROMPT_CHARS, VIDEO_MODELS, VIDEO_SECONDS, VIDEO_SIZES
 from bot.emulators.fake_upstream import THUMBNAIL_WEBP, FakeUpstream, Fault
 from bot.emulators.mp4 import is_mp4
 from bot.upstream import (
@@ -31,6 +33,7 @@ from bot.upstream import (
     OpenAIVideosClient,
     ReferenceImage,
     UpstreamJob,
+    VideoCapabilities,
     normalize_status,
     parse_progress,
     parse_retry_after,
@@ -361,6 +364,53 @@ async def test_max_length_prompt_is_accepted(
 ) -> None:
     job = await videos_client.create(prompt="é" * 32000, seconds=4, size="720x1280")
     assert len(fake_upstream.jobs[job.id].prompt) == 32000
+
+
+def test_capabilities_are_the_video_spec_and_frozen(videos_client: OpenAIVideosClient) -> None:
+    caps = videos_client.capabilities()
+    assert caps == VideoCapabilities(
+        can_remix=True,
+        can_list=True,
+        can_extend=True,
+        image_input=True,
+        models=VIDEO_MODELS,
+        sizes=VIDEO_SIZES,
+        seconds=VIDEO_SECONDS,
+    )
+    with pytest.raises(FrozenInstanceError):
+        caps.sizes = ("1x1",)  # type: ignore[misc]  # assigning to a frozen field is the test
+
+
+@pytest.mark.asyncio
+async def test_create_accepts_every_size_and_duration_it_advertises(
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
+) -> None:
+    caps = videos_client.capabilities()
+    for size in caps.sizes:
+        for seconds in caps.seconds:
+            job = await videos_client.create(prompt="a cat", seconds=seconds, size=size)
+            assert (job.size, job.seconds) == (size, str(seconds))
+    assert fake_upstream.count("create") == len(caps.sizes) * len(caps.seconds)
+
+
+@pytest.mark.asyncio
+async def test_create_explains_what_it_accepts(
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
+) -> None:
+    with pytest.raises(InvalidInput) as seconds:
+        await videos_client.create(prompt="a cat", seconds=10, size="720x1280")
+    with pytest.raises(InvalidInput) as size:
+        await videos_client.create(prompt="a cat", seconds=4, size="1920x1080")
+    with pytest.raises(InvalidInput) as prompt:
+        await videos_client.create(prompt="x" * 32001, seconds=4, size="720x1280")
+    assert seconds.value.user_message == "The duration must be 4, 8 or 12 seconds."
+    assert size.value.user_message == (
+        "The size must be one of 720x1280, 1280x720, 1024x1792, 1792x1024."
+    )
+    assert prompt.value.user_message == (
+        f"The prompt is too long (32001 characters, max {API_MAX_PROMPT_CHARS})."
+    )
+    assert fake_upstream.requests == []
 
 
 # --- retries on idempotent operations ---------------------------------------------------------

@@ -26,6 +26,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from bot.core.video_spec import (
+    API_MAX_PROMPT_CHARS,
+    PROMPT_MAX_CHARS,
+    VIDEO_MODELS,
+    VIDEO_SECONDS,
+    VIDEO_SIZES,
+)
 from bot.emulators.fake_upstream import FakeUpstream, Fault, RecordedRequest, parse_multipart
 from bot.upstream import OpenAIVideosClient, ReferenceImage
 from tests.upstream_fixtures import API_KEY, FakeClock
@@ -312,3 +319,19 @@ async def test_relay_dialects_deviate_from_the_contract_on_purpose() -> None:
             ) as http:
                 created = await http.post("/videos", json={"prompt": "a"})
         assert list(component("VideoResource").iter_errors(created.json())), dialect
+
+
+def test_the_video_spec_is_the_contracts() -> None:
+    """``bot.core.video_spec`` is the one copy of these facts: it must say what the API says."""
+    schemas = SPEC["components"]["schemas"]
+    assert VIDEO_SIZES == tuple(schemas["VideoSize"]["enum"])
+    assert tuple(str(s) for s in VIDEO_SECONDS) == tuple(schemas["VideoSeconds"]["enum"])
+    documented_models = next(
+        part["enum"] for part in schemas["VideoModel"]["anyOf"] if "enum" in part
+    )
+    assert set(VIDEO_MODELS) <= set(documented_models)
+    prompt_bodies = ("CreateVideoMultipartBody", "CreateVideoJsonBody", "CreateVideoRemixBody")
+    limits = {schemas[name]["properties"]["prompt"]["maxLength"] for name in prompt_bodies}
+    assert limits == {API_MAX_PROMPT_CHARS}
+    # Our product limit is a different, stricter fact: a prompt we accept, the API accepts.
+    assert PROMPT_MAX_CHARS <= API_MAX_PROMPT_CHARS
