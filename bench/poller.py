@@ -3,7 +3,7 @@ the production poll policy against a naive "every task every 5 s" baseline, in o
 
 Both runs use the same code: ``VideoService.generate`` submits each video (a real create
 over loopback HTTP to the Videos API emulator), ``Poller.tick`` polls and delivers with
-a real ``AsyncTaskStore`` on a file and a real ``VideosClient``. Only the Discord edge is
+a real ``AsyncTaskStore`` on a file and a real ``OpenAIVideosClient``. Only the Discord edge is
 a notifier that records when each outcome was posted. The only difference between the
 runs is the ``PollPolicy``:
 
@@ -65,7 +65,7 @@ from bot.discord_ui.app import policy_from_config, settings_from_config
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient
 
 API_KEY = "sk-bench-poller-0123456789"
 BASELINE_INTERVAL = 5.0
@@ -130,7 +130,9 @@ async def simulate(
     wall = time.perf_counter()
     async with upstream, httpx.AsyncClient() as http:
         config = bench_config(tmp / f"{name}.db", upstream.base_url, batch)
-        client = VideosClient(http, base_url=upstream.base_url, api_key=API_KEY, json_timeout=10.0)
+        client = OpenAIVideosClient(
+            http, base_url=upstream.base_url, api_key=API_KEY, json_timeout=10.0
+        )
         store = await AsyncTaskStore.open(config.storage.database, clock=clock)
         notifier = BenchNotifier(clock)
         service = VideoService(

@@ -10,7 +10,7 @@ the emulator in its own process keeps its CPU out of this process's event loop, 
 real upstream would be.
 
 This process runs the bot's core as production wires it: ``AsyncTaskStore`` (one
-SQLite worker thread), ``VideosClient`` (httpx, real loopback HTTP), ``Poller`` with the
+SQLite worker thread), ``OpenAIVideosClient`` (httpx, real loopback HTTP), ``Poller`` with the
 production ``PollPolicy`` and ``PollerSettings`` from the default config. Only the
 Discord edge is a recording notifier. It also imports the Discord layer so that the peak
 RSS includes the libraries the real bot loads.
@@ -71,7 +71,7 @@ from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import LEASE_SECONDS, Poller
 from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import TaskStore, open_database
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient, VideoProvider
 
 API_KEY = "sk-bench-scale-0123456789"
 TARGETS = {"tick_db": 0.200, "loop_lag_p99": 0.050, "rss_mb": 250.0, "resume": 2.0}
@@ -163,7 +163,7 @@ def bot_config(db_path: Path, base_url: str, batch: int, concurrency: int) -> Co
 
 
 async def resume(
-    config: Config, client: VideosClient
+    config: Config, client: VideoProvider
 ) -> tuple[dict[str, float], AsyncTaskStore, Poller]:
     """What a start does before the first tick's polls, each step timed."""
     steps: dict[str, float] = {}
@@ -235,7 +235,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     with World(spec) as world:
         config = bot_config(db_path, world.base_url, args.batch, args.concurrency)
         async with httpx.AsyncClient() as http:
-            client = VideosClient(http, base_url=world.base_url, api_key=API_KEY, json_timeout=10.0)
+            client = OpenAIVideosClient(
+                http, base_url=world.base_url, api_key=API_KEY, json_timeout=10.0
+            )
             steps, store, poller = await resume(config, client)
             try:
                 db_runs = [await store.call(_tick_db_work, args.batch) for _ in range(args.ticks)]

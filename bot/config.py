@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SPEC_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
-SPEC_SECONDS = (4, 8, 12)
+from bot.core.video_spec import VIDEO_SECONDS as SPEC_SECONDS
+from bot.core.video_spec import VIDEO_SIZES as SPEC_SIZES
+from bot.core.video_spec import seconds_text
 
 ENV_CONFIG = "SORA_BOT_CONFIG"
 ENV_DISCORD_TOKEN = "DISCORD_TOKEN"
@@ -325,7 +326,9 @@ def _validate(config: Config, *, require_secrets: bool) -> None:
         )
     bad_seconds = [s for s in up.seconds if s not in SPEC_SECONDS]
     if bad_seconds or up.default_seconds not in up.seconds:
-        raise ConfigError("[upstream] seconds must come from 4, 8, 12 and include default_seconds")
+        raise ConfigError(
+            f"[upstream] seconds must come from {seconds_text()} and include default_seconds"
+        )
     positive = {
         "[upstream] request_timeout": up.request_timeout,
         "[upstream] download_timeout": up.download_timeout,

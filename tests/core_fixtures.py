@@ -26,7 +26,7 @@ from bot.delivery.notifier import Delivery
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller, PollerSettings
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient
 
 API_KEY = "sk-core-test-key"
 GUILD, OTHER_GUILD, CHANNEL, USER = 501, 502, 601, 701
@@ -94,7 +94,7 @@ class Core:
 
     clock: ManualClock
     upstream: FakeUpstream
-    client: VideosClient
+    client: OpenAIVideosClient
     store: AsyncTaskStore
     service: VideoService
     poller: Poller
@@ -126,7 +126,7 @@ def core_config(**limits: Any) -> Config:
 
 def make_poller(
     store: AsyncTaskStore,
-    client: VideosClient,
+    client: OpenAIVideosClient,
     notifier: RecordingNotifier,
     clock: ManualClock,
     media_dir: Path,
@@ -162,7 +162,7 @@ async def core(
     )
     db_path = tmp_path / "core.db"
     async with fake, httpx.AsyncClient() as http:
-        client = VideosClient(
+        client = OpenAIVideosClient(
             http, base_url=fake.base_url, api_key=API_KEY, json_timeout=2.0, sleep=no_sleep
         )
         store = await AsyncTaskStore.open(db_path, clock=clock)

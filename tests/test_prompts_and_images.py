@@ -9,7 +9,8 @@ import pytest
 
 from bot.core.errors import InvalidInput
 from bot.core.images import check_declared_image, check_reference_image, image_info
-from bot.core.prompts import MAX_PROMPT_CHARS, clean_prompt, find_banned_word
+from bot.core.prompts import clean_prompt, find_banned_word
+from bot.core.video_spec import PROMPT_MAX_CHARS
 
 
 def png(width: int, height: int) -> bytes:
@@ -48,7 +49,7 @@ def webp_vp8x(width: int, height: int) -> bytes:
         ("a\u200bcat", "acat"),
         ("line one\nline two", "line one\nline two"),
         ("@everyone look", "@everyone look"),
-        ("x" * MAX_PROMPT_CHARS, "x" * MAX_PROMPT_CHARS),
+        ("x" * PROMPT_MAX_CHARS, "x" * PROMPT_MAX_CHARS),
     ],
 )
 def test_clean_prompt_accepts(raw, expected):
@@ -61,7 +62,7 @@ def test_clean_prompt_accepts(raw, expected):
         ("", "empty"),
         ("   \n\t ", "empty"),
         ("\u200b\u200d\ufeff", "empty"),
-        ("x" * (MAX_PROMPT_CHARS + 1), f"limit is {MAX_PROMPT_CHARS}"),
+        ("x" * (PROMPT_MAX_CHARS + 1), f"limit is {PROMPT_MAX_CHARS}"),
         ("abc\u202edcba", "text-direction"),
         ("bell\x07", "control characters"),
     ],

@@ -1,8 +1,9 @@
-"""VideosClient against the FakeUpstream emulator, over real HTTP on 127.0.0.1."""
+"""OpenAIVideosClient against the FakeUpstream emulator, over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,14 +24,16 @@ from bot.core.errors import (
     UpstreamUnavailable,
 )
 from bot.core.models import TaskStatus
+from bot.core.video_spec import API_MAX_PROMPT_CHARS, VIDEO_MODELS, VIDEO_SECONDS, VIDEO_SIZES
 from bot.emulators.fake_upstream import THUMBNAIL_WEBP, FakeUpstream, Fault
 from bot.emulators.mp4 import is_mp4
-from bot.upstream.client import (
+from bot.upstream import (
     CREDENTIAL_PROBE_ID,
     RETRY_AFTER_LIMIT,
+    OpenAIVideosClient,
     ReferenceImage,
     UpstreamJob,
-    VideosClient,
+    VideoCapabilities,
     normalize_status,
     parse_progress,
     parse_retry_after,
@@ -57,7 +60,9 @@ def _listing(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-async def _completed(client: VideosClient, up: FakeUpstream, prompt: str = "a cat") -> UpstreamJob:
+async def _completed(
+    client: OpenAIVideosClient, up: FakeUpstream, prompt: str = "a cat"
+) -> UpstreamJob:
     job = await client.create(prompt=prompt, seconds=4, size="720x1280")
     up.finish(job.id)
     return await client.retrieve(job.id)
@@ -97,7 +102,7 @@ def test_normalize_status(raw: str, status: TaskStatus, code: str | None) -> Non
 
 
 def test_unknown_status_is_in_progress_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.upstream.client"):
+    with caplog.at_level(logging.WARNING, logger="bot.upstream.parsing"):
         assert normalize_status("rendering_frames") == (TaskStatus.IN_PROGRESS, None)
     assert "rendering_frames" in caplog.text
 
@@ -141,7 +146,7 @@ def test_parse_retry_after_forms() -> None:
 
 @pytest.mark.asyncio
 async def test_create_sends_multipart_with_string_seconds(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="a calico cat", seconds=8, size="1280x720")
 
@@ -163,7 +168,7 @@ async def test_create_sends_multipart_with_string_seconds(
 
 @pytest.mark.asyncio
 async def test_create_uploads_the_reference_image_as_a_file(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     reference = ReferenceImage(filename="first.png", content_type="image/png", data=PNG)
     job = await videos_client.create(
@@ -178,7 +183,7 @@ async def test_create_uploads_the_reference_image_as_a_file(
 
 @pytest.mark.asyncio
 async def test_retrieve_follows_the_lifecycle(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
 
@@ -204,7 +209,7 @@ async def test_retrieve_follows_the_lifecycle(
 
 @pytest.mark.asyncio
 async def test_remix_of_a_completed_video(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     parent = await videos_client.create(prompt="a cat", seconds=12, size="1792x1024")
     fake_upstream.finish(parent.id)
@@ -221,7 +226,7 @@ async def test_remix_of_a_completed_video(
 
 @pytest.mark.asyncio
 async def test_remix_of_an_unfinished_video_is_rejected_once(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     parent = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
 
@@ -255,7 +260,7 @@ async def test_download_video_to_memory_and_thumbnail(
 
 @pytest.mark.asyncio
 async def test_download_to_a_file(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, tmp_path: Path
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     job = await _completed(videos_client, fake_upstream, "a cat [bytes:200000]")
     dest = tmp_path / "out.mp4"
@@ -269,7 +274,7 @@ async def test_download_to_a_file(
 
 @pytest.mark.asyncio
 async def test_download_before_completion_is_rejected(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     with pytest.raises(UpstreamRejected):
@@ -279,7 +284,7 @@ async def test_download_before_completion_is_rejected(
 
 @pytest.mark.asyncio
 async def test_unknown_id_is_not_found(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     with pytest.raises(UpstreamNotFound):
         await videos_client.retrieve("video_nope")
@@ -290,7 +295,7 @@ async def test_unknown_id_is_not_found(
 async def test_check_credentials(
     upstream_http: httpx.AsyncClient,
     fake_upstream: FakeUpstream,
-    videos_client: VideosClient,
+    videos_client: OpenAIVideosClient,
     upstream_sleeps: RecordingSleep,
 ) -> None:
     await videos_client.check_credentials()
@@ -305,7 +310,7 @@ async def test_check_credentials(
 
 @pytest.mark.asyncio
 async def test_check_credentials_forbidden(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.inject("retrieve", Fault.HTTP_ERROR, status=403, message="Org not verified")
     with pytest.raises(UpstreamAuthError):
@@ -331,7 +336,7 @@ async def test_check_credentials_forbidden(
 )
 @pytest.mark.asyncio
 async def test_create_validates_locally(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, kwargs: dict, field: str
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, kwargs: dict, field: str
 ) -> None:
     args = {"prompt": "a cat", "seconds": 4, "size": "720x1280", **kwargs}
     with pytest.raises(InvalidInput) as caught:
@@ -342,7 +347,7 @@ async def test_create_validates_locally(
 
 @pytest.mark.asyncio
 async def test_remix_and_retrieve_validate_locally(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     with pytest.raises(InvalidInput):
         await videos_client.remix("video_1", prompt="")
@@ -355,10 +360,57 @@ async def test_remix_and_retrieve_validate_locally(
 
 @pytest.mark.asyncio
 async def test_max_length_prompt_is_accepted(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="é" * 32000, seconds=4, size="720x1280")
     assert len(fake_upstream.jobs[job.id].prompt) == 32000
+
+
+def test_capabilities_are_the_video_spec_and_frozen(videos_client: OpenAIVideosClient) -> None:
+    caps = videos_client.capabilities()
+    assert caps == VideoCapabilities(
+        can_remix=True,
+        can_list=True,
+        can_extend=True,
+        image_input=True,
+        models=VIDEO_MODELS,
+        sizes=VIDEO_SIZES,
+        seconds=VIDEO_SECONDS,
+    )
+    with pytest.raises(FrozenInstanceError):
+        caps.sizes = ("1x1",)  # type: ignore[misc]  # assigning to a frozen field is the test
+
+
+@pytest.mark.asyncio
+async def test_create_accepts_every_size_and_duration_it_advertises(
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
+) -> None:
+    caps = videos_client.capabilities()
+    for size in caps.sizes:
+        for seconds in caps.seconds:
+            job = await videos_client.create(prompt="a cat", seconds=seconds, size=size)
+            assert (job.size, job.seconds) == (size, str(seconds))
+    assert fake_upstream.count("create") == len(caps.sizes) * len(caps.seconds)
+
+
+@pytest.mark.asyncio
+async def test_create_explains_what_it_accepts(
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
+) -> None:
+    with pytest.raises(InvalidInput) as seconds:
+        await videos_client.create(prompt="a cat", seconds=10, size="720x1280")
+    with pytest.raises(InvalidInput) as size:
+        await videos_client.create(prompt="a cat", seconds=4, size="1920x1080")
+    with pytest.raises(InvalidInput) as prompt:
+        await videos_client.create(prompt="x" * 32001, seconds=4, size="720x1280")
+    assert seconds.value.user_message == "The duration must be 4, 8 or 12 seconds."
+    assert size.value.user_message == (
+        "The size must be one of 720x1280, 1280x720, 1024x1792, 1792x1024."
+    )
+    assert prompt.value.user_message == (
+        f"The prompt is too long (32001 characters, max {API_MAX_PROMPT_CHARS})."
+    )
+    assert fake_upstream.requests == []
 
 
 # --- retries on idempotent operations ---------------------------------------------------------
@@ -366,7 +418,7 @@ async def test_max_length_prompt_is_accepted(
 
 @pytest.mark.asyncio
 async def test_retrieve_honours_retry_after(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     fake_upstream.inject("retrieve", Fault.RATE_LIMIT, retry_after=2)
@@ -379,7 +431,7 @@ async def test_retrieve_honours_retry_after(
 
 @pytest.mark.asyncio
 async def test_retrieve_honours_an_http_date_retry_after(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
@@ -392,7 +444,7 @@ async def test_retrieve_honours_an_http_date_retry_after(
 
 @pytest.mark.asyncio
 async def test_a_long_retry_after_is_raised_not_waited(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     fake_upstream.inject("retrieve", Fault.RATE_LIMIT, retry_after=RETRY_AFTER_LIMIT + 60)
@@ -418,7 +470,7 @@ async def test_a_long_retry_after_is_raised_not_waited(
 )
 @pytest.mark.asyncio
 async def test_retrieve_retries_transient_failures(
-    videos_client: VideosClient,
+    videos_client: OpenAIVideosClient,
     fake_upstream: FakeUpstream,
     upstream_sleeps: RecordingSleep,
     fault: Fault,
@@ -465,7 +517,7 @@ async def test_retrieve_gives_up_after_max_retries(
     fake_upstream.inject("retrieve", Fault.HTTP_500, times=100)
 
     with (
-        caplog.at_level(logging.WARNING, logger="bot.upstream.client"),
+        caplog.at_level(logging.WARNING, logger="bot.upstream.transport"),
         pytest.raises(UpstreamUnavailable) as caught,
     ):
         await client.retrieve(job.id)
@@ -476,13 +528,13 @@ async def test_retrieve_gives_up_after_max_retries(
     assert len(upstream_sleeps.delays) == 4
     for delay, ceiling in zip(upstream_sleeps.delays, ceilings, strict=True):
         assert ceiling / 2 <= delay <= ceiling
-    warnings = [r for r in caplog.records if r.name == "bot.upstream.client"]
+    warnings = [r for r in caplog.records if r.name == "bot.upstream.transport"]
     assert len(warnings) == 5 and all(r.levelno == logging.WARNING for r in warnings)
 
 
 @pytest.mark.asyncio
 async def test_retrieve_rate_limited_to_the_end(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     fake_upstream.inject("retrieve", Fault.RATE_LIMIT, times=100, retry_after=1)
@@ -495,7 +547,7 @@ async def test_retrieve_rate_limited_to_the_end(
 
 @pytest.mark.asyncio
 async def test_download_retries_a_connection_drop_midway(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, tmp_path: Path
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     job = await _completed(videos_client, fake_upstream, "a cat [bytes:500000]")
     fake_upstream.inject("content", Fault.DROP)
@@ -512,7 +564,7 @@ async def test_download_retries_a_connection_drop_midway(
 
 @pytest.mark.asyncio
 async def test_download_that_always_drops_gives_up(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, tmp_path: Path
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     job = await _completed(videos_client, fake_upstream, "a cat [fault:drop] [bytes:100000]")
     with pytest.raises(UpstreamUnavailable):
@@ -522,7 +574,7 @@ async def test_download_that_always_drops_gives_up(
 
 @pytest.mark.asyncio
 async def test_download_rejects_a_json_answer_as_content(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await _completed(videos_client, fake_upstream)
     fake_upstream.inject("content", Fault.MALFORMED)
@@ -547,7 +599,7 @@ async def test_download_times_out_and_retries(
 
 @pytest.mark.asyncio
 async def test_job_moderation_failure(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
 ) -> None:
     job = await videos_client.create(prompt="a cat [fault:moderation]", seconds=4, size="720x1280")
     upstream_clock.advance(10)
@@ -558,7 +610,7 @@ async def test_job_moderation_failure(
 
 @pytest.mark.asyncio
 async def test_manual_failure_is_reported(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
     fake_upstream.fail(job.id, code="internal_error", message="GPU fell over " + "x" * 400)
@@ -569,7 +621,7 @@ async def test_manual_failure_is_reported(
 
 @pytest.mark.asyncio
 async def test_submit_time_moderation_is_not_retried(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     with pytest.raises(ModerationBlocked) as caught:
         await videos_client.create(prompt="[fault:moderation_submit]", seconds=4, size="720x1280")
@@ -579,7 +631,7 @@ async def test_submit_time_moderation_is_not_retried(
 
 @pytest.mark.asyncio
 async def test_expired_job_and_content(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await _completed(videos_client, fake_upstream)
     fake_upstream.inject("retrieve", Fault.EXPIRED, video_id=job.id)
@@ -594,7 +646,7 @@ async def test_expired_job_and_content(
 
 @pytest.mark.asyncio
 async def test_stuck_job_stays_queued(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_clock: FakeClock
 ) -> None:
     job = await videos_client.create(prompt="a cat [fault:stuck]", seconds=4, size="720x1280")
     upstream_clock.advance(10_000)
@@ -637,7 +689,7 @@ async def test_stuck_job_stays_queued(
 )
 @pytest.mark.asyncio
 async def test_client_errors_are_mapped_and_not_retried(
-    videos_client: VideosClient,
+    videos_client: OpenAIVideosClient,
     fake_upstream: FakeUpstream,
     upstream_sleeps: RecordingSleep,
     params: dict,
@@ -657,7 +709,7 @@ async def test_client_errors_are_mapped_and_not_retried(
 
 @pytest.mark.asyncio
 async def test_rejection_message_is_short_and_user_safe(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.inject(
         "create", Fault.HTTP_ERROR, status=400, message="Inpaint image must match " + "y" * 500
@@ -672,7 +724,7 @@ async def test_rejection_message_is_short_and_user_safe(
 @pytest.mark.parametrize("status", [404, 410])
 @pytest.mark.asyncio
 async def test_content_gone_is_content_expired(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, status: int
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, status: int
 ) -> None:
     job = await _completed(videos_client, fake_upstream)
     fake_upstream.inject("content", Fault.HTTP_ERROR, status=status, message="gone")
@@ -737,7 +789,7 @@ async def test_uncertain_remix_is_never_resent(
 
 @pytest.mark.asyncio
 async def test_create_is_resent_after_429(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
 ) -> None:
     fake_upstream.inject("create", Fault.RATE_LIMIT, times=2, retry_after=3)
     job = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
@@ -747,7 +799,7 @@ async def test_create_is_resent_after_429(
 
 @pytest.mark.asyncio
 async def test_remix_is_resent_after_429(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     parent = await _completed(videos_client, fake_upstream)
     fake_upstream.inject("remix", Fault.RATE_LIMIT, retry_after=1)
@@ -757,7 +809,7 @@ async def test_remix_is_resent_after_429(
 
 @pytest.mark.asyncio
 async def test_create_rate_limited_to_the_end(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     with pytest.raises(RateLimited):
         await videos_client.create(prompt="a cat [fault:rate_limit=1]", seconds=4, size="720x1280")
@@ -852,7 +904,7 @@ async def test_newapi_generic_wrapped_answers(
 
 @pytest.mark.asyncio
 async def test_newapi_error_object_inside_a_200(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     body = {"code": "task_not_exist", "message": "task_not_exist", "data": None}
     fake_upstream.inject("retrieve", Fault.RESPOND, json=body)
@@ -906,7 +958,7 @@ async def test_poll_after_header(
 
 @pytest.mark.asyncio
 async def test_lenient_parsing_of_odd_answers(
-    videos_client: VideosClient, fake_upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
 ) -> None:
     odd = {
         "task_id": "abc",
@@ -920,7 +972,7 @@ async def test_lenient_parsing_of_odd_answers(
     fake_upstream.inject("retrieve", Fault.RESPOND, json=odd)
     fake_upstream.inject("create", Fault.RESPOND, json={"task_id": "task_1"})
 
-    with caplog.at_level(logging.WARNING, logger="bot.upstream.client"):
+    with caplog.at_level(logging.WARNING, logger="bot.upstream.parsing"):
         job = await videos_client.retrieve("abc")
     created = await videos_client.create(prompt="a cat", seconds=4, size="720x1280")
 
@@ -1036,7 +1088,7 @@ async def test_byte_cap_stops_the_download(
 
 @pytest.mark.asyncio
 async def test_byte_cap_is_inclusive(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await _completed(videos_client, fake_upstream, "a cat [bytes:5000]")
     assert (await videos_client.download(job.id, max_bytes=5000)).size == 5000

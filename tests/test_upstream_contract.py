@@ -26,8 +26,15 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from bot.core.video_spec import (
+    API_MAX_PROMPT_CHARS,
+    PROMPT_MAX_CHARS,
+    VIDEO_MODELS,
+    VIDEO_SECONDS,
+    VIDEO_SIZES,
+)
 from bot.emulators.fake_upstream import FakeUpstream, Fault, RecordedRequest, parse_multipart
-from bot.upstream.client import ReferenceImage, VideosClient
+from bot.upstream import OpenAIVideosClient, ReferenceImage
 from tests.upstream_fixtures import API_KEY, FakeClock
 from tests.upstream_fixtures import fake_upstream as fake_upstream
 from tests.upstream_fixtures import upstream_clock as upstream_clock
@@ -146,7 +153,7 @@ def _describe(errors: list[Exception]) -> str:
 
 @pytest.mark.asyncio
 async def test_client_requests_satisfy_the_contract(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     job = await videos_client.create(prompt="a calico cat", seconds=8, size="1024x1792")
     await videos_client.retrieve(job.id)
@@ -178,7 +185,7 @@ async def test_client_requests_satisfy_the_contract(
 
 @pytest.mark.asyncio
 async def test_create_with_a_reference_image_satisfies_the_multipart_schema(
-    videos_client: VideosClient, fake_upstream: FakeUpstream
+    videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
     image = ReferenceImage(filename="frame.webp", content_type="image/webp", data=b"RIFF\x00WEBP")
     await videos_client.create(prompt="go", seconds=4, size="720x1280", reference=image)
@@ -193,7 +200,7 @@ async def test_create_with_a_reference_image_satisfies_the_multipart_schema(
 @pytest.mark.asyncio
 async def test_litellm_ids_are_valid_path_parameters(upstream_http: httpx.AsyncClient) -> None:
     async with FakeUpstream(api_key=API_KEY, dialect="litellm", job_seconds=0) as up:
-        client = VideosClient(upstream_http, base_url=up.base_url, api_key=API_KEY)
+        client = OpenAIVideosClient(upstream_http, base_url=up.base_url, api_key=API_KEY)
         job = await client.create(prompt="a", seconds=4, size="720x1280")
         await client.retrieve(job.id)
         await client.download(job.id, max_bytes=10**6)
@@ -312,3 +319,19 @@ async def test_relay_dialects_deviate_from_the_contract_on_purpose() -> None:
             ) as http:
                 created = await http.post("/videos", json={"prompt": "a"})
         assert list(component("VideoResource").iter_errors(created.json())), dialect
+
+
+def test_the_video_spec_is_the_contracts() -> None:
+    """``bot.core.video_spec`` is the one copy of these facts: it must say what the API says."""
+    schemas = SPEC["components"]["schemas"]
+    assert VIDEO_SIZES == tuple(schemas["VideoSize"]["enum"])
+    assert tuple(str(s) for s in VIDEO_SECONDS) == tuple(schemas["VideoSeconds"]["enum"])
+    documented_models = next(
+        part["enum"] for part in schemas["VideoModel"]["anyOf"] if "enum" in part
+    )
+    assert set(VIDEO_MODELS) <= set(documented_models)
+    prompt_bodies = ("CreateVideoMultipartBody", "CreateVideoJsonBody", "CreateVideoRemixBody")
+    limits = {schemas[name]["properties"]["prompt"]["maxLength"] for name in prompt_bodies}
+    assert limits == {API_MAX_PROMPT_CHARS}
+    # Our product limit is a different, stricter fact: a prompt we accept, the API accepts.
+    assert PROMPT_MAX_CHARS <= API_MAX_PROMPT_CHARS

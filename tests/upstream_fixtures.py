@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from bot.emulators.fake_upstream import FakeUpstream
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient
 
 #: The emulator's key. Long and distinctive, so a leak is easy to find in text.
 API_KEY = "sk-test-3f9a1c77e2b04d5c8a6e-LEAKCHECK"
@@ -40,7 +40,7 @@ class FakeClock:
 
 
 class RecordingSleep:
-    """A ``sleep`` for ``VideosClient`` that records delays and returns at once.
+    """A ``sleep`` for ``OpenAIVideosClient`` that records delays and returns at once.
 
     ``before_next`` (an async callable) runs once, at the first sleep: tests use it to
     change the world between two attempts (e.g. start a server).
@@ -60,8 +60,8 @@ class RecordingSleep:
 
 def make_client(
     http: httpx.AsyncClient, base_url: str, sleep: RecordingSleep, **overrides: Any
-) -> VideosClient:
-    """A ``VideosClient`` with test-friendly timeouts (override any keyword)."""
+) -> OpenAIVideosClient:
+    """A ``OpenAIVideosClient`` with test-friendly timeouts (override any keyword)."""
     options: dict[str, Any] = {
         "api_key": API_KEY,
         "json_timeout": 2.0,
@@ -70,7 +70,7 @@ def make_client(
         "sleep": sleep,
     }
     options.update(overrides)
-    return VideosClient(http, base_url=base_url, **options)
+    return OpenAIVideosClient(http, base_url=base_url, **options)
 
 
 def free_port() -> int:
@@ -128,5 +128,5 @@ async def upstream_http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def videos_client(
     upstream_http: httpx.AsyncClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
-) -> VideosClient:
+) -> OpenAIVideosClient:
     return make_client(upstream_http, fake_upstream.base_url, upstream_sleeps)

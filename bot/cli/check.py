@@ -14,7 +14,7 @@ Items:
   the secrets are set, and every offered model has a price;
 * ``database`` / ``media``: the folders are writable, the SQLite file (if it exists)
   is a database whose migrations this version knows;
-* ``upstream``: one cheap authenticated request (``VideosClient.check_credentials``;
+* ``upstream``: one cheap authenticated request (``VideoProvider.check_credentials``;
   it creates nothing) proves the Videos API reachable and the key accepted;
 * ``discord token``: ``GET /users/@me`` with the bot token (no gateway login);
 * ``guild ...``: for every server the bot is in, its permissions in each text channel,
@@ -50,7 +50,7 @@ from bot.config import ENV_API_KEY, ENV_DISCORD_TOKEN, Config, ConfigError
 from bot.core import errors
 from bot.discord_ui.permissions import REQUIRED
 from bot.storage.migrations import MIGRATIONS
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient
 
 DISCORD_API = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://github.com/sora-bot/sora-bot, 0.1) sora-bot-check"
@@ -268,7 +268,7 @@ async def check_upstream(config: Config, http: httpx.AsyncClient) -> CheckLine:
     """One cheap authenticated lookup that creates nothing."""
     up = config.upstream
     where = public_url(up.base_url)
-    client = VideosClient(
+    client = OpenAIVideosClient(
         http,
         base_url=up.base_url,
         api_key=up.api_key.reveal(),
@@ -277,7 +277,7 @@ async def check_upstream(config: Config, http: httpx.AsyncClient) -> CheckLine:
         max_retries=1,
     )
     try:
-        with _quiet("bot.upstream.client"):
+        with _quiet("bot.upstream"):
             await client.check_credentials()
     except errors.UpstreamAuthError:
         return fail("upstream", f"{where} refused the API key ({ENV_API_KEY}): check it")

@@ -19,15 +19,15 @@ from bot.discord_ui.app import SoraBot
 from bot.discord_ui.endpoint import use_discord_endpoint
 from bot.ops.health import Observability
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import VideosClient
+from bot.upstream import OpenAIVideosClient, VideoProvider
 
 log = logging.getLogger(__name__)
 
 
-def make_upstream(config: Config, http: httpx.AsyncClient) -> VideosClient:
+def make_upstream(config: Config, http: httpx.AsyncClient) -> VideoProvider:
     """The Videos API client the config describes."""
     up = config.upstream
-    return VideosClient(
+    return OpenAIVideosClient(
         http,
         base_url=up.base_url,
         api_key=up.api_key.reveal(),

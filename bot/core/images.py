@@ -11,8 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from bot.core.errors import InvalidInput
-
-ALLOWED_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+from bot.core.video_spec import REFERENCE_IMAGE_TYPES
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,7 +72,7 @@ def check_reference_image(
 ) -> ImageInfo:
     """Raise ``InvalidInput`` unless ``data`` is a usable first frame for a ``size`` video."""
     declared = (content_type or "").split(";")[0].strip().lower()
-    if declared and declared not in ALLOWED_TYPES:
+    if declared and declared not in REFERENCE_IMAGE_TYPES:
         raise InvalidInput("image", "The image must be a PNG, JPEG or WebP file.")
     if len(data) > max_bytes:
         raise InvalidInput(
@@ -103,7 +102,7 @@ def check_declared_image(
 ) -> None:
     """The same checks from what Discord says about an attachment, before downloading it."""
     declared = (content_type or "").split(";")[0].strip().lower()
-    if declared not in ALLOWED_TYPES:
+    if declared not in REFERENCE_IMAGE_TYPES:
         raise InvalidInput("image", "The image must be a PNG, JPEG or WebP file.")
     if byte_size > max_bytes:
         raise InvalidInput(

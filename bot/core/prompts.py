@@ -6,9 +6,7 @@ import re
 import unicodedata
 
 from bot.core.errors import InvalidInput
-
-#: One limit for the slash option and the Remix modal (Discord caps modal text at 4000).
-MAX_PROMPT_CHARS = 4000
+from bot.core.video_spec import PROMPT_MAX_CHARS
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -23,9 +21,9 @@ def clean_prompt(prompt: str | None, *, field: str = "prompt") -> str:
     text = (prompt or "").translate(_ZERO_WIDTH).strip()
     if not text:
         raise InvalidInput(field, "The prompt is empty. Describe the video you want.")
-    if len(text) > MAX_PROMPT_CHARS:
+    if len(text) > PROMPT_MAX_CHARS:
         raise InvalidInput(
-            field, f"The prompt is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}."
+            field, f"The prompt is {len(text)} characters long; the limit is {PROMPT_MAX_CHARS}."
         )
     if _BIDI_CONTROLS.search(text):
         raise InvalidInput(

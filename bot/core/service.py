@@ -5,7 +5,7 @@ returned ``VideoTask``; nothing here knows about Discord.
 
 The money rule: the task row is written (``submitting``) before the upstream
 create is sent, and the create is sent once. If the answer is lost the task is
-failed, never re-sent (see ``VideosClient.create`` for the only retries allowed).
+failed, never re-sent (see ``bot.upstream.failures`` for the only retries allowed).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.core.prompts import clean_prompt
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import ReferenceImage, UpstreamJob, VideosClient
+from bot.upstream import ReferenceImage, UpstreamJob, VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class VideoService:
         self,
         *,
         store: AsyncTaskStore,
-        upstream: VideosClient,
+        upstream: VideoProvider,
         config: Config,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,

@@ -29,7 +29,7 @@ from bot.discord_ui.video_cog import VideoCog
 from bot.discord_ui.views import DYNAMIC_ITEMS
 from bot.polling.poller import Poller, PollerSettings
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import VideosClient
+from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class SoraBot(commands.Bot):
         *,
         config: Config,
         store: AsyncTaskStore,
-        upstream: VideosClient,
+        upstream: VideoProvider,
         clock: Clock = utc_now,
         policy: PollPolicy | None = None,
         sync_commands: bool = True,

@@ -11,11 +11,11 @@ from discord.ext import commands
 
 from bot.core.errors import InvalidInput
 from bot.core.images import check_declared_image
-from bot.core.prompts import MAX_PROMPT_CHARS
 from bot.core.service import MAX_VARIANTS, GenerateOptions
+from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
-from bot.upstream.client import ReferenceImage
+from bot.upstream import ReferenceImage
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot
@@ -47,7 +47,7 @@ class VideoCog(commands.Cog):
     async def sora(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
         model: str | None = None,
         seconds: int | None = None,
         size: str | None = None,
@@ -81,7 +81,7 @@ class VideoCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         video_id: str,
-        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS],
         variants: app_commands.Range[int, 1, MAX_VARIANTS] = 1,
     ) -> None:
         service = self.bot.service

@@ -16,7 +16,7 @@ import discord
 
 from bot.core.errors import BotError
 from bot.core.models import TaskStatus, VideoTask
-from bot.core.prompts import MAX_PROMPT_CHARS
+from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui import render
 from bot.discord_ui.flows import origin_of, submit_with_card
 from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
@@ -94,8 +94,8 @@ class RemixModal(discord.ui.Modal):
             label="Prompt for the remix",
             custom_id="remix_prompt",
             style=discord.TextStyle.paragraph,
-            default=parent.prompt[:MAX_PROMPT_CHARS],
-            max_length=MAX_PROMPT_CHARS,
+            default=parent.prompt[:PROMPT_MAX_CHARS],
+            max_length=PROMPT_MAX_CHARS,
             required=True,
         )
         self.add_item(self.prompt)

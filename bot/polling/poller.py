@@ -27,7 +27,7 @@ from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import UpstreamJob, VideosClient
+from bot.upstream import UpstreamJob, VideoProvider
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -80,7 +80,7 @@ class Poller:
         self,
         *,
         store: AsyncTaskStore,
-        upstream: VideosClient,
+        upstream: VideoProvider,
         notifier: Notifier,
         settings: PollerSettings,
         policy: PollPolicy | None = None,

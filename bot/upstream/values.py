@@ -1,0 +1,75 @@
+"""The values that cross the upstream boundary, whichever dialect the upstream speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.core.models import TaskStatus
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpstreamJob:
+    """One video job as the upstream reported it, normalised."""
+
+    id: str
+    status: TaskStatus  # only QUEUED, IN_PROGRESS, COMPLETED or FAILED
+    raw_status: str
+    progress: int  # 0..100
+    model: str | None = None
+    seconds: str | None = None
+    size: str | None = None
+    remixed_from: str | None = None
+    error_code: str | None = None  # e.g. "moderation_blocked", "expired", "cancelled"
+    error_message: str | None = None
+    result_url: str | None = None  # a public link to the result, when the upstream gave one
+    expires_at: datetime | None = None
+    poll_after: float | None = None  # seconds, from the openai-poll-after-ms header
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReferenceImage:
+    """An image sent as ``input_reference`` (the first frame of the video)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return (
+            f"ReferenceImage(filename={self.filename!r}, content_type={self.content_type!r}, "
+            f"data=<{len(self.data)} bytes>)"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Download:
+    """A downloaded asset: in memory (``data``) or streamed to a file (``path``)."""
+
+    size: int
+    content_type: str | None
+    data: bytes | None = None
+    path: Path | None = None
+
+    def __repr__(self) -> str:
+        where = f"path={self.path!r}" if self.path is not None else "data=<in memory>"
+        return f"Download(size={self.size}, content_type={self.content_type!r}, {where})"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VideoCapabilities:
+    """What one upstream dialect can do, so callers can ask instead of assuming.
+
+    ``can_list`` and ``can_extend`` describe the dialect itself: no operation for them is
+    part of ``VideoProvider`` yet. ``models`` are the documented names; a dialect may
+    accept others.
+    """
+
+    can_remix: bool
+    can_list: bool
+    can_extend: bool
+    image_input: bool
+    models: tuple[str, ...]
+    sizes: tuple[str, ...]
+    seconds: tuple[int, ...]
