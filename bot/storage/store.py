@@ -36,11 +36,12 @@ from sqlite_utils import Database
 
 from bot.core import ids
 from bot.core.clock import Clock, utc_now
-from bot.core.errors import IllegalTransition, NotFound
+from bot.core.errors import IllegalTransition, NotFound, parse_failure_code
 from bot.core.lineage import DEFAULT_MAX_DEPTH, LineageError
 from bot.core.models import (
     ACTIVE_STATUSES,
     DeliveryState,
+    EventKind,
     TaskEvent,
     TaskKind,
     TaskStatus,
@@ -151,6 +152,8 @@ def _decode(row: Mapping[str, Any]) -> VideoTask:
         values[column] = _from_db_time(values[column])
     values["status"] = TaskStatus(values["status"])
     values["delivery_state"] = DeliveryState(values["delivery_state"])
+    values["error_code"] = parse_failure_code(values["error_code"])
+    values["card_status"] = values["card_status"] and TaskStatus(values["card_status"])
     values["metadata"] = json.loads(values["metadata"] or "{}")
     attached = values["result_attached"]
     values["result_attached"] = None if attached is None else bool(attached)
@@ -877,7 +880,7 @@ class TaskStore:
         now = self._clock()
         with self._write():
             self._require(task_id)
-            self._insert_event(task_id, kind, detail or {}, now)
+            self._insert_event(task_id, EventKind(kind), detail or {}, now)
 
     def events(self, task_id: str) -> list[TaskEvent]:
         """A task's audit trail, oldest first."""
@@ -889,7 +892,7 @@ class TaskStore:
             TaskEvent(
                 task_id=row["task_id"],
                 at=datetime.fromisoformat(row["at"]),
-                kind=row["kind"],
+                kind=EventKind(row["kind"]),
                 detail=json.loads(row["detail"]),
             )
             for row in rows
