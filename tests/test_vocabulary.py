@@ -9,6 +9,7 @@ version of the bot left it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from bot.core import errors
 from bot.core.errors import FailureCode, UpstreamError, parse_failure_code
 from bot.core.models import EventKind, TaskStatus
 from bot.core.service import GenerateOptions
+from bot.discord_ui.pagination import PAGE_ID, PAGE_TEMPLATE, PageKind, source_for
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.store import TaskStore, open_database
 from bot.upstream.client import normalize_status
@@ -195,3 +197,13 @@ def test_m004_runs_once_and_the_classes_no_longer_produce_class_names() -> None:
     assert names.count(M004) == 1 and names[-1] == M004
     assert all(cls.failure_code != cls.__name__ for cls in _upstream_error_types())
     assert errors.ContentTooLarge(10).failure_code is FailureCode.CONTENT_TOO_LARGE
+
+
+# --- page kinds -------------------------------------------------------------------------
+
+
+def test_page_kinds_fit_the_custom_id_and_an_unknown_kind_has_no_source() -> None:
+    for kind in PageKind:
+        match = re.fullmatch(PAGE_TEMPLATE, PAGE_ID.format(kind=kind, page=3, state="k7q2mx"))
+        assert match is not None and PageKind(match["kind"]) is kind
+    assert source_for("gone") is None
