@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.config import PollerConfig
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import FailureCode
@@ -65,18 +66,6 @@ class TickSummary:
     messages: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
-class PollerSettings:
-    """The knobs the poller needs from config."""
-
-    batch_size: int = 50
-    concurrency: int = 8
-    max_age: timedelta = timedelta(minutes=60)
-    card_edit_interval: timedelta = timedelta(seconds=5)
-    delivery_max_attempts: int = 8
-    media_dir: Path = Path("data/media")
-
-
 class Poller:
     """Polls active tasks and delivers finished ones."""
 
@@ -86,7 +75,8 @@ class Poller:
         store: AsyncTaskStore,
         upstream: VideosClient,
         notifier: Notifier,
-        settings: PollerSettings,
+        settings: PollerConfig,
+        media_dir: Path,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
         on_tick: Callable[[TickSummary], None] | None = None,
@@ -95,6 +85,7 @@ class Poller:
         self.upstream = upstream
         self.notifier = notifier
         self.settings = settings
+        self.media_dir = media_dir
         self.policy = policy or PollPolicy()
         self.clock = clock
         self.paused_until: datetime | None = None
@@ -414,8 +405,8 @@ class Poller:
         limit = self.notifier.upload_limit(task)
         if limit is None or task.upstream_id is None:
             return None, False
-        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.settings.media_dir / f"{task.id}.mp4"
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.media_dir / f"{task.id}.mp4"
         try:
             download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
         except errors.ContentTooLarge:

@@ -131,8 +131,8 @@ def apply_migrations(db: Database) -> None:
     MIGRATIONS.apply(db)
 
 
-# m004 is defined after ``apply_migrations`` on purpose: registration order is file order,
-# and new migrations go at the very end.
+# Migrations below ``apply_migrations`` still run (it reads ``MIGRATIONS`` when called),
+# in file order like the ones above; new ones go at the very end of the file.
 
 #: Failure codes were once the exception class names; each error type now has a stable code.
 _M004_CLASS_NAME_CODES = {
