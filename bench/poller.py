@@ -61,7 +61,7 @@ from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.models import DeliveryState
 from bot.core.poll_policy import PollPolicy
 from bot.core.service import GenerateOptions, Origin, VideoService
-from bot.discord_ui.app import policy_from_config, settings_from_config
+from bot.discord_ui.app import policy_from_config
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
 from bot.storage.async_store import AsyncTaskStore
@@ -142,7 +142,8 @@ async def simulate(
             store=store,
             upstream=client,
             notifier=notifier,
-            settings=settings_from_config(config),
+            settings=config.poller,
+            media_dir=config.storage.media_dir,
             policy=policy,
             clock=clock,
         )

@@ -11,7 +11,7 @@ real upstream would be.
 
 This process runs the bot's core as production wires it: ``AsyncTaskStore`` (one
 SQLite worker thread), ``OpenAIVideosClient`` (httpx, real loopback HTTP), ``Poller`` with the
-production ``PollPolicy`` and ``PollerSettings`` from the default config. Only the
+production ``PollPolicy`` and ``PollerConfig`` from the default config. Only the
 Discord edge is a recording notifier. It also imports the Discord layer so that the peak
 RSS includes the libraries the real bot loads.
 
@@ -66,7 +66,7 @@ from bench.common import (
 from bot.config import Config, PollerConfig, StorageConfig, UpstreamConfig
 from bot.core.clock import utc_now
 from bot.core.models import TaskStatus
-from bot.discord_ui.app import policy_from_config, settings_from_config
+from bot.discord_ui.app import policy_from_config
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import LEASE_SECONDS, Poller
 from bot.storage.async_store import AsyncTaskStore
@@ -174,7 +174,8 @@ async def resume(
         store=store,
         upstream=client,
         notifier=BenchNotifier(utc_now),
-        settings=settings_from_config(config),
+        settings=config.poller,
+        media_dir=config.storage.media_dir,
         policy=policy_from_config(config),
     )
     await poller.recover()

@@ -1,23 +1,47 @@
-"""Configuration: a TOML file into frozen dataclasses, secrets from the environment.
+"""Configuration: a TOML file into frozen, validated dataclasses; secrets from the environment.
 
 Every key has a default, so the bot also starts with no file at all when the
 environment provides the secrets. Relative paths in the file resolve against
-the file's folder (not the working directory). Validation happens once, here;
-an invalid value raises ``ConfigError`` with one readable line.
+the file's folder (not the working directory).
+
+The sections are pydantic dataclasses: the field types and ``Field`` bounds *are*
+the validation, and it runs on every construction (``load_config``, tests, the
+harness and ``dataclasses.replace`` alike). ``load_config`` turns the first
+problem into a ``ConfigError`` of one line naming the key, what was expected and
+what was found.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import json
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.core.video_spec import VIDEO_SECONDS as SPEC_SECONDS
 from bot.core.video_spec import VIDEO_SIZES as SPEC_SIZES
-from bot.core.video_spec import seconds_text
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Estimated USD per second of video, per model: the one place these numbers live.
+DEFAULT_PRICES: Mapping[str, float] = {"sora-2": 0.10, "sora-2-pro": 0.30}
 
 ENV_CONFIG = "SORA_BOT_CONFIG"
 ENV_DISCORD_TOKEN = "DISCORD_TOKEN"
@@ -60,53 +84,138 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True, kw_only=True)
+# --- field types: each names what it accepts ---------------------------------------------
+
+
+def _one_of(allowed: Sequence[object]) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise PydanticCustomError(
+                "not_one_of",
+                "{value} is not one of {allowed}",
+                {"value": _show(value), "allowed": ", ".join(map(str, allowed))},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise PydanticCustomError("not_http", "must start with http:// or https://")
+    return value.rstrip("/")
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise PydanticCustomError(
+            "not_one_of",
+            "{value} is not one of {allowed}",
+            {"value": _show(value), "allowed": ", ".join(LOG_LEVELS)},
+        )
+    return value
+
+
+Text = Annotated[str, Strict()]
+Flag = Annotated[bool, Strict()]
+Count = Annotated[int, Strict(), Field(ge=0)]
+PositiveCount = Annotated[int, Strict(), Field(gt=0)]
+Number = Annotated[float, Strict(), Field(ge=0)]
+PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
+Size = Annotated[str, Strict(), _one_of(SPEC_SIZES)]
+Seconds = Annotated[int, Strict(), _one_of(SPEC_SECONDS)]
+HttpUrl = Annotated[str, Strict(), AfterValidator(_http_url)]
+
+_SECTION = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+def _rule(key: str, message: str) -> PydanticCustomError:
+    """A rule between two keys of one section, reported on ``key``."""
+    return PydanticCustomError("config_rule", "{key}: {message}", {"key": key, "message": message})
+
+
+# --- the sections ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class DiscordConfig:
     """How the bot talks to Discord."""
 
     token: Secret = field(default_factory=lambda: Secret(""))
-    dev_guild_id: int = 0
-    admin_role: str = ""
-    mention_author: bool = True
-    api_base: str = ""
-    gateway_url: str = ""
+    dev_guild_id: Count = 0
+    admin_role: Text = ""
+    mention_author: Flag = True
+    api_base: Text = ""
+    gateway_url: Text = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class UpstreamConfig:
     """The OpenAI-compatible Videos API (OpenAI itself or a relay)."""
 
-    base_url: str = "https://api.openai.com/v1"
+    base_url: HttpUrl = "https://api.openai.com/v1"
     api_key: Secret = field(default_factory=lambda: Secret(""))
-    default_model: str = "sora-2"
-    models: tuple[str, ...] = ("sora-2", "sora-2-pro")
-    seconds: tuple[int, ...] = SPEC_SECONDS
-    sizes: tuple[str, ...] = SPEC_SIZES
-    default_seconds: int = 4
-    default_size: str = "1280x720"
-    request_timeout: float = 30.0
-    download_timeout: float = 300.0
-    max_retries: int = 4
-    max_reference_image_mb: float = 10.0
+    default_model: Text = "sora-2"
+    models: Annotated[tuple[Text, ...], Field(min_length=1)] = ("sora-2", "sora-2-pro")
+    seconds: tuple[Seconds, ...] = SPEC_SECONDS
+    sizes: tuple[Size, ...] = SPEC_SIZES
+    default_seconds: Seconds = 4
+    default_size: Size = "1280x720"
+    request_timeout: PositiveNumber = 30.0
+    download_timeout: PositiveNumber = 300.0
+    max_retries: Count = 4
+    max_reference_image_mb: PositiveNumber = 10.0
+
+    @model_validator(mode="after")
+    def _defaults_are_offered(self) -> UpstreamConfig:
+        for key, value, offered_key, offered in (
+            ("default_model", self.default_model, "models", self.models),
+            ("default_seconds", self.default_seconds, "seconds", self.seconds),
+            ("default_size", self.default_size, "sizes", self.sizes),
+        ):
+            if value not in offered:
+                listed = ", ".join(map(str, offered))
+                raise _rule(key, f"{_show(value)} is not one of {offered_key} ({listed})")
+        return self
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class PollerConfig:
-    """How often and how hard the poller asks the upstream."""
+    """How often and how hard the poller asks the upstream; the poller reads this directly."""
 
-    tick_seconds: float = 2.0
-    batch_size: int = 50
-    concurrency: int = 8
-    first_poll_seconds: float = 10.0
-    min_interval_seconds: float = 3.0
-    max_interval_seconds: float = 30.0
-    error_backoff_cap_seconds: float = 300.0
-    max_age_minutes: float = 60.0
-    card_edit_interval_seconds: float = 5.0
-    delivery_max_attempts: int = 8
+    tick_seconds: PositiveNumber = 2.0
+    batch_size: PositiveCount = 50
+    concurrency: PositiveCount = 8
+    first_poll_seconds: Number = 10.0
+    min_interval_seconds: PositiveNumber = 3.0
+    max_interval_seconds: PositiveNumber = 30.0
+    error_backoff_cap_seconds: Number = 300.0
+    max_age_minutes: PositiveNumber = 60.0
+    card_edit_interval_seconds: Number = 5.0
+    delivery_max_attempts: Count = 8
+
+    @model_validator(mode="after")
+    def _interval_bounds_are_ordered(self) -> PollerConfig:
+        if self.max_interval_seconds < self.min_interval_seconds:
+            raise _rule(
+                "max_interval_seconds",
+                f"must be at least min_interval_seconds ({_show(self.min_interval_seconds)}),"
+                f" got {_show(self.max_interval_seconds)}",
+            )
+        return self
+
+    @property
+    def max_age(self) -> timedelta:
+        """How long a video may take before it is failed."""
+        return timedelta(minutes=self.max_age_minutes)
+
+    @property
+    def card_edit_interval(self) -> timedelta:
+        """The least time between two edits of one status card."""
+        return timedelta(seconds=self.card_edit_interval_seconds)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class StorageConfig:
     """Where the SQLite database and downloaded media live."""
 
@@ -114,34 +223,34 @@ class StorageConfig:
     media_dir: Path = Path("data/media")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class LimitsConfig:
-    """Default quotas; admins override them per guild with ``/admin limits``."""
+    """Default quotas (0 = unlimited); admins override them per guild with ``/admin limits``."""
 
-    max_concurrent_per_user: int = 3
-    daily_seconds_per_user: int = 120
-    daily_budget: float = 20.0
-    banned_words: tuple[str, ...] = ()
+    max_concurrent_per_user: Count = 3
+    daily_seconds_per_user: Count = 120
+    daily_budget: Number = 20.0
+    banned_words: tuple[Text, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class LoggingConfig:
-    """Log level and format."""
+    """Log level (any case) and format."""
 
-    level: str = "INFO"
-    json: bool = False
+    level: Annotated[Text, AfterValidator(_log_level)] = "INFO"
+    json: Flag = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class HealthConfig:
     """The optional /healthz and /metrics HTTP endpoint."""
 
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8080
+    enabled: Flag = False
+    host: Text = "127.0.0.1"
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] = 8080
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class Config:
     """The whole configuration."""
 
@@ -150,9 +259,7 @@ class Config:
     poller: PollerConfig = field(default_factory=PollerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
-    prices: Mapping[str, float] = field(
-        default_factory=lambda: {"sora-2": 0.10, "sora-2-pro": 0.30}
-    )
+    prices: dict[str, Number] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     source: Path | None = None
@@ -172,6 +279,11 @@ SECTIONS: dict[str, type] = {
     "health": HealthConfig,
 }
 SECRET_KEYS = {("discord", "token"), ("upstream", "api_key")}
+_TABLES = (*SECTIONS, "prices")
+_CONFIG = TypeAdapter(Config)
+
+
+# --- loading -----------------------------------------------------------------------------
 
 
 def load_config(
@@ -192,8 +304,17 @@ def load_config(
         source = Path(path).expanduser().resolve()
         raw = _read_toml(source)
         base_dir = source.parent
-    config = _build(raw, base_dir, env, source)
-    _validate(config, require_secrets=require_secrets)
+    _check_tables(raw)
+    try:
+        config = _CONFIG.validate_python(_with_environment(raw, env))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+    storage = StorageConfig(
+        database=_resolve(config.storage.database, base_dir),
+        media_dir=_resolve(config.storage.media_dir, base_dir),
+    )
+    config = dataclasses.replace(config, storage=storage, source=source)
+    _check_secrets(config, require_secrets=require_secrets)
     return config
 
 
@@ -207,95 +328,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _build(
-    raw: dict[str, Any], base_dir: Path, env: Mapping[str, str], source: Path | None
-) -> Config:
-    unknown = set(raw) - set(SECTIONS) - {"prices"}
-    if unknown:
-        raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
-    sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in SECTIONS.items()}
-    prices = _prices(raw.get("prices"))
-    discord = sections["discord"]
-    upstream = sections["upstream"]
-    storage = sections["storage"]
-    discord = _replace(discord, token=Secret(env.get(ENV_DISCORD_TOKEN, "")))
-    upstream = _replace(
-        upstream,
-        api_key=Secret(env.get(ENV_API_KEY, "")),
-        base_url=(env.get(ENV_API_BASE) or upstream.base_url).rstrip("/"),
-    )
-    database = Path(env[ENV_DB]) if env.get(ENV_DB) else storage.database
-    storage = StorageConfig(
-        database=_resolve(database, base_dir), media_dir=_resolve(storage.media_dir, base_dir)
-    )
-    sections.update(discord=discord, upstream=upstream, storage=storage)
-    return Config(
-        **sections, prices=prices if prices is not None else Config().prices, source=source
-    )
+def _check_tables(raw: Mapping[str, Any]) -> None:
+    """Known tables only, and never a secret in the file (its value is never echoed)."""
+    for name, values in raw.items():
+        if name not in _TABLES:
+            raise ConfigError(f"[{name}]: unknown config section{_did_you_mean(name, _TABLES)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}]: expected a table, got {_show(values)}")
+        for key in values:
+            if (name, key) in SECRET_KEYS:
+                raise ConfigError(
+                    f"[{name}] {key} must not be in the config file; set it in the environment"
+                )
 
 
-def _section(name: str, cls: type, values: Any) -> Any:
-    if not isinstance(values, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if (name, key) in SECRET_KEYS:
-            raise ConfigError(
-                f"[{name}] {key} must not be in the config file; set it in the environment"
-            )
-        if key not in known:
-            raise ConfigError(f"unknown key [{name}] {key}")
-        kwargs[key] = _coerce(name, key, known[key].type, value)
-    return cls(**kwargs)
-
-
-def _coerce(section: str, key: str, annotation: Any, value: Any) -> Any:
-    kind = str(annotation)
-    where = f"[{section}] {key}"
-    try:
-        if kind.startswith("tuple[int"):
-            return tuple(int(v) for v in _as_list(value))
-        if kind.startswith("tuple[str"):
-            return tuple(str(v) for v in _as_list(value))
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind == "int":
-            if isinstance(value, bool):
-                raise TypeError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if kind == "Path":
-            return Path(str(value))
-        if kind == "str":
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where} has the wrong type: {value!r}") from None
-    return value
-
-
-def _as_list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError
-    return value
-
-
-def _prices(raw: Any) -> dict[str, float] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise ConfigError("[prices] must be a table of model = price per second")
-    try:
-        return {str(model): float(price) for model, price in raw.items()}
-    except (TypeError, ValueError):
-        raise ConfigError("[prices] values must be numbers (price per second)") from None
+def _with_environment(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """The file's tables plus the secrets and the overrides from the environment."""
+    data = {name: dict(values) for name, values in raw.items()}
+    data.setdefault("discord", {})["token"] = Secret(env.get(ENV_DISCORD_TOKEN, ""))
+    upstream = data.setdefault("upstream", {})
+    upstream["api_key"] = Secret(env.get(ENV_API_KEY, ""))
+    if env.get(ENV_API_BASE):
+        upstream["base_url"] = env[ENV_API_BASE]
+    if env.get(ENV_DB):
+        data.setdefault("storage", {})["database"] = env[ENV_DB]
+    return data
 
 
 def _resolve(path: Path, base_dir: Path) -> Path:
@@ -303,49 +360,63 @@ def _resolve(path: Path, base_dir: Path) -> Path:
     return path if path.is_absolute() or str(path) == ":memory:" else base_dir / path
 
 
-def _replace(obj: Any, **changes: Any) -> Any:
-    values = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    values.update(changes)
-    return type(obj)(**values)
-
-
-def _validate(config: Config, *, require_secrets: bool) -> None:
-    up, poll = config.upstream, config.poller
+def _check_secrets(config: Config, *, require_secrets: bool) -> None:
     if require_secrets and not config.discord.token:
         raise ConfigError(f"{ENV_DISCORD_TOKEN} is not set (the Discord bot token)")
-    if require_secrets and not up.api_key:
+    if require_secrets and not config.upstream.api_key:
         raise ConfigError(f"{ENV_API_KEY} is not set (the Videos API key)")
-    if not up.base_url.startswith(("http://", "https://")):
-        raise ConfigError("[upstream] base_url must start with http:// or https://")
-    if not up.models or up.default_model not in up.models:
-        raise ConfigError("[upstream] default_model must be one of [upstream] models")
-    bad_sizes = [s for s in up.sizes if s not in SPEC_SIZES]
-    if bad_sizes or up.default_size not in up.sizes:
-        raise ConfigError(
-            f"[upstream] sizes must come from {', '.join(SPEC_SIZES)} and include default_size"
-        )
-    bad_seconds = [s for s in up.seconds if s not in SPEC_SECONDS]
-    if bad_seconds or up.default_seconds not in up.seconds:
-        raise ConfigError(
-            f"[upstream] seconds must come from {seconds_text()} and include default_seconds"
-        )
-    positive = {
-        "[upstream] request_timeout": up.request_timeout,
-        "[upstream] download_timeout": up.download_timeout,
-        "[poller] tick_seconds": poll.tick_seconds,
-        "[poller] batch_size": poll.batch_size,
-        "[poller] concurrency": poll.concurrency,
-        "[poller] min_interval_seconds": poll.min_interval_seconds,
-        "[poller] max_age_minutes": poll.max_age_minutes,
-    }
-    for name, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{name} must be greater than 0")
-    if poll.max_interval_seconds < poll.min_interval_seconds:
-        raise ConfigError("[poller] max_interval_seconds must be >= min_interval_seconds")
-    if config.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ConfigError("[logging] level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    if not 0 < config.health.port < 65536:
-        raise ConfigError("[health] port must be between 1 and 65535")
-    if any(price < 0 for price in config.prices.values()):
-        raise ConfigError("[prices] must not be negative")
+
+
+# --- one line per problem ----------------------------------------------------------------
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "path_type": "a path (a string)",
+    "dataclass_type": "a table",
+    "dict_type": "a table",
+}
+
+
+def _describe(error: ErrorDetails) -> str:
+    """``[section] key: what is wrong`` for one pydantic error."""
+    section, *rest = error["loc"]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f" {part}" for part in rest)
+    where = f"[{section}]{key}"
+    kind, ctx, got = error["type"], error.get("ctx", {}), _show(error["input"])
+    if kind == "unexpected_keyword_argument":
+        cls = SECTIONS[str(section)]
+        fields = [f.name for f in dataclasses.fields(cls) if (section, f.name) not in SECRET_KEYS]
+        return f"{where}: unknown key{_did_you_mean(str(rest[-1]), fields)}"
+    if kind == "config_rule":
+        return f"[{section}] {error['msg']}"
+    if kind in _EXPECTED:
+        return f"{where}: expected {_EXPECTED[kind]}, got {got}"
+    if kind == "greater_than":
+        return f"{where}: must be greater than {_show(ctx['gt'])}, got {got}"
+    if kind == "greater_than_equal":
+        bound = "must not be negative" if ctx["ge"] == 0 else f"must be at least {_show(ctx['ge'])}"
+        return f"{where}: {bound}, got {got}"
+    if kind == "less_than_equal":
+        return f"{where}: must be at most {_show(ctx['le'])}, got {got}"
+    if kind == "too_short":
+        return f"{where}: must not be empty"
+    return f"{where}: {error['msg']}"
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """The nearest choice, else the whole list."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]}?" if close else f"; expected one of {', '.join(choices)}"
+
+
+def _show(value: object) -> str:
+    """A value as it is written in TOML (strings quoted, ``true``/``false``, ``3`` for 3.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str | bool | list | tuple | dict):
+        return json.dumps(value, default=str)
+    return str(value)

@@ -10,13 +10,13 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bot.config import Config, LimitsConfig, UpstreamConfig
+from bot.config import Config, LimitsConfig, PollerConfig, UpstreamConfig
 from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.errors import DeliveryError
 from bot.core.models import TaskStatus, VideoTask
@@ -24,7 +24,7 @@ from bot.core.poll_policy import PollPolicy
 from bot.core.service import Origin, VideoService
 from bot.delivery.notifier import Delivery
 from bot.emulators.fake_upstream import FakeUpstream
-from bot.polling.poller import Poller, PollerSettings
+from bot.polling.poller import Poller
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import OpenAIVideosClient
 
@@ -132,13 +132,14 @@ def make_poller(
     media_dir: Path,
     **settings: Any,
 ) -> Poller:
-    values: dict[str, Any] = {"media_dir": media_dir, "card_edit_interval": timedelta(seconds=5)}
+    values: dict[str, Any] = {"card_edit_interval_seconds": 5.0}
     values.update(settings)
     return Poller(
         store=store,
         upstream=client,
         notifier=notifier,
-        settings=PollerSettings(**values),
+        settings=PollerConfig(**values),
+        media_dir=media_dir,
         policy=PollPolicy(jitter=0),
         clock=clock,
     )

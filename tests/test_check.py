@@ -300,7 +300,7 @@ def test_a_config_that_does_not_load_is_one_fail_line_and_exit_2(tmp_path: Path)
     result = run_cli("check", "--config", str(config), env={"DISCORD_TOKEN": TOKEN}, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout.splitlines() == [
-        "FAIL config: [poller] tick_seconds must be greater than 0"
+        "FAIL config: [poller] tick_seconds: must be greater than 0, got 0"
     ]
     assert TOKEN not in result.stdout + result.stderr
 

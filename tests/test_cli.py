@@ -43,7 +43,10 @@ def test_invalid_config_file_names_the_key(tmp_path):
         env={"DISCORD_TOKEN": "t", "SORA_API_KEY": "k", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 2
-    assert "[poller] tick_seconds must be greater than 0" in result.stderr
+    assert (
+        "sora-bot: configuration error: [poller] tick_seconds: must be greater than 0, got -1\n"
+        == result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -58,4 +61,4 @@ def test_config_path_from_environment_is_used(tmp_path):
     }
     result = run_bot(env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert "seconds must come from 4, 8, 12" in result.stderr
+    assert "[upstream] seconds[0]: 7 is not one of 4, 8, 12" in result.stderr

@@ -1,4 +1,4 @@
-"""The FakeUpstream emulator itself, driven with a plain httpx client (not VideosClient)."""
+"""The FakeUpstream emulator itself, driven with a plain httpx client (not OpenAIVideosClient)."""
 
 from __future__ import annotations
 

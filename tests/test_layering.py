@@ -26,12 +26,14 @@ BOT = ROOT / "bot"
 ALLOWED: dict[str, frozenset[str]] = {
     "bot": frozenset(),
     "bot.__main__": frozenset({"bot.cli"}),
-    "bot.config": frozenset(),
+    "bot.config": frozenset({"bot.core"}),
     "bot.core": frozenset(),
     "bot.storage": frozenset({"bot.core"}),
     "bot.upstream": frozenset({"bot.core"}),
-    "bot.delivery": frozenset({"bot.core", "bot.storage", "bot.upstream"}),
-    "bot.polling": frozenset({"bot.core", "bot.storage", "bot.upstream", "bot.delivery"}),
+    "bot.delivery": frozenset({"bot.config", "bot.core", "bot.storage", "bot.upstream"}),
+    "bot.polling": frozenset(
+        {"bot.config", "bot.core", "bot.storage", "bot.upstream", "bot.delivery"}
+    ),
     "bot.ops": frozenset(
         {"bot.config", "bot.core", "bot.storage", "bot.upstream", "bot.polling", "bot.delivery"}
     ),

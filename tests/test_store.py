@@ -101,7 +101,12 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     open_database(tmp_path / "bot.db").close()
     db = open_database(tmp_path / "bot.db")
     names = [row["name"] for row in db.query("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial", "m002_guild_created_covering_index", "m003_retry_of_column"]
+    assert names == [
+        "m001_initial",
+        "m002_guild_created_covering_index",
+        "m003_retry_of_column",
+        "m004_stable_vocabulary",
+    ]
 
 
 def test_restart_sees_every_task_event_meta_and_limit(tmp_path: Path) -> None:

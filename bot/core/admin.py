@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from bot.core.errors import BotError, InvalidInput
-from bot.core.models import TaskEvent, TaskStatus, VideoTask
+from bot.core.models import FINISH_EVENTS, EventKind, TaskEvent, TaskStatus, VideoTask
 from bot.core.service import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import ChainSize, GroupTotal, TaskStore
@@ -263,7 +263,7 @@ async def submit_retry(
     else:
         task = await service.remix_of(origin, plan.parent, plan.old.prompt, metadata_extra=extra)
     await service.store.add_event(
-        plan.old.id, "retried", {"new_id": task.id, "by_user_id": by_user_id}
+        plan.old.id, EventKind.RETRIED, {"new_id": task.id, "by_user_id": by_user_id}
     )
     return task
 
@@ -453,19 +453,22 @@ def timings(task: VideoTask, events: Sequence[TaskEvent]) -> Timings:
 
     started = first(
         lambda e: (
-            (e.kind == "status" and e.detail.get("to") == TaskStatus.IN_PROGRESS.value)
-            or (e.kind == "submitted" and e.detail.get("status") == TaskStatus.IN_PROGRESS.value)
+            (e.kind == EventKind.STATUS and e.detail.get("to") == TaskStatus.IN_PROGRESS.value)
+            or (
+                e.kind == EventKind.SUBMITTED
+                and e.detail.get("status") == TaskStatus.IN_PROGRESS.value
+            )
         )
     )
-    finished = first(lambda e: e.kind in ("completed", "failed", "cancelled"))
+    finished = first(lambda e: e.kind in FINISH_EVENTS)
     if finished is None and task.status.is_terminal:
         finished = task.completed_at or task.updated_at
     return Timings(
         created=task.created_at,
-        submitted=first(lambda e: e.kind == "submitted"),
+        submitted=first(lambda e: e.kind == EventKind.SUBMITTED),
         started=started,
         finished=finished,
-        delivered=first(lambda e: e.kind == "delivered"),
+        delivered=first(lambda e: e.kind == EventKind.DELIVERED),
     )
 
 

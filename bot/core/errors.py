@@ -8,6 +8,50 @@ plain exceptions and reach users only as a generic apology with a reference id.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
+
+class FailureCode(StrEnum):
+    """Why a task failed or a poll went wrong, as stored in ``tasks.error_code``.
+
+    Each ``UpstreamError`` type names its code in ``failure_code``; the rest are
+    outcomes the bot decides itself. The values are stored data: never rename one
+    (add a migration in ``bot.storage.migrations`` if a value must change).
+    ``tasks.error_code`` may also hold the upstream's own machine code for a job it
+    reports as failed (``generation_failed``, ...); ``parse_failure_code`` keeps such
+    text as it is.
+    """
+
+    # Decided by the bot.
+    TIMED_OUT = "timed_out"
+    SUBMISSION_INTERRUPTED = "submission_interrupted"
+    INTERNAL_ERROR = "internal_error"
+    # The upstream reported the job failed (or cancelled/expired it) without a code.
+    UPSTREAM_FAILED = "failed"
+    UPSTREAM_CANCELLED = "cancelled"
+    # One per ``UpstreamError`` type.
+    UPSTREAM_ERROR = "upstream_error"
+    SUBMISSION_UNCERTAIN = "submission_uncertain"
+    MODERATION_BLOCKED = "moderation_blocked"
+    UPSTREAM_REJECTED = "upstream_rejected"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_AUTH_REFUSED = "upstream_auth_refused"
+    CONTENT_EXPIRED = "expired"
+    CONTENT_TOO_LARGE = "content_too_large"
+
+
+def parse_failure_code(text: str | None) -> FailureCode | str | None:
+    """A stored ``error_code`` read back: ours as ``FailureCode``, an upstream's own as text."""
+    if text is None:
+        return None
+    try:
+        return FailureCode(text)
+    except ValueError:
+        return text
+
 
 class BotError(Exception):
     """Base for errors whose message may be shown to a Discord user."""
@@ -54,10 +98,13 @@ class UpstreamError(BotError):
     """Base for failures talking to the Videos API.
 
     ``transient`` says whether trying again later may succeed; ``code`` is the
-    upstream's machine-readable code when it gave one.
+    upstream's machine-readable code when it gave one; ``failure_code`` is ours, the
+    same for every instance of the type (stored instead of the class name, so renaming
+    a class never changes stored data).
     """
 
     transient = False
+    failure_code: ClassVar[FailureCode] = FailureCode.UPSTREAM_ERROR
     default_message = "The video service failed."
 
     def __init__(
@@ -78,6 +125,7 @@ class SubmissionUncertain(UpstreamError):
     It is never re-sent: the task is failed instead of risking a second charge.
     """
 
+    failure_code = FailureCode.SUBMISSION_UNCERTAIN
     default_message = (
         "The video service did not answer the request in time. It was not re-sent, "
         "to avoid paying twice; please try again."
@@ -87,12 +135,14 @@ class SubmissionUncertain(UpstreamError):
 class ModerationBlocked(UpstreamError):
     """The upstream refused the prompt or image on content grounds. Never retried."""
 
+    failure_code = FailureCode.MODERATION_BLOCKED
     default_message = "The video service blocked this request under its content policy."
 
 
 class UpstreamRejected(UpstreamError):
     """The upstream says the request is invalid (400/422); ``param`` names the field."""
 
+    failure_code = FailureCode.UPSTREAM_REJECTED
     default_message = "The video service rejected the request."
 
     def __init__(
@@ -110,12 +160,14 @@ class UpstreamRejected(UpstreamError):
 class UpstreamNotFound(UpstreamError):
     """The upstream does not know this job (404, or new-api's 400 ``task_not_exist``)."""
 
+    failure_code = FailureCode.NOT_FOUND
     default_message = "The video service no longer knows this video."
 
 
 class RateLimited(UpstreamError):
     """429 from the upstream; ``retry_after`` in seconds when it said."""
 
+    failure_code = FailureCode.RATE_LIMITED
     transient = True
     default_message = "The video service is busy (rate limited). Please try again shortly."
 
@@ -134,6 +186,7 @@ class RateLimited(UpstreamError):
 class UpstreamUnavailable(UpstreamError):
     """5xx, timeout, connection failure or a malformed reply: worth retrying later."""
 
+    failure_code = FailureCode.UPSTREAM_UNAVAILABLE
     transient = True
     default_message = "The video service is unavailable right now. Please try again later."
 
@@ -141,18 +194,21 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamAuthError(UpstreamError):
     """401/403: the bot's API key or base URL is wrong. An operator must fix config."""
 
+    failure_code = FailureCode.UPSTREAM_AUTH_REFUSED
     default_message = "The bot's video service credentials were refused. An admin needs to check the configuration."
 
 
 class ContentExpired(UpstreamError):
     """The video's downloadable assets are gone (expired status, or 404/410 on content)."""
 
+    failure_code = FailureCode.CONTENT_EXPIRED
     default_message = "The video file has expired at the video service."
 
 
 class ContentTooLarge(UpstreamError):
     """A download exceeded the byte cap the caller set."""
 
+    failure_code = FailureCode.CONTENT_TOO_LARGE
     default_message = "The video file is larger than allowed."
 
     def __init__(self, limit: int) -> None:

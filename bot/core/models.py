@@ -1,8 +1,10 @@
-"""Domain models: the video task, its lifecycle state machine, and delivery states.
+"""Domain models: the video task, its lifecycle state machine, delivery states and events.
 
 Everything here is plain data with no I/O, so every other layer (store, poller,
 Discord adapter) shares one vocabulary. The legal lifecycle transitions live in
-``TRANSITIONS`` and nowhere else.
+``TRANSITIONS`` and nowhere else. The stored vocabulary is ``StrEnum``s: columns hold
+their plain text values and the store converts back when it reads (failure codes are
+``bot.core.errors.FailureCode``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.errors import IllegalTransition
+from bot.core.errors import FailureCode, IllegalTransition
 
 
 class TaskStatus(StrEnum):
@@ -101,9 +103,40 @@ class TaskKind(StrEnum):
     RETRY = "retry"
 
 
+class EventKind(StrEnum):
+    """The ``kind`` of a row in a task's audit trail (the ``events`` table).
+
+    Stored data: never rename a value without a migration.
+    """
+
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    STATUS = "status"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    POLL_ERROR = "poll_error"
+    DELIVERY_ATTEMPT = "delivery_attempt"
+    DELIVERED = "delivered"
+    DELIVERY_RETRY = "delivery_retry"
+    DELIVERY_FAILED = "delivery_failed"
+    CARD_POSTED = "card_posted"
+    RETRIED = "retried"
+    NOTE = "note"  # a free-form remark (operators, tests)
+
+
+#: The events that end a task's lifecycle.
+FINISH_EVENTS = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VideoTask:
-    """One video job as the bot knows it. Times are timezone-aware UTC."""
+    """One video job as the bot knows it. Times are timezone-aware UTC.
+
+    ``error_code`` is a ``FailureCode``, or the upstream's own code as text when it
+    reported the job failed with one. ``card_status`` is the status the progress card
+    shows now.
+    """
 
     id: str
     guild_id: int
@@ -118,7 +151,7 @@ class VideoTask:
     updated_at: datetime
     upstream_id: str | None = None
     progress: int = 0
-    error_code: str | None = None
+    error_code: FailureCode | str | None = None
     error_message: str | None = None
     result_url: str | None = None
     result_bytes: int | None = None
@@ -130,7 +163,7 @@ class VideoTask:
     card_message_id: int | None = None
     card_edited_at: datetime | None = None
     card_progress: int | None = None
-    card_status: str | None = None
+    card_status: TaskStatus | None = None
     result_message_id: int | None = None
     delivery_state: DeliveryState = DeliveryState.NONE
     delivery_attempts: int = 0
@@ -158,5 +191,5 @@ class TaskEvent:
 
     task_id: str
     at: datetime
-    kind: str
+    kind: EventKind
     detail: dict[str, Any] = field(default_factory=dict)

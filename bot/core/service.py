@@ -254,9 +254,10 @@ class VideoService:
 
 
 def _error_code(exc: errors.UpstreamError) -> str:
+    """The upstream's own code when it gave one (except for moderation), else ours."""
     if isinstance(exc, errors.ModerationBlocked):
-        return "moderation_blocked"
-    return exc.code or type(exc).__name__
+        return exc.failure_code
+    return exc.code or exc.failure_code
 
 
 def _escape_code(text: str) -> str:

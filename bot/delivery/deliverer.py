@@ -27,7 +27,7 @@ from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream.client import VideosClient
+from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Deliverer:
         self,
         *,
         store: AsyncTaskStore,
-        upstream: VideosClient,
+        upstream: VideoProvider,
         notifier: Notifier,
         settings: DeliverySettings,
         policy: PollPolicy | None = None,

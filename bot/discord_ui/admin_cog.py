@@ -29,7 +29,7 @@ from bot.core.limits import Limits, effective_limits
 from bot.core.models import TaskEvent, VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
-from bot.discord_ui.pagination import register, send_pages
+from bot.discord_ui.pagination import PageKind, register, send_pages
 from bot.discord_ui.views import video_view
 from bot.storage.store import GuildLimits
 
@@ -97,7 +97,7 @@ def require_admin(interaction: discord.Interaction) -> None:
 class AdminHistorySource(HistorySource):
     """Every member's videos, with the admin's filters; admins only, on every press."""
 
-    kind = "adm"
+    kind = PageKind.ADMIN_HISTORY
     show_author = True
     title = "Server videos"
 

@@ -8,7 +8,6 @@ with different parts at the network edge.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 import discord
@@ -27,7 +26,7 @@ from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
 from bot.discord_ui.video_cog import VideoCog
 from bot.discord_ui.views import DYNAMIC_ITEMS
-from bot.polling.poller import Poller, PollerSettings
+from bot.polling.poller import Poller
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
 
@@ -82,7 +81,8 @@ class SoraBot(commands.Bot):
             store=store,
             upstream=upstream,
             notifier=self.notifier,
-            settings=settings_from_config(config),
+            settings=config.poller,
+            media_dir=config.storage.media_dir,
             policy=self.policy,
             clock=clock,
         )
@@ -126,17 +126,4 @@ def policy_from_config(config: Config) -> PollPolicy:
         min_interval=poll.min_interval_seconds,
         max_interval=poll.max_interval_seconds,
         error_cap=poll.error_backoff_cap_seconds,
-    )
-
-
-def settings_from_config(config: Config) -> PollerSettings:
-    """The poller settings the config describes."""
-    poll = config.poller
-    return PollerSettings(
-        batch_size=poll.batch_size,
-        concurrency=poll.concurrency,
-        max_age=timedelta(minutes=poll.max_age_minutes),
-        card_edit_interval=timedelta(seconds=poll.card_edit_interval_seconds),
-        delivery_max_attempts=poll.delivery_max_attempts,
-        media_dir=config.storage.media_dir,
     )

@@ -32,6 +32,7 @@ from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.lineage_image import render_tree_png
 from bot.discord_ui.pagination import (
     Page,
+    PageKind,
     clamp,
     footer_text,
     page_count,
@@ -151,7 +152,7 @@ class LineageSource:
 class HistorySource:
     """The caller's own videos in this guild, newest first; state = a filter token."""
 
-    kind = "hist"
+    kind = PageKind.HISTORY
     show_author = False
     title = "Your videos"
 

@@ -1,7 +1,7 @@
 """Paged answers whose buttons carry their whole state in the ``custom_id``.
 
-A paged list (a lineage tree, a history) is a ``PageSource`` registered under a short
-``kind``. Its Prev/Next buttons are one ``DynamicItem`` class whose ``custom_id`` is
+A paged list (a lineage tree, a history) is a ``PageSource`` registered under its
+``PageKind``. Its Prev/Next buttons are one ``DynamicItem`` class whose ``custom_id`` is
 ``sora:pg:<kind>:<page>:<state>``: ``state`` is the source's own compact text (a video
 id, a filter token), so a press re-runs the query for that page. Nothing is held in
 memory: buttons keep working after a restart and never time out.
@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 import discord
@@ -35,6 +36,17 @@ STALE_MESSAGE = "This list is out of date. Run the command again to see it."
 DESCRIPTION_BUDGET = 3900
 
 
+class PageKind(StrEnum):
+    """The paged lists; the value is the ``<kind>`` of their buttons' ``custom_id``.
+
+    Buttons on old messages carry these values, so never rename one.
+    """
+
+    LINEAGE = "lin"
+    HISTORY = "hist"
+    ADMIN_HISTORY = "adm"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Page:
     """One rendered page: ``index`` is 0-based and already clamped to ``count``."""
@@ -48,7 +60,7 @@ class Page:
 class PageSource(Protocol):
     """A paged list: ``check`` who may see it, ``render`` one page of it."""
 
-    kind: str
+    kind: PageKind
 
     async def check(self, interaction: discord.Interaction) -> None:
         """Raise a ``BotError`` to refuse (runs on every page press)."""
@@ -66,14 +78,22 @@ class PageSource(Protocol):
         ...
 
 
-SOURCES: dict[str, PageSource] = {}
+SOURCES: dict[PageKind, PageSource] = {}
 
 
 def register(source: PageSource) -> None:
     """Make ``source`` answer the page buttons of its kind."""
     if not re.fullmatch(r"[a-z]{1,8}", source.kind):
         raise ValueError(f"bad page kind {source.kind!r}")
-    SOURCES[source.kind] = source
+    SOURCES[PageKind(source.kind)] = source
+
+
+def source_for(kind: str) -> PageSource | None:
+    """The registered source of ``kind`` (text from a button), or None for an unknown kind."""
+    try:
+        return SOURCES.get(PageKind(kind))
+    except ValueError:
+        return None
 
 
 def clamp(index: int | None, count: int, default: int = 0) -> int:
@@ -135,7 +155,7 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button], template=PAGE_TEMPLA
         return cls(match["kind"], int(match["page"]), match["state"])
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        source = SOURCES.get(self.kind)
+        source = source_for(self.kind)
         if source is None:
             await send_ephemeral(interaction, STALE_MESSAGE)
             return
@@ -171,7 +191,7 @@ def page_view(kind: str, state: str, page: Page) -> discord.ui.View | None:
 
 async def send_pages(
     interaction: discord.Interaction,
-    kind: str,
+    kind: PageKind,
     state: str,
     *,
     ephemeral: bool = True,

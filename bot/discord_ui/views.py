@@ -20,7 +20,7 @@ from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui import render
 from bot.discord_ui.flows import origin_of, submit_with_card
 from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
-from bot.discord_ui.pagination import send_pages
+from bot.discord_ui.pagination import PageKind, send_pages
 from bot.discord_ui.replies import report_error
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ REMIX_ID = "sora:remix:{id}"
 LINEAGE_ID = "sora:lineage:{id}"
 DETAILS_ID = "sora:details:{id}"
 #: The page kind of lineage trees (registered by ``chains_cog``).
-LINEAGE_KIND = "lin"
+LINEAGE_KIND = PageKind.LINEAGE
 MODAL_TITLE_LIMIT = 45
 
 

@@ -20,8 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.config import PollerConfig
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
+from bot.core.errors import FailureCode
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
@@ -61,18 +63,6 @@ class TickSummary:
     messages: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
-class PollerSettings:
-    """The knobs the poller needs from config."""
-
-    batch_size: int = 50
-    concurrency: int = 8
-    max_age: timedelta = timedelta(minutes=60)
-    card_edit_interval: timedelta = timedelta(seconds=5)
-    delivery_max_attempts: int = 8
-    media_dir: Path = Path("data/media")
-
-
 class Poller:
     """Polls active tasks, then has the deliverer post finished ones."""
 
@@ -82,7 +72,8 @@ class Poller:
         store: AsyncTaskStore,
         upstream: VideoProvider,
         notifier: Notifier,
-        settings: PollerSettings,
+        settings: PollerConfig,
+        media_dir: Path,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
         on_tick: Callable[[TickSummary], None] | None = None,
@@ -108,7 +99,7 @@ class Poller:
                 batch_size=settings.batch_size,
                 concurrency=settings.concurrency,
                 max_attempts=settings.delivery_max_attempts,
-                media_dir=settings.media_dir,
+                media_dir=media_dir,
                 lease_seconds=LEASE_SECONDS,
             ),
             policy=self.policy,
@@ -146,7 +137,7 @@ class Poller:
         for task in interrupted:
             await self.store.fail(
                 task.id,
-                code="submission_interrupted",
+                code=FailureCode.SUBMISSION_INTERRUPTED,
                 message=(
                     "The bot restarted while sending this request. It was not re-sent, "
                     "to avoid paying twice; please try again."
@@ -252,12 +243,12 @@ class Poller:
         except Exception:
             summary.errors += 1
             log.exception("task %s: unexpected error while polling", task.id)
-            await self._reschedule_after_error(task, "internal_error", retry_after=None)
+            await self._reschedule_after_error(task, FailureCode.INTERNAL_ERROR, retry_after=None)
 
     async def _poll(self, task: VideoTask, summary: TickSummary) -> None:
         now = self.clock()
         if now - task.created_at > self.settings.max_age:
-            await self._fail(task, "timed_out", self._timeout_message(), summary)
+            await self._fail(task, FailureCode.TIMED_OUT, self._timeout_message(), summary)
             return
         assert task.upstream_id is not None, "active tasks always have an upstream id"
         job = await self.upstream.retrieve(task.upstream_id)
@@ -268,7 +259,7 @@ class Poller:
             log.info("task %s: completed", task.id)
             await self._refresh_card(updated, force=True)
         elif job.status is TaskStatus.FAILED:
-            code = job.error_code or "failed"
+            code = job.error_code or FailureCode.UPSTREAM_FAILED
             await self._fail(task, code, _failure_message(job), summary)
         else:
             await self._record_progress(task, job, summary)
@@ -310,15 +301,15 @@ class Poller:
         self, task: VideoTask, exc: errors.UpstreamError, summary: TickSummary
     ) -> None:
         if isinstance(exc, errors.UpstreamNotFound) and task.poll_failures + 1 >= NOT_FOUND_LIMIT:
-            await self._fail(task, "not_found", exc.user_message, summary)
+            await self._fail(task, exc.failure_code, exc.user_message, summary)
             return
         if isinstance(exc, errors.ModerationBlocked):
-            await self._fail(task, "moderation_blocked", exc.user_message, summary)
+            await self._fail(task, exc.failure_code, exc.user_message, summary)
             return
         retry_after = exc.retry_after if isinstance(exc, errors.RateLimited) else None
         if retry_after is not None:
             self.paused_until = self.clock() + timedelta(seconds=retry_after)
-        code = type(exc).__name__
+        code = exc.failure_code
         log.warning("task %s: poll failed (%s): %s", task.id, code, exc.user_message)
         await self._reschedule_after_error(task, code, retry_after=retry_after)
 
@@ -327,7 +318,9 @@ class Poller:
     ) -> None:
         now = self.clock()
         if now - task.created_at > self.settings.max_age:
-            await self.store.fail(task.id, code="timed_out", message=self._timeout_message())
+            await self.store.fail(
+                task.id, code=FailureCode.TIMED_OUT, message=self._timeout_message()
+            )
             log.info("task %s: failed (timed_out)", task.id)
             return
         delay = self.policy.after_error(task.poll_failures + 1, retry_after=retry_after)
@@ -364,11 +357,11 @@ class Poller:
 
 def _failure_message(job: UpstreamJob) -> str:
     """A short, user-safe reason for a job the upstream reports as failed."""
-    if job.error_code == "moderation_blocked":
+    if job.error_code == FailureCode.MODERATION_BLOCKED:
         return "The video service blocked this video under its content policy."
-    if job.error_code == "expired":
+    if job.error_code == FailureCode.CONTENT_EXPIRED:
         return "The video expired at the video service before it could be fetched."
-    if job.error_code == "cancelled":
+    if job.error_code == FailureCode.UPSTREAM_CANCELLED:
         return "The video service cancelled this video."
     if job.error_message:
         return f"The video service could not make this video: {job.error_message[:200]}"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.errors import parse_failure_code
 from bot.core.models import ACTIVE_STATUSES, DeliveryState, TaskStatus, VideoTask
 
 #: The ``tasks`` columns that map one-to-one onto ``VideoTask`` fields.
@@ -78,6 +79,8 @@ def decode(row: Mapping[str, Any]) -> VideoTask:
         values[column] = from_db_time(values[column])
     values["status"] = TaskStatus(values["status"])
     values["delivery_state"] = DeliveryState(values["delivery_state"])
+    values["error_code"] = parse_failure_code(values["error_code"])
+    values["card_status"] = values["card_status"] and TaskStatus(values["card_status"])
     values["metadata"] = json.loads(values["metadata"] or "{}")
     attached = values["result_attached"]
     values["result_attached"] = None if attached is None else bool(attached)

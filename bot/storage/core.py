@@ -25,7 +25,7 @@ from sqlite_utils import Database
 from bot.core import ids
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import NotFound
-from bot.core.models import TaskEvent, VideoTask
+from bot.core.models import EventKind, TaskEvent, VideoTask
 from bot.storage.access import SyncSide
 from bot.storage.codec import COLUMNS, SELECT, decode, encode, encode_detail, to_db_time
 
@@ -138,7 +138,7 @@ class StoreCore:
             TaskEvent(
                 task_id=row["task_id"],
                 at=datetime.fromisoformat(row["at"]),
-                kind=row["kind"],
+                kind=EventKind(row["kind"]),
                 detail=json.loads(row["detail"]),
             )
             for row in rows

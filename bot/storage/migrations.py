@@ -146,3 +146,63 @@ def m003_retry_of_column(db: Database) -> None:
 def apply_migrations(db: Database) -> None:
     """Apply every pending migration (idempotent)."""
     MIGRATIONS.apply(db)
+
+
+# Migrations below ``apply_migrations`` still run (it reads ``MIGRATIONS`` when called),
+# in file order like the ones above; new ones go at the very end of the file.
+
+#: Failure codes were once the exception class names; each error type now has a stable code.
+_M004_CLASS_NAME_CODES = {
+    "UpstreamError": "upstream_error",
+    "SubmissionUncertain": "submission_uncertain",
+    "ModerationBlocked": "moderation_blocked",
+    "UpstreamRejected": "upstream_rejected",
+    "UpstreamNotFound": "not_found",
+    "RateLimited": "rate_limited",
+    "UpstreamUnavailable": "upstream_unavailable",
+    "UpstreamAuthError": "upstream_auth_refused",
+    "ContentExpired": "expired",
+    "ContentTooLarge": "content_too_large",
+}
+#: Event kinds as of m004; any other kind (``add_event`` once took free text) becomes
+#: ``note`` and keeps its old kind in ``detail.old_kind``.
+_M004_EVENT_KINDS = (
+    "created",
+    "submitted",
+    "status",
+    "completed",
+    "failed",
+    "cancelled",
+    "poll_error",
+    "delivery_attempt",
+    "delivered",
+    "delivery_retry",
+    "delivery_failed",
+    "card_posted",
+    "retried",
+    "note",
+)
+
+
+@MIGRATIONS()
+def m004_stable_vocabulary(db: Database) -> None:
+    """Stored failure codes and event kinds become the values of the vocabulary enums.
+
+    Rewrites class-name codes in ``tasks.error_code``, in ``failed`` events'
+    ``detail.code`` and in ``poll_error`` events' ``detail.error_code``; an event kind
+    outside the vocabulary becomes ``note``.
+    """
+    for old, new in _M004_CLASS_NAME_CODES.items():
+        db.execute("UPDATE tasks SET error_code = ? WHERE error_code = ?", [new, old])
+        for kind, path in (("failed", "$.code"), ("poll_error", "$.error_code")):
+            db.execute(
+                f"UPDATE events SET detail = json_set(detail, '{path}', ?)"
+                f" WHERE kind = ? AND json_extract(detail, '{path}') = ?",
+                [new, kind, old],
+            )
+    placeholders = ", ".join("?" for _ in _M004_EVENT_KINDS)
+    db.execute(
+        "UPDATE events SET detail = json_set(detail, '$.old_kind', kind), kind = 'note'"
+        f" WHERE kind NOT IN ({placeholders})",
+        list(_M004_EVENT_KINDS),
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.core.models import TaskEvent, TaskStatus
+from bot.core.models import EventKind, TaskEvent, TaskStatus
 from bot.storage.access import reader, writer
 from bot.storage.codec import ACTIVE, check_page, marks
 from bot.storage.core import Operations
@@ -124,7 +124,7 @@ class Reports(Operations):
         now = core.clock()
         with core.write():
             core.require(task_id)
-            core.insert_event(task_id, kind, detail or {}, now)
+            core.insert_event(task_id, EventKind(kind), detail or {}, now)
 
     @reader
     def events(self, task_id: str) -> list[TaskEvent]:
