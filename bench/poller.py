@@ -60,10 +60,10 @@ from bot.config import Config, LimitsConfig, PollerConfig, StorageConfig, Upstre
 from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.models import DeliveryState
 from bot.core.poll_policy import PollPolicy
-from bot.core.service import GenerateOptions, Origin, VideoService
 from bot.discord_ui.app import policy_from_config
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
+from bot.services.submission import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import OpenAIVideosClient
 

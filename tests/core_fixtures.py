@@ -21,10 +21,10 @@ from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.errors import DeliveryError
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
-from bot.core.service import Origin, VideoService
 from bot.delivery.notifier import Delivery
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
+from bot.services.submission import Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import OpenAIVideosClient
 

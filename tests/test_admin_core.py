@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core import admin
-from bot.core.admin import ActionRefused, HistoryFilter
 from bot.core.clock import ManualClock
 from bot.core.errors import InvalidInput, NotFound, QuotaExceeded
 from bot.core.models import TaskEvent, TaskKind, TaskStatus
-from bot.core.service import GenerateOptions
+from bot.services import admin
+from bot.services.admin import ActionRefused, HistoryFilter
+from bot.services.submission import GenerateOptions
 from tests.core_fixtures import GUILD, ORIGIN, OTHER_GUILD, core, core_config
 from tests.store_fixtures import GUILD as GUILD_S
 from tests.store_fixtures import OTHER_GUILD as OTHER_GUILD_S

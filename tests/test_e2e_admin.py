@@ -22,7 +22,6 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.core.admin import HistoryFilter
 from bot.core.clock import ManualClock
 from bot.core.models import DeliveryState, TaskStatus
 from bot.discord_ui.pagination import PageButton
@@ -35,6 +34,7 @@ from bot.emulators.fake_discord import (
     FakeUser,
 )
 from bot.emulators.harness import BotHarness
+from bot.services.admin import HistoryFilter
 from tests.e2e_helpers import delivered
 
 pytestmark = pytest.mark.asyncio

@@ -13,8 +13,8 @@ import pytest
 
 from bot.core import errors
 from bot.core.models import DeliveryState, TaskStatus
-from bot.core.service import GenerateOptions
 from bot.emulators.fake_upstream import Fault
+from bot.services.submission import GenerateOptions
 from bot.storage.async_store import AsyncTaskStore
 from tests.core_fixtures import ORIGIN, RecordingNotifier, core, core_config, make_poller
 from tests.upstream_fixtures import wait_until

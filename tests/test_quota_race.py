@@ -22,7 +22,7 @@ import pytest
 from bot.core.errors import QuotaExceeded
 from bot.core.models import VideoTask
 from bot.core.poll_policy import PollPolicy
-from bot.core.service import GenerateOptions, Origin, VideoService
+from bot.services.submission import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import Usage
 from tests.core_fixtures import CHANNEL, GUILD, ORIGIN, USER, core, core_config

@@ -18,8 +18,8 @@ from sqlite_utils import Database
 from bot.core import errors
 from bot.core.errors import FailureCode, UpstreamError, parse_failure_code
 from bot.core.models import EventKind, TaskStatus
-from bot.core.service import GenerateOptions
 from bot.discord_ui.pagination import PAGE_ID, PAGE_TEMPLATE, PageKind, source_for
+from bot.services.submission import GenerateOptions
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.store import TaskStore, open_database
 from bot.upstream.parsing import normalize_status

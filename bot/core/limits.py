@@ -2,7 +2,9 @@
 
 Days are UTC days: daily quotas reset at 00:00 UTC, and refusals say when.
 
-A submission is checked twice with the same ``SubmissionQuota``: first on the reader
+Pure policy: what the limits are, how a guild's overrides apply, what a refusal says.
+Counting usage is the store's job; checking a submission against it is
+``bot.services.quotas``. A submission is checked twice with the same ``SubmissionQuota``: first on the reader
 (``check_submission``), so a member over quota is refused before anything is posted,
 then as the ``admission`` of ``create_task``, inside the insert's ``BEGIN IMMEDIATE``
 transaction, so two simultaneous submissions cannot both pass a limit that has room
@@ -15,21 +17,58 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from bot.config import LimitsConfig
-from bot.core.errors import InvalidInput, QuotaExceeded
-from bot.core.prompts import find_banned_word
-from bot.storage.async_store import AsyncTaskStore
-from bot.storage.store import GuildLimits, Usage
+from bot.core.errors import QuotaExceeded
 
 __all__ = [
+    "LIMIT_FIELDS",
+    "GuildLimits",
     "Limits",
     "SubmissionQuota",
     "Usage",
-    "check_submission",
     "day_window",
-    "effective_limits",
     "estimate_cost",
 ]
+
+
+#: The overridable limits, in column order.
+LIMIT_FIELDS = ("max_concurrent_per_user", "daily_seconds_per_user", "daily_budget", "banned_words")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GuildLimits:
+    """A guild's limit overrides; None means "use the configured default".
+
+    ``updated_at`` / ``updated_by`` say who stored them last (None before they are
+    stored); ``set_limits`` ignores them and stamps its own.
+    """
+
+    max_concurrent_per_user: int | None = None
+    daily_seconds_per_user: int | None = None
+    daily_budget: float | None = None
+    banned_words: tuple[str, ...] | None = None
+    updated_at: datetime | None = None
+    updated_by: int | None = None
+
+    def __post_init__(self) -> None:
+        words = self.banned_words
+        if words is not None and not all(isinstance(w, str) for w in words):
+            raise ValueError("banned_words must be a list of strings")
+        if words is not None and not isinstance(words, tuple):
+            object.__setattr__(self, "banned_words", tuple(words))
+
+    def overrides(self) -> dict[str, object]:
+        """The limits this guild sets, by field name (defaults left out)."""
+        values = {f: getattr(self, f) for f in LIMIT_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a member and their guild have used in the current window."""
+
+    running: int
+    seconds: int
+    cost: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,16 +79,6 @@ class Limits:
     daily_seconds_per_user: int
     daily_budget: float
     banned_words: tuple[str, ...]
-
-    @classmethod
-    def from_config(cls, config: LimitsConfig) -> Limits:
-        """The configured defaults."""
-        return cls(
-            max_concurrent_per_user=config.max_concurrent_per_user,
-            daily_seconds_per_user=config.daily_seconds_per_user,
-            daily_budget=config.daily_budget,
-            banned_words=tuple(config.banned_words),
-        )
 
     def merged(self, overrides: GuildLimits | None) -> Limits:
         """These limits with a guild's stored overrides applied (None values ignored)."""
@@ -79,11 +108,6 @@ def estimate_cost(prices: Mapping[str, float], model: str, seconds: int) -> floa
     """Estimated price of one video, or None when the model has no configured price."""
     price = prices.get(model)
     return None if price is None else round(price * seconds, 4)
-
-
-async def effective_limits(store: AsyncTaskStore, guild_id: int, defaults: LimitsConfig) -> Limits:
-    """The defaults overridden by what admins set for this guild."""
-    return Limits.from_config(defaults).merged(await store.get_limits(guild_id))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,24 +145,3 @@ class SubmissionQuota:
                 f"This server's daily budget of ${limits.daily_budget:.2f} is used up "
                 f"(${usage.cost:.2f} spent). It resets {resets}."
             )
-
-
-async def check_submission(
-    store: AsyncTaskStore,
-    quota: SubmissionQuota,
-    *,
-    guild_id: int,
-    user_id: int,
-    prompt: str,
-) -> None:
-    """Raise ``InvalidInput`` or ``QuotaExceeded`` if this submission is not allowed now.
-
-    A quick check on the reader; ``create_task(admission=quota)`` repeats the quota part
-    atomically with the insert.
-    """
-    banned = find_banned_word(prompt, quota.limits.banned_words)
-    if banned is not None:
-        raise InvalidInput(
-            "prompt", f"The prompt contains a word this server does not allow: `{banned}`."
-        )
-    quota.check(await store.usage(guild_id, user_id, quota.since))

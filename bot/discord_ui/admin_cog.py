@@ -22,16 +22,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import admin as core
-from bot.core.admin import HistoryFilter, day_range, parse_status
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
-from bot.core.limits import Limits, effective_limits
+from bot.core.limits import GuildLimits, Limits
 from bot.core.models import TaskEvent, VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import PageKind, register, send_pages
 from bot.discord_ui.views import video_view
-from bot.storage.store import GuildLimits
+from bot.services import admin as core
+from bot.services.admin import HistoryFilter, day_range, parse_status
+from bot.services.quotas import effective_limits
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

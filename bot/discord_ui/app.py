@@ -18,7 +18,6 @@ from discord.ext import commands
 from bot.config import Config
 from bot.core.clock import Clock, utc_now
 from bot.core.poll_policy import PollPolicy
-from bot.core.service import VideoService
 from bot.discord_ui.admin_cog import AdminCog
 from bot.discord_ui.chains_cog import ChainsCog
 from bot.discord_ui.notifier import DiscordNotifier
@@ -27,6 +26,7 @@ from bot.discord_ui.sync import sync_if_changed
 from bot.discord_ui.video_cog import VideoCog
 from bot.discord_ui.views import DYNAMIC_ITEMS
 from bot.polling.poller import Poller
+from bot.services.submission import VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
 

@@ -18,7 +18,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.admin import HistoryFilter, parse_status
 from bot.core.lineage import (
     HIGHLIGHT_MARK,
     LineageNode,
@@ -41,6 +40,7 @@ from bot.discord_ui.pagination import (
     send_pages,
 )
 from bot.discord_ui.views import LINEAGE_KIND, video_view
+from bot.services.admin import HistoryFilter, parse_status
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

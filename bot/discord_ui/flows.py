@@ -20,10 +20,10 @@ import discord
 
 from bot.core.errors import BotError
 from bot.core.models import VideoTask
-from bot.core.service import Origin
 from bot.discord_ui import render
 from bot.discord_ui.permissions import check_bot_permissions
 from bot.discord_ui.replies import report_error, retract_card
+from bot.services.submission import Origin
 
 if TYPE_CHECKING:
     from bot.discord_ui.app import SoraBot

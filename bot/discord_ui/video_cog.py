@@ -11,10 +11,10 @@ from discord.ext import commands
 
 from bot.core.errors import InvalidInput
 from bot.core.images import check_declared_image
-from bot.core.service import MAX_VARIANTS, GenerateOptions
 from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui.choices import recent_video_choices
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
+from bot.services.submission import MAX_VARIANTS, GenerateOptions
 from bot.upstream import ReferenceImage
 
 if TYPE_CHECKING:

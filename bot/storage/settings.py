@@ -4,44 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
+from bot.core.limits import LIMIT_FIELDS, GuildLimits
 from bot.storage.access import reader, writer
 from bot.storage.codec import to_db_time
 from bot.storage.core import Operations
-
-#: The overridable limits, in column order.
-LIMIT_FIELDS = ("max_concurrent_per_user", "daily_seconds_per_user", "daily_budget", "banned_words")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class GuildLimits:
-    """A guild's limit overrides; None means "use the configured default".
-
-    ``updated_at`` / ``updated_by`` say who stored them last (None before they are
-    stored); ``set_limits`` ignores them and stamps its own.
-    """
-
-    max_concurrent_per_user: int | None = None
-    daily_seconds_per_user: int | None = None
-    daily_budget: float | None = None
-    banned_words: tuple[str, ...] | None = None
-    updated_at: datetime | None = None
-    updated_by: int | None = None
-
-    def __post_init__(self) -> None:
-        words = self.banned_words
-        if words is not None and not all(isinstance(w, str) for w in words):
-            raise ValueError("banned_words must be a list of strings")
-        if words is not None and not isinstance(words, tuple):
-            object.__setattr__(self, "banned_words", tuple(words))
-
-    def overrides(self) -> dict[str, object]:
-        """The limits this guild sets, by field name (defaults left out)."""
-        values = {f: getattr(self, f) for f in LIMIT_FIELDS}
-        return {name: value for name, value in values.items() if value is not None}
-
 
 _UPSERT_LIMITS = (
     "INSERT INTO guild_limits (guild_id, max_concurrent_per_user,"

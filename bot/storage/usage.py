@@ -12,23 +12,14 @@ no other writer can change before the task row is inserted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.limits import Usage
 from bot.core.models import TaskStatus
 from bot.storage.access import reader
 from bot.storage.codec import NOT_TERMINAL, marks, to_db_time
 from bot.storage.core import Operations, StoreCore
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """What a member and their guild have used in the current window."""
-
-    running: int
-    seconds: int
-    cost: float
 
 
 class Admission(Protocol):

@@ -19,11 +19,12 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.ids import normalize_video_id
 from bot.core.images import check_reference_image
-from bot.core.limits import SubmissionQuota, check_submission, effective_limits, estimate_cost
+from bot.core.limits import SubmissionQuota, estimate_cost
 from bot.core.lineage import check_remixable, inherit_parameters
 from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.core.prompts import clean_prompt
+from bot.services.quotas import check_submission, effective_limits
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import ReferenceImage, UpstreamJob, VideoProvider
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from bot.core.errors import BotError, InvalidInput
 from bot.core.models import FINISH_EVENTS, EventKind, TaskEvent, TaskStatus, VideoTask
-from bot.core.service import GenerateOptions, Origin, VideoService
+from bot.services.submission import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import ChainSize, GroupTotal, TaskStore
 
