@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from bot.core.errors import QuotaExceeded
 
 __all__ = [
     "LIMIT_FIELDS",
     "GuildLimits",
+    "LimitChanges",
     "Limits",
     "SubmissionQuota",
     "Usage",
@@ -32,6 +34,15 @@ __all__ = [
 
 #: The overridable limits, in column order.
 LIMIT_FIELDS = ("max_concurrent_per_user", "daily_seconds_per_user", "daily_budget", "banned_words")
+
+
+class LimitChanges(TypedDict, total=False):
+    """Some of a guild's overrides, for ``update_limits``; None resets one to the default."""
+
+    max_concurrent_per_user: int | None
+    daily_seconds_per_user: int | None
+    daily_budget: float | None
+    banned_words: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

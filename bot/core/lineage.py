@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 from bot.core.errors import NotFound, ParentNotReady
 from bot.core.models import TaskStatus, VideoTask
@@ -218,7 +218,15 @@ def _describe_edit(op: str, removed: str, added: str) -> str:
     return f"+{added}" if op == "insert" else f"-{removed}"
 
 
-def inherit_parameters(parent: VideoTask) -> dict[str, object]:
+class InheritedParameters(TypedDict):
+    """What a remix keeps of its parent."""
+
+    model: str
+    seconds: int
+    size: str
+
+
+def inherit_parameters(parent: VideoTask) -> InheritedParameters:
     """Return the generation parameters a remix takes from its parent."""
     return {"model": parent.model, "seconds": parent.seconds, "size": parent.size}
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import io
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
-from bot.core.limits import GuildLimits, Limits
+from bot.core.limits import GuildLimits, LimitChanges, Limits
 from bot.core.models import TaskEvent, VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
@@ -492,14 +492,13 @@ class AdminCog(commands.Cog):
         store, guild_id = self.bot.store, _guild_id(interaction)
         defaults = self.bot.config.limits
         current = await effective_limits(store, guild_id, defaults)
-        changes: dict[str, Any] = {}
-        for key, value in (
-            ("max_concurrent_per_user", max_concurrent),
-            ("daily_seconds_per_user", daily_seconds),
-            ("daily_budget", daily_budget),
-        ):
-            if value is not None:
-                changes[key] = value
+        changes: LimitChanges = {}
+        if max_concurrent is not None:
+            changes["max_concurrent_per_user"] = max_concurrent
+        if daily_seconds is not None:
+            changes["daily_seconds_per_user"] = daily_seconds
+        if daily_budget is not None:
+            changes["daily_budget"] = daily_budget
         if ban_word is not None or unban_word is not None:
             changes["banned_words"] = core.banned_words_after(
                 current.banned_words, add=ban_word, remove=unban_word

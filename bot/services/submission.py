@@ -11,8 +11,10 @@ failed, never re-sent (see ``bot.upstream.failures`` for the only retries allowe
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from bot.config import Config
 from bot.core import errors
@@ -139,7 +141,7 @@ class VideoService:
         prompt: str,
         options: GenerateOptions,
         *,
-        metadata_extra: dict | None = None,
+        metadata_extra: dict[str, Any] | None = None,
     ) -> VideoTask:
         """Validate, check quotas, record and submit a new video."""
         text = clean_prompt(prompt)
@@ -178,7 +180,12 @@ class VideoService:
         return await self.remix_of(origin, parent, prompt)
 
     async def remix_of(
-        self, origin: Origin, parent: VideoTask, prompt: str, *, metadata_extra: dict | None = None
+        self,
+        origin: Origin,
+        parent: VideoTask,
+        prompt: str,
+        *,
+        metadata_extra: dict[str, Any] | None = None,
     ) -> VideoTask:
         """Submit a remix of an already checked parent (batch remixes call this per variant)."""
         text = clean_prompt(prompt)
@@ -224,7 +231,9 @@ class VideoService:
         )
         return replace(batch, seconds=seconds // count, cost=cost, new_tasks=1)
 
-    async def _submit(self, task: VideoTask, origin: Origin, send) -> VideoTask:
+    async def _submit(
+        self, task: VideoTask, origin: Origin, send: Callable[[], Awaitable[UpstreamJob]]
+    ) -> VideoTask:
         """Send the one create/remix call for ``task`` and record its answer."""
         if origin.card_message_id is not None:
             await self.store.set_card_message(task.id, origin.card_message_id)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.limits import LIMIT_FIELDS, GuildLimits
+from bot.core.limits import LIMIT_FIELDS, GuildLimits, LimitChanges
 from bot.storage.access import reader, writer
 from bot.storage.codec import to_db_time
 from bot.storage.core import Operations
@@ -88,7 +87,7 @@ class Settings(Operations):
 
     @writer
     def update_limits(
-        self, guild_id: int, changes: Mapping[str, object], *, updated_by: int
+        self, guild_id: int, changes: LimitChanges, *, updated_by: int
     ) -> GuildLimits:
         """Apply some overrides on top of the stored ones, in one transaction; returns all.
 

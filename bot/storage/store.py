@@ -47,6 +47,7 @@ from sqlite_utils import Database
 
 from bot.core import ids
 from bot.core.clock import Clock, utc_now
+from bot.core.limits import LIMIT_FIELDS, GuildLimits, Usage
 from bot.storage.cards import Cards
 from bot.storage.chains import Chains
 from bot.storage.claims import Claims
@@ -56,9 +57,9 @@ from bot.storage.core import StoreCore
 from bot.storage.delivery import Delivery, IllegalDeliveryTransition
 from bot.storage.history import History
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
-from bot.storage.settings import LIMIT_FIELDS, GuildLimits, Settings
+from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
-from bot.storage.usage import Admission, Quotas, Usage
+from bot.storage.usage import Admission, Quotas
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
