@@ -16,17 +16,15 @@ import pytest
 import pytest_asyncio
 from sqlite_utils import Database
 
-from bot.cli.check import (
+from bot.cli.check import check_database, collect_checks, run_check
+from bot.config import Config, DiscordConfig, Secret, StorageConfig, UpstreamConfig, load_config
+from bot.discord_ui.setup_check import (
     DiscordRest,
     base_permissions,
     channel_permissions,
-    check_database,
-    collect_checks,
     discord_api,
     missing_permissions,
-    run_check,
 )
-from bot.config import Config, DiscordConfig, Secret, StorageConfig, UpstreamConfig, load_config
 from bot.emulators.fake_discord import DEFAULT_BOT_PERMISSIONS, FakeDiscord, FakeGuild, Permission
 from bot.emulators.fake_discord.permissions import effective_permissions
 from bot.emulators.fake_upstream import FakeUpstream
