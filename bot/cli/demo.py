@@ -162,7 +162,10 @@ class DemoChannel:
             recent = await store.guild_history(self.h.guild.id, limit=20)
             return next((t for t in recent if t.card_message_id == card.id), None)
 
-        return await self.h.wait_for(by_card, timeout=STEP_TIMEOUT, what="the task of the card")
+        task: VideoTask = await self.h.wait_for(
+            by_card, timeout=STEP_TIMEOUT, what="the task of the card"
+        )
+        return task
 
     async def answer(self, ix: FakeInteraction) -> FakeMessage:
         """The bot's visible answer: its card, or the private error that replaced it."""
@@ -175,7 +178,8 @@ class DemoChannel:
             return errors[-1] if errors else None
 
         try:
-            return await self.emu.wait_until(found, timeout=STEP_TIMEOUT)
+            message: FakeMessage = await self.emu.wait_until(found, timeout=STEP_TIMEOUT)
+            return message
         except TimeoutError as exc:
             raise StepFailed(f"the bot showed no answer to {ix.describe()}") from exc
 
@@ -190,7 +194,9 @@ class DemoChannel:
             return task if task and task.delivery_state in done else None
 
         try:
-            task = await self.h.wait_for(settled, timeout=STEP_TIMEOUT, what=f"video {task_id}")
+            task: VideoTask = await self.h.wait_for(
+                settled, timeout=STEP_TIMEOUT, what=f"video {task_id}"
+            )
         except AssertionError as exc:
             raise StepFailed(f"video {task_id} did not finish within {STEP_TIMEOUT:g}s") from exc
         if task.delivery_state is DeliveryState.UNDELIVERABLE:
@@ -297,66 +303,81 @@ def _modal_values(data: dict[str, Any], modal: dict[str, Any] | None) -> dict[st
 # --- the scripted scene -------------------------------------------------------------------
 
 
-async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneReport:
-    """Play the scene step by step; stops at the first step that does not go as scripted."""
-    report = SceneReport()
-    h = channel.h
-    videos: dict[str, VideoTask] = {}
+class _Scene:
+    """The scripted steps; each returns what happened or raises ``StepFailed``."""
 
-    async def first_video() -> str:
-        task = await channel.finished((await channel.sora(h.alice, SCENE_PROMPT)).id)
-        post = channel.check_result(task, task.card_message_id, "its status card")
-        videos["first"] = task
+    def __init__(self, channel: DemoChannel) -> None:
+        self.channel = channel
+        self.h = channel.h
+        self.videos: dict[str, VideoTask] = {}
+
+    async def first_video(self) -> str:
+        task = await self.channel.finished((await self.channel.sora(self.h.alice, SCENE_PROMPT)).id)
+        post = self.channel.check_result(task, task.card_message_id, "its status card")
+        self.videos["first"] = task
         return f"video {task.id} posted as a reply to its card ({_files(post)})"
 
-    async def command_remix() -> str:
-        parent = videos["first"]
-        task = await channel.finished((await channel.remix(h.bob, parent.id, REMIX_PROMPT)).id)
+    async def command_remix(self) -> str:
+        parent = self.videos["first"]
+        task = await self.channel.finished(
+            (await self.channel.remix(self.h.bob, parent.id, REMIX_PROMPT)).id
+        )
         _check_parent(task, parent)
-        post = channel.check_result(task, parent.result_message_id, f"the result of {parent.id}")
-        videos["second"] = task
+        post = self.channel.check_result(
+            task, parent.result_message_id, f"the result of {parent.id}"
+        )
+        self.videos["second"] = task
         return f"video {task.id} (remix of {parent.id}) replies to {parent.id}'s result ({_files(post)})"
 
-    async def button_remix() -> str:
-        parent = videos["second"]
-        started = await channel.click_remix(h.alice, channel.posted(parent), BUTTON_PROMPT)
-        task = await channel.finished(started.id)
+    async def button_remix(self) -> str:
+        parent = self.videos["second"]
+        started = await self.channel.click_remix(
+            self.h.alice, self.channel.posted(parent), BUTTON_PROMPT
+        )
+        task = await self.channel.finished(started.id)
         _check_parent(task, parent)
-        post = channel.check_result(task, parent.result_message_id, f"the result of {parent.id}")
-        videos["third"] = task
+        post = self.channel.check_result(
+            task, parent.result_message_id, f"the result of {parent.id}"
+        )
+        self.videos["third"] = task
         return (
             f"the form → video {task.id} (depth {task.depth}) replies to "
             f"{parent.id}'s result ({_files(post)})"
         )
 
-    async def refused() -> str:
-        task = await channel.finished((await channel.sora(h.bob, REFUSED_PROMPT)).id)
+    async def refused(self) -> str:
+        task = await self.channel.finished((await self.channel.sora(self.h.bob, REFUSED_PROMPT)).id)
         if task.status is not TaskStatus.FAILED:
             raise StepFailed(f"video {task.id} should have failed but is {task.status}")
-        notice = channel.posted(task)
+        notice = self.channel.posted(task)
         if notice.reply_to != task.card_message_id or "failed" not in notice.content:
             raise StepFailed(f"the failure notice of {task.id} is not a reply to its card")
         return f"video {task.id} failed as scripted; the author is told why: {task.error_message}"
 
-    async def lineage() -> str:
-        leaf, root = videos["third"], videos["first"]
-        options = lineage_options(h.discord.registered_commands, leaf.id)
-        ix = await channel.command(h.alice, "lineage", options)
-        answer = await channel.answer(ix)
-        text = channel.message_text(answer)
+    async def lineage(self) -> str:
+        leaf, root = self.videos["third"], self.videos["first"]
+        options = lineage_options(self.h.discord.registered_commands, leaf.id)
+        ix = await self.channel.command(self.h.alice, "lineage", options)
+        answer = await self.channel.answer(ix)
+        text = self.channel.message_text(answer)
         if root.id not in text and leaf.id not in text:
             raise StepFailed(f"/lineage {leaf.id} does not mention {root.id} or {leaf.id}")
         return f"/lineage {leaf.id} answered ({'only alice sees it' if answer.ephemeral else 'public'})"
 
+
+async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneReport:
+    """Play the scene step by step; stops at the first step that does not go as scripted."""
+    report = SceneReport()
+    scene = _Scene(channel)
     steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
-        ("alice runs /sora", first_video),
-        ("bob runs /remix", command_remix),
-        ("alice presses Remix", button_remix),
-        ("bob asks for a refused video", refused),
+        ("alice runs /sora", scene.first_video),
+        ("bob runs /remix", scene.command_remix),
+        ("alice presses Remix", scene.button_remix),
+        ("bob asks for a refused video", scene.refused),
     ]
-    report.lineage_available = command_registered(h.discord.registered_commands, "lineage")
+    report.lineage_available = command_registered(channel.h.discord.registered_commands, "lineage")
     if report.lineage_available:
-        steps.append(("alice runs /lineage", lineage))
+        steps.append(("alice runs /lineage", scene.lineage))
     for name, action in steps:
         step = await _run_step(name, action)
         report.steps.append(step)

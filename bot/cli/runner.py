@@ -8,6 +8,7 @@ mid-delivery keeps its lease in the DB and is picked up by the next start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -67,7 +68,7 @@ def _close_on_signals(bot: SoraBot) -> None:
         return
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda s=sig: _request_close(bot, s))
+        loop.add_signal_handler(sig, functools.partial(_request_close, bot, sig))
 
 
 def _request_close(bot: SoraBot, sig: signal.Signals) -> None:

@@ -15,37 +15,25 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
-from bot.core.limits import GuildLimits, LimitChanges, Limits
-from bot.core.models import TaskEvent, VideoTask
+from bot.core.limits import LimitChanges
 from bot.discord_ui import render
-from bot.discord_ui.chains_cog import STATUS_CHOICES, HistorySource, history_state
+from bot.discord_ui.admin_render import limits_embed, stats_embed, task_embeds
+from bot.discord_ui.context import BotContext, context_of, guild_id_of, require_context
+from bot.discord_ui.pages import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import PageKind, register, send_pages
 from bot.discord_ui.views import video_view
 from bot.services import admin as core
 from bot.services.admin import HistoryFilter, day_range, parse_status
 from bot.services.quotas import effective_limits
 
-if TYPE_CHECKING:
-    from bot.discord_ui.app import SoraBot
-
 log = logging.getLogger(__name__)
 
-MAX_EVENTS_SHOWN = 40
-EVENTS_CHARS = 2200
-PROMPT_CHARS = 1200
-#: Per-field caps that keep both embeds under Discord's 6000-character total.
-SHORT_FIELD = 300
-ERROR_FIELD = 600
-STATS_DAYS_SHOWN = 14
-STATS_USERS_SHOWN = 10
 FORMAT_CHOICES = [
     app_commands.Choice(name="CSV", value="csv"),
     app_commands.Choice(name="JSON Lines", value="jsonl"),
@@ -69,15 +57,6 @@ class NotAnAdmin(app_commands.CheckFailure, PermissionMissing):
         )
 
 
-def _bot(interaction: discord.Interaction) -> SoraBot:
-    return interaction.client  # type: ignore[return-value]
-
-
-def _guild_id(interaction: discord.Interaction) -> int:
-    assert interaction.guild_id is not None, "guild-only command"
-    return interaction.guild_id
-
-
 def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
     """Manage Server (Administrator implies it) or the configured admin role."""
     permissions = interaction.permissions
@@ -89,7 +68,7 @@ def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
 
 def require_admin(interaction: discord.Interaction) -> None:
     """Raise ``NotAnAdmin`` unless the member may use /admin."""
-    role_name = _bot(interaction).config.discord.admin_role
+    role_name = context_of(interaction).config.discord.admin_role
     if interaction.guild_id is None or not is_bot_admin(interaction, role_name):
         raise NotAnAdmin(role_name)
 
@@ -125,191 +104,6 @@ def _filter(
     )
 
 
-# --- rendering ---------------------------------------------------------------------------
-
-
-def _window(since: datetime | None, until: datetime | None) -> str:
-    if since is None and until is None:
-        return "All time"
-    start = f"{since:%Y-%m-%d}" if since else "the start"
-    end = f"{until - timedelta(days=1):%Y-%m-%d}" if until else "now"
-    return f"{start} to {end} (UTC days, both included)"
-
-
-def _total_line(label: str, count: int, seconds: int, cost: float) -> str:
-    return f"{label}: {count} · {seconds}s · ${cost:.2f}"
-
-
-def stats_embed(stats: core.GuildStats, roots: dict[str, VideoTask]) -> discord.Embed:
-    """``/admin stats``: totals, then per status / model / user / day, then top chains."""
-    embed = discord.Embed(
-        title="Video stats",
-        description=(
-            f"{_window(stats.since, stats.until)}\n**{stats.count}** videos · "
-            f"**{stats.seconds}s** generated · **${stats.cost:.2f}** estimated"
-        ),
-        colour=discord.Colour.blurple(),
-    )
-    status_lines = [f"{g.key.replace('_', ' ')}: {g.count}" for g in stats.by_status]
-    embed.add_field(name="By status", value="\n".join(status_lines) or "—")
-    model_lines = [_total_line(g.key, g.count, g.seconds, g.cost) for g in stats.by_model]
-    embed.add_field(name="By model", value=render.truncate("\n".join(model_lines) or "—", 1024))
-    users = stats.by_user[:STATS_USERS_SHOWN]
-    user_lines = [_total_line(f"<@{g.key}>", g.count, g.seconds, g.cost) for g in users]
-    more_users = len(stats.by_user) - len(users)
-    embed.add_field(
-        name="By user" + (f" (top {len(users)} of {len(stats.by_user)})" if more_users else ""),
-        value=render.truncate("\n".join(user_lines) or "—", 1024),
-        inline=False,
-    )
-    days = stats.by_day[-STATS_DAYS_SHOWN:]
-    day_lines = [_total_line(g.key, g.count, g.seconds, g.cost) for g in days]
-    embed.add_field(
-        name="By day"
-        + (f" (last {len(days)} of {len(stats.by_day)})" if len(days) < len(stats.by_day) else ""),
-        value=render.truncate("\n".join(day_lines) or "—", 1024),
-        inline=False,
-    )
-    chain_lines = [
-        f"{render.id_link(roots[c.root_id]) if c.root_id in roots else f'`{c.root_id}`'}: "
-        f"{c.tasks} videos, depth {c.depth}"
-        for c in stats.chains
-    ]
-    embed.add_field(name="Top chains", value="\n".join(chain_lines) or "—", inline=False)
-    embed.set_footer(
-        text="count: videos · seconds: completed videos · $: estimated cost of every video "
-        "except cancelled ones (as the daily budget counts)"
-    )
-    return embed
-
-
-def _when(moment: datetime | None, since: datetime | None = None) -> str:
-    text = render.timestamp(moment, "T") if moment else "—"
-    if moment is not None and since is not None:
-        text += f" (+{core.format_duration(moment - since)})"
-    return text
-
-
-def task_embeds(
-    task: VideoTask,
-    events: list[TaskEvent],
-    *,
-    children: int,
-    retried_as: VideoTask | None,
-) -> list[discord.Embed]:
-    """``/admin task``: everything about one task, then its audit trail."""
-    times = core.timings(task, events)
-    embed = discord.Embed(
-        title=f"Task `{task.id}`",
-        description=render.truncate(task.prompt, PROMPT_CHARS),
-        colour=render.COLOURS[task.status],
-    )
-    embed.add_field(
-        name="Status", value=render.truncate(render.status_line(task), SHORT_FIELD), inline=False
-    )
-    embed.add_field(name="Author", value=f"<@{task.user_id}>")
-    embed.add_field(name="Channel", value=f"<#{task.channel_id}>")
-    embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
-    embed.add_field(name="Kind", value=task.kind.value)
-    embed.add_field(name="Upstream id", value=f"`{task.upstream_id}`" if task.upstream_id else "—")
-    embed.add_field(
-        name="Lineage",
-        value=(f"parent `{task.parent_id}` · " if task.parent_id else "")
-        + f"root `{task.root_id}` · depth {task.depth} · {children} remixes",
-    )
-    embed.add_field(
-        name="Timings",
-        value="\n".join(
-            [
-                f"created {_when(times.created)}",
-                f"submitted {_when(times.submitted, times.created)}",
-                f"started {_when(times.started, times.submitted)}",
-                f"finished {_when(times.finished, times.started or times.submitted)}",
-                f"delivered {_when(times.delivered, times.finished)}",
-            ]
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Polls", value=f"{task.poll_count} ({task.poll_failures} failing in a row now)"
-    )
-    if task.error_code or task.error_message:
-        error = f"`{task.error_code or '?'}` {task.error_message or ''}"
-        embed.add_field(name="Error", value=render.truncate(error, ERROR_FIELD), inline=False)
-    delivery = f"{task.delivery_state.value}, {task.delivery_attempts} attempts"
-    if task.delivery_error:
-        delivery += f" · {task.delivery_error}"
-    embed.add_field(name="Delivery", value=render.truncate(delivery, SHORT_FIELD))
-    cost = "—" if task.estimated_cost is None else f"${task.estimated_cost:.2f}"
-    embed.add_field(name="Estimated cost", value=cost)
-    links = []
-    if task.card_message_id:
-        links.append(f"[card]({render.message_link(task, task.card_message_id)})")
-    if task.result_message_id:
-        links.append(f"[result]({render.message_link(task, task.result_message_id)})")
-    embed.add_field(name="Messages", value=" · ".join(links) or "—")
-    if task.metadata.get("retry_of"):
-        embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
-    if retried_as is not None:
-        embed.add_field(name="Retried as", value=f"`{retried_as.id}` ({retried_as.status.value})")
-    embed.set_footer(text=render.snapshot_footer(task.id, "admin"))
-    return [embed, _events_embed(events)]
-
-
-def _events_embed(events: list[TaskEvent]) -> discord.Embed:
-    shown: list[str] = []
-    size = 0
-    for event in reversed(events[-MAX_EVENTS_SHOWN:]):
-        line = core.event_line(event).replace("`", "'")
-        if size + len(line) + 1 > EVENTS_CHARS:
-            break
-        shown.insert(0, line)
-        size += len(line) + 1
-    title = "Audit trail" + (
-        f" (last {len(shown)} of {len(events)})" if len(shown) < len(events) else ""
-    )
-    body = "```\n" + "\n".join(shown) + "\n```" if shown else "No events."
-    return discord.Embed(title=title, description=body, colour=discord.Colour.dark_grey())
-
-
-def limits_embed(current: Limits, overrides: GuildLimits | None, *, changed: bool) -> discord.Embed:
-    """The limits in force, each marked as this server's setting or the default."""
-    stored = overrides.overrides() if overrides is not None else {}
-
-    def origin(key: str) -> str:
-        return "server setting" if stored.get(key) is not None else "default"
-
-    def number(value: float, unit: str = "") -> str:
-        return "unlimited" if not value else f"{value}{unit}"
-
-    embed = discord.Embed(
-        title="Limits updated" if changed else "Limits",
-        colour=discord.Colour.green() if changed else discord.Colour.blurple(),
-        description="Daily limits reset at 00:00 UTC. 0 means unlimited.",
-    )
-    embed.add_field(
-        name="Videos in progress per member",
-        value=f"{number(current.max_concurrent_per_user)} ({origin('max_concurrent_per_user')})",
-        inline=False,
-    )
-    embed.add_field(
-        name="Seconds per member per day",
-        value=f"{number(current.daily_seconds_per_user, 's')} ({origin('daily_seconds_per_user')})",
-        inline=False,
-    )
-    budget = "unlimited" if not current.daily_budget else f"${current.daily_budget:.2f}"
-    embed.add_field(
-        name="Server budget per day", value=f"{budget} ({origin('daily_budget')})", inline=False
-    )
-    words = ", ".join(f"`{w.replace('`', '')}`" for w in current.banned_words) or "none"
-    embed.add_field(
-        name=f"Banned words ({origin('banned_words')})",
-        value=render.truncate(words, 1024),
-        inline=False,
-    )
-    return embed
-
-
 # --- the cog -----------------------------------------------------------------------------
 
 
@@ -323,11 +117,11 @@ class AdminCog(commands.Cog):
         guild_only=True,
     )
 
-    def __init__(self, bot: SoraBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
         register(AdminHistorySource())
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """The server-side half of the permission rule (the hint is the other half)."""
         require_admin(interaction)
         return True
@@ -351,7 +145,7 @@ class AdminCog(commands.Cog):
     @app_commands.describe(video_id="The video's id, e.g. k7q2mx")
     async def task(self, interaction: discord.Interaction, video_id: str) -> None:
         store = self.bot.store
-        task = await self.bot.service.find_video(_guild_id(interaction), video_id)
+        task = await self.bot.service.find_video(guild_id_of(interaction), video_id)
         events = await store.events(task.id)
         children = len(await store.children_of(task.id, guild_id=task.guild_id))
         retried_as = await store.find_retry(task.id, guild_id=task.guild_id)
@@ -377,7 +171,7 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await core.export_history(
             self.bot.store,
-            _guild_id(interaction),
+            guild_id_of(interaction),
             filt,
             fmt=format,  # type: ignore[arg-type]
             message_link=render.message_link,
@@ -408,7 +202,7 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction, since: str | None = None, until: str | None = None
     ) -> None:
         start, end = day_range(since, until)
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         stats = await core.gather_stats(self.bot.store, guild_id, since=start, until=end)
         roots = {}
         for chain in stats.chains:
@@ -422,7 +216,7 @@ class AdminCog(commands.Cog):
     @admin.command(name="cancel", description="Stop a video that is still being made")
     @app_commands.describe(video_id="The video's id, e.g. k7q2mx")
     async def cancel(self, interaction: discord.Interaction, video_id: str) -> None:
-        task = await self.bot.service.find_video(_guild_id(interaction), video_id)
+        task = await self.bot.service.find_video(guild_id_of(interaction), video_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         cancelled = await core.cancel_video(self.bot.store, task, by_user_id=interaction.user.id)
         log.info("task %s cancelled by %s", cancelled.id, interaction.user.id)
@@ -444,10 +238,10 @@ class AdminCog(commands.Cog):
     @admin.command(name="retry", description="Submit a failed video again as a new video")
     @app_commands.describe(video_id="The failed video's id, e.g. k7q2mx")
     async def retry(self, interaction: discord.Interaction, video_id: str) -> None:
-        plan = await core.plan_retry(self.bot.service, _guild_id(interaction), video_id)
+        plan = await core.plan_retry(self.bot.service, guild_id_of(interaction), video_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         old = plan.old
-        channel = self.bot.get_partial_messageable(old.channel_id, guild_id=old.guild_id)
+        channel = interaction.client.get_partial_messageable(old.channel_id, guild_id=old.guild_id)
         try:
             card = await channel.send(
                 f"Retrying `{old.id}` for <@{old.user_id}>…", allowed_mentions=render.NO_MENTIONS
@@ -489,7 +283,7 @@ class AdminCog(commands.Cog):
         ban_word: app_commands.Range[str, 1, core.MAX_BANNED_WORD_CHARS] | None = None,
         unban_word: app_commands.Range[str, 1, core.MAX_BANNED_WORD_CHARS] | None = None,
     ) -> None:
-        store, guild_id = self.bot.store, _guild_id(interaction)
+        store, guild_id = self.bot.store, guild_id_of(interaction)
         defaults = self.bot.config.limits
         current = await effective_limits(store, guild_id, defaults)
         changes: LimitChanges = {}
@@ -500,8 +294,8 @@ class AdminCog(commands.Cog):
         if daily_budget is not None:
             changes["daily_budget"] = daily_budget
         if ban_word is not None or unban_word is not None:
-            changes["banned_words"] = core.banned_words_after(
-                current.banned_words, add=ban_word, remove=unban_word
+            changes["banned_words"] = tuple(
+                core.banned_words_after(current.banned_words, add=ban_word, remove=unban_word)
             )
         if changes:
             await store.update_limits(guild_id, changes, updated_by=interaction.user.id)
@@ -513,3 +307,8 @@ class AdminCog(commands.Cog):
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=render.NO_MENTIONS
         )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Extension entry point (``bot.load_extension``)."""
+    await bot.add_cog(AdminCog(require_context(bot)))

@@ -18,12 +18,10 @@ from discord.ext import commands
 from bot.config import Config
 from bot.core.clock import Clock, utc_now
 from bot.core.poll_policy import PollPolicy
-from bot.discord_ui.admin_cog import AdminCog
-from bot.discord_ui.chains_cog import ChainsCog
+from bot.discord_ui.context import BotContext
 from bot.discord_ui.notifier import DiscordNotifier
 from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
-from bot.discord_ui.video_cog import VideoCog
 from bot.discord_ui.views import DYNAMIC_ITEMS
 from bot.polling.poller import Poller
 from bot.services.submission import VideoService
@@ -31,6 +29,13 @@ from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
+
+#: The cogs, loaded as extensions: no cog imports another, and none imports this module.
+EXTENSIONS = (
+    "bot.discord_ui.video_cog",
+    "bot.discord_ui.chains_cog",
+    "bot.discord_ui.admin_cog",
+)
 
 
 class SoraCommandTree(app_commands.CommandTree):
@@ -90,9 +95,8 @@ class SoraBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Load the cogs and buttons, resume every task from the DB, start polling, sync commands."""
-        await self.add_cog(VideoCog(self))
-        await self.add_cog(ChainsCog(self))
-        await self.add_cog(AdminCog(self))
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         recovered = await self.poller.recover()
         active = await self.store.active_count()
@@ -127,3 +131,7 @@ def policy_from_config(config: Config) -> PollPolicy:
         max_interval=poll.max_interval_seconds,
         error_cap=poll.error_backoff_cap_seconds,
     )
+
+
+#: The type checker proves here that ``SoraBot`` offers what cogs and components use.
+_CONTEXT: type[BotContext] = SoraBot

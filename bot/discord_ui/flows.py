@@ -14,19 +14,17 @@ they answer inside Discord's 3 seconds the same way:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import discord
 
 from bot.core.errors import BotError
 from bot.core.models import VideoTask
 from bot.discord_ui import render
+from bot.discord_ui.buttons import card_view
+from bot.discord_ui.context import context_of
 from bot.discord_ui.permissions import check_bot_permissions
 from bot.discord_ui.replies import report_error, retract_card
 from bot.services.submission import Origin
-
-if TYPE_CHECKING:
-    from bot.discord_ui.app import SoraBot
 
 
 def origin_of(interaction: discord.Interaction, card_message_id: int | None = None) -> Origin:
@@ -71,8 +69,8 @@ async def submit_followup_card(
         await card.delete()
         await report_error(interaction, exc)
         return None
-    await card.edit(content=None, embed=render.card_embed(task), view=_card_buttons(task))
-    await _bot(interaction).store.record_card_edit(
+    await card.edit(content=None, embed=render.card_embed(task), view=card_view(task.id))
+    await context_of(interaction).store.record_card_edit(
         task.id, status=task.status, progress=task.progress
     )
     return task
@@ -89,21 +87,10 @@ async def _submit_and_show(
     await interaction.edit_original_response(
         content=None,
         embed=render.card_embed(task),
-        view=_card_buttons(task),
+        view=card_view(task.id),
         allowed_mentions=render.NO_MENTIONS,
     )
-    await _bot(interaction).store.record_card_edit(
+    await context_of(interaction).store.record_card_edit(
         task.id, status=task.status, progress=task.progress
     )
     return task
-
-
-def _card_buttons(task: VideoTask) -> discord.ui.View:
-    """Lineage and Details under a new card (Remix joins them once the video is done)."""
-    from bot.discord_ui.views import video_view  # views imports this module for the modal
-
-    return video_view(task)
-
-
-def _bot(interaction: discord.Interaction) -> SoraBot:
-    return interaction.client  # type: ignore[return-value]

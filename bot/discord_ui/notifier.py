@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import aiohttp
 import discord
@@ -117,7 +119,7 @@ class DiscordNotifier:
         too_large: bool,
     ) -> Delivery:
         limit = self.upload_limit(task)
-        kwargs: dict = {
+        kwargs: dict[str, Any] = {
             "content": render.result_content(
                 task,
                 attached=video is not None,
@@ -140,7 +142,7 @@ class DiscordNotifier:
             return Delivery(await self._post(task, target, kwargs), attached=False)
 
     async def _post(
-        self, task: VideoTask, target: int | None, kwargs: dict, video: Path | None = None
+        self, task: VideoTask, target: int | None, kwargs: dict[str, Any], video: Path | None = None
     ) -> int:
         """Send one message; a deleted reply target falls back to a plain post.
 
@@ -148,7 +150,7 @@ class DiscordNotifier:
         even a refused one.
         """
 
-        def file() -> dict:
+        def file() -> dict[str, Any]:
             return {"file": discord.File(video, f"{task.id}.mp4")} if video is not None else {}
 
         channel = self._channel(task)
@@ -165,8 +167,9 @@ class DiscordNotifier:
         )
         with _delivery_errors():
             try:
+                replying: dict[str, Any] = {} if reference is None else {"reference": reference}
                 message = await channel.send(
-                    **kwargs, **file(), reference=reference, allowed_mentions=mentions, nonce=nonce
+                    **kwargs, **file(), **replying, allowed_mentions=mentions, nonce=nonce
                 )
             except discord.HTTPException as exc:
                 if reference is None or not _is_unknown_reference(exc):
@@ -178,7 +181,7 @@ class DiscordNotifier:
                 )
         return message.id
 
-    async def _without_reference(self, task: VideoTask, kwargs: dict) -> dict:
+    async def _without_reference(self, task: VideoTask, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Add a jump link to the parent's card when the reply target was deleted."""
         parent = await self.store.get(task.parent_id) if task.parent_id else None
         if parent is None or parent.card_message_id is None:
@@ -217,14 +220,19 @@ class _delivery_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc is None or isinstance(exc, PermanentDeliveryError | TransientDeliveryError):
-            return False
+            return None
         if isinstance(exc, discord.HTTPException):
             raise _classify(exc) from exc
         if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
             raise TransientDeliveryError(f"network error: {type(exc).__name__}") from exc
-        return False
+        return None
 
 
 def _classify(exc: discord.HTTPException) -> Exception:

@@ -25,7 +25,7 @@ import discord
 
 from bot.core.errors import BotError
 from bot.discord_ui.render import NO_MENTIONS
-from bot.discord_ui.replies import report_error, send_ephemeral
+from bot.discord_ui.replies import answer_errors, send_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def footer_text(page: Page | None = None, *, index: int = 0, count: int = 1, not
     return f"{text} · {note}" if note else text
 
 
-class PageButton(discord.ui.DynamicItem[discord.ui.Button], template=PAGE_TEMPLATE):
+class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLATE):
     """Prev/Next: re-renders the page named in its ``custom_id`` in place."""
 
     def __init__(
@@ -154,7 +154,12 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button], template=PAGE_TEMPLA
     ) -> PageButton:
         return cls(match["kind"], int(match["page"]), match["state"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Re-render the page; every error is answered by the one error path."""
+        await answer_errors(interaction, lambda: self.turn(interaction))
+
+    async def turn(self, interaction: discord.Interaction) -> None:
+        """Show the page this button names (or say the list is out of date)."""
         source = source_for(self.kind)
         if source is None:
             await send_ephemeral(interaction, STALE_MESSAGE)
@@ -162,9 +167,6 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button], template=PAGE_TEMPLA
         try:
             await source.check(interaction)
             page = await source.render(interaction, self.state, self.page, first=False)
-        except BotError as exc:
-            await report_error(interaction, exc)
-            return
         except ValueError:
             log.info("stale page button %s", self.custom_id)
             await send_ephemeral(interaction, STALE_MESSAGE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -11,14 +11,14 @@ from discord.ext import commands
 
 from bot.core.errors import InvalidInput
 from bot.core.images import check_declared_image
+from bot.core.models import VideoTask
 from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui.choices import recent_video_choices
+from bot.discord_ui.context import BotContext, require_context
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
-from bot.services.submission import MAX_VARIANTS, GenerateOptions
+from bot.discord_ui.replies import guard_autocomplete
+from bot.services.submission import MAX_VARIANTS, GenerateOptions, Origin
 from bot.upstream import ReferenceImage
-
-if TYPE_CHECKING:
-    from bot.discord_ui.app import SoraBot
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class VideoCog(commands.Cog):
     """Make videos and remix them."""
 
-    def __init__(self, bot: SoraBot) -> None:
+    def __init__(self, bot: BotContext) -> None:
         self.bot = bot
         up = bot.config.upstream
         _set_choices(self.sora, "model", [app_commands.Choice(name=m, value=m) for m in up.models])
@@ -63,7 +63,7 @@ class VideoCog(commands.Cog):
                     image, service.resolve_options(options)[2], service.max_reference_bytes
                 )
 
-        async def submit(origin):
+        async def submit(origin: Origin) -> VideoTask:
             reference = await _download_reference(image) if image is not None else None
             chosen = GenerateOptions(model=model, seconds=seconds, size=size, reference=reference)
             return await service.generate(origin, prompt, chosen)
@@ -107,6 +107,7 @@ class VideoCog(commands.Cog):
             )
 
     @remix.autocomplete("video_id")
+    @guard_autocomplete
     async def remix_video_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -115,7 +116,9 @@ class VideoCog(commands.Cog):
 
 
 def _set_choices(
-    command: app_commands.Command, name: str, choices: list[app_commands.Choice]
+    command: app_commands.Command[Any, ..., Any],
+    name: str,
+    choices: list[app_commands.Choice[Any]],
 ) -> None:
     """Give an option the choices from config (decorators can only take static ones)."""
     command._params[name].choices = choices  # discord.py has no public setter
@@ -144,3 +147,8 @@ async def _download_reference(image: discord.Attachment) -> ReferenceImage:
         content_type=image.content_type or "application/octet-stream",
         data=data,
     )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Extension entry point (``bot.load_extension``)."""
+    await bot.add_cog(VideoCog(require_context(bot)))
