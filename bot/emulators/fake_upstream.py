@@ -341,8 +341,8 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, FormPart]:
         head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
         part_headers = Message()
         for line in head.decode("utf-8", errors="replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            part_headers[name.strip()] = value.strip()
+            header_name, _, value = line.partition(":")
+            part_headers[header_name.strip()] = value.strip()
         name = part_headers.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             raise ValueError("multipart part without a name")

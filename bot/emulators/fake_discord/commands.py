@@ -8,6 +8,7 @@ options, choices, ``resolved`` users/roles/channels/attachments, and ``default_m
 
 from __future__ import annotations
 
+import builtins
 import copy
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,17 +45,17 @@ class CommandRegistry:
         self._state = state
         self.writes = 0
 
-    def list(self, guild_id: int | None) -> list[dict[str, Any]]:
+    def list(self, guild_id: int | None) -> builtins.list[dict[str, Any]]:
         """Commands registered in one scope."""
         return self._state.commands.get(guild_id, [])
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> builtins.list[dict[str, Any]]:
         """Every registered command (guild ones carry ``guild_id``)."""
         return [cmd for scope in self._state.commands.values() for cmd in scope]
 
     def overwrite(
-        self, guild_id: int | None, definitions: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+        self, guild_id: int | None, definitions: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         """Bulk overwrite one scope; returns the stored commands."""
         self.writes += 1
         previous = {(c["name"], c.get("type", 1)): c for c in self.list(guild_id)}

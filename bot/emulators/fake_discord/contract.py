@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import FieldError, PathPart
 
@@ -280,7 +280,8 @@ def _operation(
 
 def _ref(schema: dict[str, Any]) -> dict[str, Any]:
     """A standalone copy of an inline schema whose ``#/...`` refs point into the spec resource."""
-    return _rebase(schema)
+    # _rebase maps a dict to a dict of the same JSON shape.
+    return cast(dict[str, Any], _rebase(schema))
 
 
 def _rebase(node: Any) -> Any:
@@ -386,5 +387,5 @@ def _detail(error: Any) -> str:
     if keyword in ("enum", "const"):
         return f"{_short(instance)} is not one of {limit}"
     if keyword == "required":
-        return error.message
+        return str(error.message)
     return _short(error.message, 200)

@@ -85,6 +85,7 @@ class EventPublisher:
         """Mirror MESSAGE_CREATE/UPDATE/DELETE (never for ephemeral messages)."""
         if message.ephemeral:
             return
+        data: dict[str, Any]
         if event == "MESSAGE_DELETE":
             data = {
                 "id": str(message.id),

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 from .changes import ChangeSignal
 from .clock import Stopwatch
@@ -95,7 +95,8 @@ class FakeInteraction:
     @property
     def data(self) -> dict[str, Any]:
         """The interaction's ``data`` object as dispatched."""
-        return self.payload.get("data", {})
+        # The dispatched payload is JSON whose ``data`` is always an object.
+        return cast(dict[str, Any], self.payload.get("data", {}))
 
     @property
     def responded(self) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from . import errors
 from .contract import NO_BODY
@@ -151,8 +151,10 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[Upload]]:
     uploads: list[Upload] = []
     reader = await request.multipart()
     async for part in reader:
-        name = getattr(part, "name", None) or ""
-        data = await part.read()  # type: ignore[union-attr]
+        if not isinstance(part, BodyPartReader):
+            raise TypeError("nested multipart bodies are not supported")
+        name = part.name or ""
+        data = await part.read()
         file_index = re.fullmatch(r"files\[(\d+)\]", name)
         if name == "payload_json":
             try:
@@ -161,7 +163,7 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[Upload]]:
                 raise errors.invalid_json() from exc
         elif file_index:
             content_type = part.headers.get("Content-Type", "application/octet-stream")
-            filename = getattr(part, "filename", None) or name
+            filename = part.filename or name
             uploads.append(Upload(int(file_index.group(1)), filename, content_type, bytes(data)))
         else:
             payload[name] = data.decode()

@@ -71,18 +71,19 @@ class InteractionRoutes:
             ix.mark_failed_if_unanswered()
             raise errors.unknown_interaction()
         body = req.json_object()
-        callback_type = body.get("type")
-        self._check_type(ix, callback_type)
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        message = self._respond(ix, int(callback_type), data, req.uploads)
-        ix.response = {"type": int(callback_type), "data": data}
+        callback_type = self._check_type(ix, body.get("type"))
+        raw_data = body.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+        message = self._respond(ix, callback_type, data, req.uploads)
+        ix.response = {"type": callback_type, "data": data}
         ix.responded_after = ix.elapsed()
         self._core.changes.notify()
         if req.flag("with_response"):
-            return json_response(self._callback_body(ix, int(callback_type), message))
+            return json_response(self._callback_body(ix, callback_type, message))
         return no_content()
 
-    def _check_type(self, ix: FakeInteraction, callback_type: Any) -> None:
+    def _check_type(self, ix: FakeInteraction, callback_type: Any) -> int:
+        """The callback type as an int, once it is one this interaction accepts."""
         allowed = set(ALLOWED_CALLBACKS[ix.type])
         if ix.type == InteractionType.MODAL_SUBMIT and ix.message is None:
             allowed -= {6, 7}
@@ -91,6 +92,7 @@ class InteractionRoutes:
             raise errors.invalid_form_body(
                 [FieldError(("type",), "BASE_TYPE_CHOICES", f"Value must be one of ({choices}).")]
             )
+        return int(callback_type)
 
     def _respond(
         self, ix: FakeInteraction, callback_type: int, data: dict[str, Any], uploads: list[Upload]

@@ -79,7 +79,8 @@ def check_message(payload: dict[str, Any]) -> list[FieldError]:
     """All limits of a message create/edit body (channel, webhook or interaction response)."""
     errors = list(_max(("content",), payload.get("content"), CONTENT_MAX))
     errors += check_embeds(payload.get("embeds") or [])
-    flags = payload.get("flags") if isinstance(payload.get("flags"), int) else 0
+    raw_flags = payload.get("flags")
+    flags = raw_flags if isinstance(raw_flags, int) else 0
     errors += check_components(
         payload.get("components") or [], v2=bool(flags & MessageFlag.IS_COMPONENTS_V2)
     )
@@ -297,7 +298,8 @@ def check_modal(data: dict[str, Any]) -> list[FieldError]:
         else [bad_length(("title",), 1, MODAL_TITLE_MAX)]
     )
     errors += _check_custom_id((), data.get("custom_id"))
-    components = data.get("components") if isinstance(data.get("components"), list) else []
+    raw_components = data.get("components")
+    components = raw_components if isinstance(raw_components, list) else []
     if not 1 <= len(components) <= MODAL_COMPONENTS_MAX:
         errors.append(bad_length(("components",), 1, MODAL_COMPONENTS_MAX))
     errors += _check_items(components, ("components",))
