@@ -6,7 +6,7 @@ delivery change).
 
 from __future__ import annotations
 
-from bot.core.models import TaskStatus
+from bot.core.models import EventKind, TaskStatus
 from bot.storage.access import writer
 from bot.storage.core import Operations
 
@@ -24,7 +24,7 @@ class Cards(Operations):
         with core.write():
             core.require(task_id)
             core.update(task_id, {"card_message_id": message_id})
-            core.insert_event(task_id, "card_posted", {"message_id": message_id}, now)
+            core.insert_event(task_id, EventKind.CARD_POSTED, {"message_id": message_id}, now)
 
     @writer
     def record_card_edit(self, task_id: str, *, status: TaskStatus | str, progress: int) -> None:

@@ -106,7 +106,7 @@ class StoreCore:
         self.db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", [*values, task_id])
 
     def insert_event(
-        self, task_id: str, kind: str, detail: Mapping[str, Any], at: datetime
+        self, task_id: str, kind: EventKind, detail: Mapping[str, Any], at: datetime
     ) -> None:
         """Append one row to a task's audit trail."""
         self.db.execute(
@@ -119,7 +119,7 @@ class StoreCore:
         task: VideoTask,
         changes: Mapping[str, Any],
         now: datetime,
-        event: str | None,
+        event: EventKind | None,
         detail: Mapping[str, Any] | None = None,
     ) -> VideoTask:
         """Apply ``changes`` plus ``updated_at`` and the event; call inside ``write``."""

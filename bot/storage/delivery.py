@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.errors import IllegalTransition
-from bot.core.models import DeliveryState, VideoTask
+from bot.core.models import DeliveryState, EventKind, VideoTask
 from bot.storage.access import writer
 from bot.storage.codec import to_db_time
 from bot.storage.core import Operations
@@ -49,7 +49,7 @@ class Delivery(Operations):
             check_delivery(task, DeliveryState.DELIVERING)
             attempt = task.delivery_attempts + 1
             changes = {"delivery_state": DeliveryState.DELIVERING, "delivery_attempts": attempt}
-            return core.save(task, changes, now, "delivery_attempt", {"attempt": attempt})
+            return core.save(task, changes, now, EventKind.DELIVERY_ATTEMPT, {"attempt": attempt})
 
     @writer
     def mark_delivered(
@@ -71,7 +71,7 @@ class Delivery(Operations):
             if result_bytes is not None:
                 changes["result_bytes"] = result_bytes
             detail = {"message_id": message_id, "attached": attached, "result_bytes": result_bytes}
-            return core.save(task, changes, now, "delivered", detail)
+            return core.save(task, changes, now, EventKind.DELIVERED, detail)
 
     @writer
     def retry_delivery(self, task_id: str, *, error: str, next_delivery_at: datetime) -> VideoTask:
@@ -87,7 +87,7 @@ class Delivery(Operations):
                 "next_delivery_at": next_delivery_at,
             }
             detail = {"error": error, "next_delivery_at": to_db_time(next_delivery_at)}
-            return core.save(task, changes, now, "delivery_retry", detail)
+            return core.save(task, changes, now, EventKind.DELIVERY_RETRY, detail)
 
     @writer
     def mark_undeliverable(self, task_id: str, *, reason: str) -> VideoTask:
@@ -102,4 +102,4 @@ class Delivery(Operations):
                 "delivery_error": reason,
                 "next_delivery_at": None,
             }
-            return core.save(task, changes, now, "delivery_failed", {"reason": reason})
+            return core.save(task, changes, now, EventKind.DELIVERY_FAILED, {"reason": reason})

@@ -118,8 +118,10 @@ class Reports(Operations):
         return [ChainSize(root_id=r, tasks=int(n), depth=int(d)) for r, n, d in rows]
 
     @writer
-    def add_event(self, task_id: str, kind: str, detail: dict[str, Any] | None = None) -> None:
-        """Append a free-form event to a task's audit trail."""
+    def add_event(
+        self, task_id: str, kind: EventKind | str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Append an event to a task's audit trail (a ``ValueError`` for an unknown kind)."""
         core = self._core
         now = core.clock()
         with core.write():

@@ -16,7 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.errors import IllegalTransition, NotFound
-from bot.core.models import DeliveryState, TaskKind, TaskStatus, VideoTask, check_transition
+from bot.core.models import (
+    DeliveryState,
+    EventKind,
+    TaskKind,
+    TaskStatus,
+    VideoTask,
+    check_transition,
+)
 from bot.storage.access import reader, writer
 from bot.storage.codec import INSERT, clamp_progress, insert_row
 from bot.storage.core import Operations
@@ -126,7 +133,7 @@ class TaskLifecycle(Operations):
             )
             core.db.execute(INSERT, insert_row(task))
             detail = {"kind": kind.value, "parent_id": task.parent_id}
-            core.insert_event(task_id, "created", detail, now)
+            core.insert_event(task_id, EventKind.CREATED, detail, now)
             return core.require(task_id)
 
     @reader
@@ -168,7 +175,7 @@ class TaskLifecycle(Operations):
             }
             changes.update(status_changes(task, status, now))
             detail = {"upstream_id": upstream_id, "status": status.value}
-            return core.save(task, changes, now, "submitted", detail)
+            return core.save(task, changes, now, EventKind.SUBMITTED, detail)
 
     @writer
     def update_progress(
@@ -206,7 +213,7 @@ class TaskLifecycle(Operations):
                 "to": status.value,
                 "progress": changes["progress"],
             }
-            return core.save(task, changes, now, "status", detail)
+            return core.save(task, changes, now, EventKind.STATUS, detail)
 
     @writer
     def complete(
@@ -221,7 +228,7 @@ class TaskLifecycle(Operations):
             changes["progress"] = clamp_progress(progress)
             if result_url is not None:
                 changes["result_url"] = result_url
-            return core.save(task, changes, now, "completed", {"from": task.status.value})
+            return core.save(task, changes, now, EventKind.COMPLETED, {"from": task.status.value})
 
     @writer
     def fail(
@@ -241,7 +248,7 @@ class TaskLifecycle(Operations):
             if not notify:
                 changes.update(delivery_state=DeliveryState.NONE, next_delivery_at=None)
             detail = {"from": task.status.value, "code": code, "message": message, "notify": notify}
-            return core.save(task, changes, now, "failed", detail)
+            return core.save(task, changes, now, EventKind.FAILED, detail)
 
     @writer
     def cancel(self, task_id: str, *, by_user_id: int) -> VideoTask:
@@ -252,7 +259,7 @@ class TaskLifecycle(Operations):
             task = core.require(task_id)
             changes = status_changes(task, TaskStatus.CANCELLED, now)
             detail = {"from": task.status.value, "by_user_id": by_user_id}
-            return core.save(task, changes, now, "cancelled", detail)
+            return core.save(task, changes, now, EventKind.CANCELLED, detail)
 
     @writer
     def record_poll_failure(
@@ -271,4 +278,4 @@ class TaskLifecycle(Operations):
                 "next_poll_at": next_poll_at,
             }
             detail = {"error_code": error_code, "failures": changes["poll_failures"]}
-            return core.save(task, changes, now, "poll_error", detail)
+            return core.save(task, changes, now, EventKind.POLL_ERROR, detail)
