@@ -90,6 +90,11 @@ class StoreOp(Generic[P, R]):
 
     def signature(self) -> inspect.Signature:
         """The method's signature without ``self`` (what callers on either side pass)."""
+        return self._signature
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        # Computed once: the async side binds a fresh coroutine function on every access.
         sig = inspect.signature(self.fn)
         return sig.replace(parameters=list(sig.parameters.values())[1:])
 
