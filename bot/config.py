@@ -48,6 +48,7 @@ ENV_DISCORD_TOKEN = "DISCORD_TOKEN"
 ENV_API_KEY = "SORA_API_KEY"
 ENV_API_BASE = "SORA_API_BASE"
 ENV_DB = "SORA_BOT_DB"
+ENV_MEDIA = "SORA_BOT_MEDIA"
 
 
 class ConfigError(Exception):
@@ -352,6 +353,8 @@ def _with_environment(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
         upstream["base_url"] = env[ENV_API_BASE]
     if env.get(ENV_DB):
         data.setdefault("storage", {})["database"] = env[ENV_DB]
+    if env.get(ENV_MEDIA):
+        data.setdefault("storage", {})["media_dir"] = env[ENV_MEDIA]
     return data
 
 

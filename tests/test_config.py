@@ -231,6 +231,8 @@ def test_environment_overrides_the_file(tmp_path):
     assert config.upstream.base_url == "https://env.example/v1"
     assert config.storage.database == path.parent / "env" / "bot.db"
     assert config.storage.media_dir == path.parent / "media"
+    moved = load_config(path, env={**env, "SORA_BOT_MEDIA": "/data/media"})
+    assert moved.storage.media_dir == Path("/data/media")
     assert load_config(path, env=ENV).upstream.base_url == "https://file.example/v1"
 
 
