@@ -90,7 +90,7 @@ async def test_a_good_setup_is_all_ok_and_exits_0(setup: Setup):
     assert line(lines, "discord token").startswith("OK   discord token: valid: bot user sora-bot")
     guild = line(lines, "guild 'Video Team'")
     assert guild.startswith("OK") and "1 of 1 text channels (#videos)" in guild
-    assert lines[-1] == "check: 6 OK, 0 WARN, 0 FAIL: ready to run"
+    assert lines[-1] == "check: 6 OK, 0 WARN, 0 FAIL, 0 SKIP: ready to run"
     assert not (setup.config.storage.database).exists(), "check must not create the database"
     assert setup.upstream.count("create") == 0 and setup.upstream.count("retrieve") == 1
     assert setup.discord.contract_violations == [] and setup.discord.unimplemented == []
@@ -102,7 +102,9 @@ async def test_a_wrong_api_key_fails_the_upstream_line_without_printing_it(setup
     code, lines = await check(config)
     assert code == 1
     assert line(lines, "upstream").startswith("FAIL upstream:")
-    assert "refused the API key (SORA_API_KEY)" in line(lines, "upstream")
+    assert "refused the API key (SORA_API_KEY): answered HTTP 401 invalid_api_key: " in line(
+        lines, "upstream"
+    )
     assert "-wrong" not in "\n".join(lines)
 
 
@@ -112,7 +114,45 @@ async def test_an_unreachable_upstream_fails_with_the_address(setup: Setup):
     code, lines = await check(setup.config)
     assert code == 1
     upstream = line(lines, "upstream")
-    assert upstream.startswith(f"FAIL upstream: {setup.upstream.base_url} is not usable")
+    assert upstream == f"FAIL upstream: {setup.upstream.base_url} is not usable: connection refused"
+
+
+@pytest.mark.asyncio
+async def test_an_upstream_failure_names_its_status_and_the_upstreams_own_message(setup: Setup):
+    setup.upstream.inject(
+        "retrieve",
+        "http_error",
+        times=5,
+        status=503,
+        code="server_error",
+        message="relay overloaded",
+    )
+    code, lines = await check(setup.config)
+    assert code == 1
+    assert line(lines, "upstream") == (
+        f"FAIL upstream: {setup.upstream.base_url} is not usable: "
+        "answered HTTP 503 server_error: relay overloaded"
+    )
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_host_is_named_a_dns_failure_for_both_services(setup: Setup):
+    config = dataclasses.replace(
+        setup.config,
+        upstream=dataclasses.replace(setup.config.upstream, base_url="http://relay.invalid/v1"),
+        discord=dataclasses.replace(setup.config.discord, api_base="http://discord.invalid"),
+    )
+    code, lines = await check(config)
+    assert code == 1
+    assert line(lines, "upstream") == (
+        "FAIL upstream: http://relay.invalid/v1 is not usable: "
+        "DNS lookup failed (no network, or the host name is wrong)"
+    )
+    assert line(lines, "discord token") == (
+        "FAIL discord token: cannot reach Discord at http://discord.invalid/api/v10: "
+        "DNS lookup failed (no network, or the host name is wrong)"
+    )
+    assert line(lines, "guilds") == "SKIP guilds: not checked: needs the token"
 
 
 @pytest.mark.asyncio
@@ -122,9 +162,9 @@ async def test_a_wrong_discord_token_fails_and_skips_the_servers(setup: Setup):
     assert code == 1
     assert line(lines, "discord token") == (
         "FAIL discord token: Discord refused the token (DISCORD_TOKEN): "
-        "copy it again from the Developer Portal"
+        "answered 401: 401: Unauthorized (code 0); copy it again from the Developer Portal"
     )
-    assert not any("guild" in x for x in lines)
+    assert [x for x in lines if "guild" in x] == ["SKIP guilds: not checked: needs the token"]
     assert TOKEN + "x" not in "\n".join(lines)
 
 
@@ -154,7 +194,7 @@ async def test_channels_without_permissions_warn_and_a_server_with_none_usable_f
     assert "missing Embed Links, Attach Files, Read Message History" in line(
         lines, "channel #general in 'Locked Server'"
     )
-    assert lines[-1].endswith("1 FAIL: not ready: fix the FAIL lines")
+    assert lines[-1].endswith("1 FAIL, 0 SKIP: not ready: fix the FAIL lines")
 
 
 @pytest.mark.asyncio
@@ -311,7 +351,9 @@ def test_check_command_without_secrets_lists_every_problem_and_exits_1(tmp_path:
         "FAIL config: DISCORD_TOKEN is not set (the Discord bot token); set it in the environment"
         in lines
     )
-    assert lines[-1] == "check: 3 OK, 0 WARN, 2 FAIL: not ready: fix the FAIL lines"
+    assert "SKIP upstream: not checked: SORA_API_KEY is not set" in lines
+    assert "SKIP discord token: not checked: DISCORD_TOKEN is not set" in lines
+    assert lines[-1] == "check: 3 OK, 0 WARN, 2 FAIL, 3 SKIP: not ready: fix the FAIL lines"
     assert not (tmp_path / "bot.db").exists()
 
 

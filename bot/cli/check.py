@@ -1,7 +1,9 @@
 """``python -m bot check``: is this configuration and environment ready to run the bot?
 
-One line per item, ``OK``, ``WARN`` or ``FAIL``, then a summary; the exit code is 1
-when any item FAILs. Nothing is created or changed, with two small exceptions that
+One line per item, ``OK``, ``WARN``, ``FAIL`` or ``SKIP`` (could not be checked, and
+why), then a summary that counts each; the exit code is 1 when any item FAILs. Every
+failure names its cause: the HTTP status and the service's own error message, or the
+network cause (DNS lookup failed, connection refused, timed out). Nothing is created or changed, with two small exceptions that
 cannot be avoided when testing honestly: a temporary file is created and deleted to
 prove a folder writable, and opening an existing database read-only lets SQLite
 create its ``-wal``/``-shm`` side files (as any reader of a WAL database does). The
@@ -46,7 +48,7 @@ from sqlite_utils import Database
 from bot.config import ENV_API_KEY, ENV_DISCORD_TOKEN, Config, ConfigError
 from bot.core import errors
 from bot.discord_ui.setup_check import check_discord
-from bot.ops.check_lines import CheckLine, fail, ok, public_url, warn
+from bot.ops.check_lines import STATUSES, CheckLine, fail, ok, public_url, skip, warn
 from bot.storage.migrations import MIGRATIONS
 from bot.upstream import OpenAIVideosClient
 
@@ -66,16 +68,22 @@ async def run_check(config: Config, *, out: TextIO | None = None) -> int:
     lines = await collect_checks(config)
     for line in lines:
         out.write(scrub(line.render(), secrets) + "\n")
-    counts = {
-        status: sum(1 for line in lines if line.status == status)
-        for status in ("OK", "WARN", "FAIL")
-    }
-    verdict = "not ready: fix the FAIL lines" if counts["FAIL"] else "ready to run"
-    out.write(
-        f"check: {counts['OK']} OK, {counts['WARN']} WARN, {counts['FAIL']} FAIL: {verdict}\n"
-    )
+    out.write(summary_line(lines) + "\n")
     out.flush()
-    return 1 if counts["FAIL"] else 0
+    return 1 if any(line.status == "FAIL" for line in lines) else 0
+
+
+def summary_line(lines: Iterable[CheckLine]) -> str:
+    """``check: 5 OK, 0 WARN, 1 FAIL, 2 SKIP: not ready: fix the FAIL lines``."""
+    statuses = [line.status for line in lines]
+    counts = ", ".join(f"{statuses.count(status)} {status}" for status in STATUSES)
+    if "FAIL" in statuses:
+        verdict = "not ready: fix the FAIL lines"
+    elif "SKIP" in statuses:
+        verdict = "not fully checked: see the SKIP lines"
+    else:
+        verdict = "ready to run"
+    return f"check: {counts}: {verdict}"
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -94,8 +102,13 @@ async def collect_checks(config: Config) -> list[CheckLine]:
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
         if config.upstream.api_key:
             lines.append(await check_upstream(config, http))
+        else:
+            lines.append(skip("upstream", f"not checked: {ENV_API_KEY} is not set"))
         if config.discord.token:
             lines.extend(await check_discord(config, http))
+        else:
+            lines.append(skip("discord token", f"not checked: {ENV_DISCORD_TOKEN} is not set"))
+            lines.append(skip("guilds", "not checked: needs a valid Discord token"))
     return lines
 
 
@@ -228,11 +241,25 @@ async def check_upstream(config: Config, http: httpx.AsyncClient) -> CheckLine:
     try:
         with _quiet("bot.upstream"):
             await client.check_credentials()
-    except errors.UpstreamAuthError:
-        return fail("upstream", f"{where} refused the API key ({ENV_API_KEY}): check it")
+    except errors.UpstreamAuthError as exc:
+        return fail(
+            "upstream",
+            f"{where} refused the API key ({ENV_API_KEY}): {upstream_cause(exc)}; check the key",
+        )
     except errors.UpstreamError as exc:
-        return fail("upstream", f"{where} is not usable: {exc.user_message}")
+        return fail("upstream", f"{where} is not usable: {upstream_cause(exc)}")
     return ok("upstream", f"{where} is reachable and accepted the API key")
+
+
+def upstream_cause(exc: errors.UpstreamError) -> str:
+    """What went wrong, for an operator: the status and the upstream's words, or the
+    network cause; the user-facing sentence only when nothing more precise is known."""
+    if exc.detail is None:
+        return exc.user_message
+    if exc.detail.startswith("HTTP "):
+        return f"answered {exc.detail}"
+    _, _, cause = exc.detail.partition(": ")
+    return cause or exc.detail
 
 
 @contextlib.contextmanager

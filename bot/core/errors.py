@@ -57,6 +57,9 @@ class BotError(Exception):
     """Base for errors whose message may be shown to a Discord user."""
 
     default_message = "Something went wrong."
+    #: For operators (logs, ``check``), never for users: what exactly happened, e.g.
+    #: ``HTTP 503: upstream overloaded`` or ``connection refused``. Set by the client.
+    detail: str | None = None
 
     def __init__(self, user_message: str | None = None) -> None:
         self.user_message = user_message or self.default_message

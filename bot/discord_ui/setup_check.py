@@ -15,8 +15,9 @@ import discord
 import httpx
 
 from bot.config import ENV_DISCORD_TOKEN, Config
+from bot.core.network import network_cause
 from bot.discord_ui.permissions import REQUIRED
-from bot.ops.check_lines import CheckLine, fail, ok, public_url, warn
+from bot.ops.check_lines import CheckLine, fail, ok, public_url, skip, warn
 
 DISCORD_API = "https://discord.com/api/v10"
 USER_AGENT = "DiscordBot (https://github.com/sora-bot/sora-bot, 0.1) sora-bot-check"
@@ -63,8 +64,9 @@ class DiscordRest:
             try:
                 response = await self.http.get(self.api + path, headers=self.headers, params=params)
             except httpx.HTTPError as exc:
+                cause = network_cause(exc) or type(exc).__name__
                 raise DiscordAnswer(
-                    f"cannot reach Discord at {public_url(self.api)} ({type(exc).__name__})"
+                    f"cannot reach Discord at {public_url(self.api)}: {cause}"
                 ) from exc
             if response.status_code == 429:
                 delay = _retry_after(response)
@@ -112,8 +114,11 @@ async def check_discord(config: Config, http: httpx.AsyncClient) -> list[CheckLi
     except DiscordAnswer as exc:
         detail = str(exc)
         if exc.status == 401:
-            detail = f"Discord refused the token ({ENV_DISCORD_TOKEN}): copy it again from the Developer Portal"
-        return [fail("discord token", detail)]
+            detail = (
+                f"Discord refused the token ({ENV_DISCORD_TOKEN}): {detail.removeprefix('Discord ')}"
+                "; copy it again from the Developer Portal"
+            )
+        return [fail("discord token", detail), skip("guilds", "not checked: needs the token")]
     lines = [ok("discord token", f"valid: bot user {me.get('username')} (id {me.get('id')})")]
     try:
         guilds = await rest.get("/users/@me/guilds", limit=200)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 @dataclass(frozen=True)
 class CheckLine:
-    """One checked item: ``OK``, ``WARN`` or ``FAIL``, what, and a detail for the operator."""
+    """One checked item: ``OK``, ``WARN``, ``FAIL`` or ``SKIP``, what, and a detail."""
 
     status: str
     item: str
@@ -36,6 +36,15 @@ def warn(item: str, detail: str) -> CheckLine:
 def fail(item: str, detail: str) -> CheckLine:
     """An item that must be fixed before the bot can work."""
     return CheckLine("FAIL", item, detail)
+
+
+def skip(item: str, detail: str) -> CheckLine:
+    """An item that could not be checked; the detail says why."""
+    return CheckLine("SKIP", item, detail)
+
+
+#: Every status a line can have, in the order the summary counts them.
+STATUSES = ("OK", "WARN", "FAIL", "SKIP")
 
 
 def public_url(url: str) -> str:

@@ -32,6 +32,7 @@ from bot.core.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from bot.core.network import network_cause
 from bot.upstream.parsing import ErrorInfo, parse_error_body, parse_retry_after, short_text
 
 #: A 429 asking to wait longer than this is raised at once (the caller reschedules).
@@ -83,7 +84,8 @@ class FailureMapper:
 
     def transport(self, op: Operation, exc: httpx.HTTPError) -> Failure:
         """An exception from httpx: decides whether a costly request may be re-sent."""
-        reason = f"{type(exc).__name__}: {short_text(exc, self._api_key)}"
+        cause = network_cause(exc) or short_text(exc, self._api_key) or "no answer"
+        reason = f"{type(exc).__name__}: {cause}"
         if isinstance(exc, _NOT_SENT):
             # No connection was made, so not one byte of the request left this process:
             # re-sending cannot create a second job, even for create/remix.
@@ -116,7 +118,7 @@ class FailureMapper:
     ) -> Failure:
         """A non-2xx answer. The single place the retry rules for statuses live."""
         info = parse_error_body(content[:MAX_ERROR_BODY])
-        reason = f"HTTP {status} {short_text(info.code or '', self._api_key)}".strip()
+        reason = _status_reason(status, info, self._api_key)
         if status in (401, 403):
             return Failure(UpstreamAuthError(status_code=status), retry=False, reason=reason)
         if status == 429:
@@ -163,3 +165,10 @@ def _uncertain(status: int) -> SubmissionUncertain:
     return SubmissionUncertain(
         f"The video service failed (HTTP {status}) and {_MAYBE_STARTED}", status_code=status
     )
+
+
+def _status_reason(status: int, info: ErrorInfo, api_key: str) -> str:
+    """``HTTP 503 overloaded: try later``: the status, then the upstream's own code and words."""
+    code = f" {info.code}" if info.code else ""
+    message = f": {info.message}" if info.message else ""
+    return short_text(f"HTTP {status}{code}{message}", api_key)

@@ -152,6 +152,7 @@ class Transport:
     async def _pause_or_raise(self, op: Operation, attempt: int, failure: Failure) -> None:
         """Log the failed attempt; sleep before the next one or raise the mapped error."""
         if not failure.retry or attempt > self._max_retries:
+            failure.error.detail = failure.reason or None
             log.warning(
                 "upstream %s failed (attempt %d, giving up): %s",
                 op,
