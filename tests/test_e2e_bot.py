@@ -8,6 +8,7 @@ restart mid-task; the user-error paths.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 
@@ -15,6 +16,7 @@ import pytest
 
 from bot.core.models import DeliveryState, TaskStatus
 from bot.emulators.fake_discord import FakeAttachment, ManualClock, Permission
+from bot.emulators.fake_discord.gateway import Intent
 from bot.emulators.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
 from bot.emulators.fake_upstream import Fault
 from bot.emulators.harness import BotHarness
@@ -350,3 +352,32 @@ async def test_commands_are_synced_once_not_on_every_start(tmp_path):
         await h.restart()
         await h.restart()
         assert h.discord.command_writes == first
+
+
+async def test_dev_guild_copies_are_removed_when_dev_guild_id_goes_back_to_0(tmp_path):
+    async with BotHarness(tmp_path) as h:
+
+        def scopes() -> dict[str | None, set[str]]:
+            found: dict[str | None, set[str]] = {}
+            for command in h.discord.registered_commands:
+                found.setdefault(command.get("guild_id"), set()).add(command["name"])
+            return found
+
+        global_names = scopes()[None]
+        h.config = dataclasses.replace(
+            h.config, discord=dataclasses.replace(h.config.discord, dev_guild_id=h.guild.id)
+        )
+        await h.restart()
+        assert scopes() == {None: global_names, str(h.guild.id): global_names}
+        h.config = dataclasses.replace(
+            h.config, discord=dataclasses.replace(h.config.discord, dev_guild_id=0)
+        )
+        await h.restart()
+        assert scopes() == {None: global_names}
+        writes = h.discord.command_writes
+        await h.restart()
+        assert h.discord.command_writes == writes
+
+
+async def test_the_bot_subscribes_to_the_guilds_intent_only(harness):
+    assert harness.discord.bot_intents == Intent.GUILDS

@@ -48,5 +48,4 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_check(config))
     from bot.cli.runner import run_bot
 
-    asyncio.run(run_bot(config))
-    return 0
+    return asyncio.run(run_bot(config))

@@ -15,8 +15,17 @@ import sys
 
 import httpx
 
+from bot.cli.startup import (
+    EXIT_CRASHED,
+    EXIT_REFUSED,
+    EXIT_STOPPED,
+    EXIT_UNREACHABLE,
+    StartupFailure,
+    preflight,
+)
 from bot.config import Config
-from bot.discord_ui.app import SoraBot
+from bot.core.network import network_cause
+from bot.discord_ui.app import DiscordRefused, SoraBot, start_gateway
 from bot.discord_ui.endpoint import use_discord_endpoint
 from bot.ops.health import Observability
 from bot.storage.async_store import AsyncTaskStore
@@ -25,8 +34,10 @@ from bot.upstream import OpenAIVideosClient, VideoProvider
 log = logging.getLogger(__name__)
 
 
-def make_upstream(config: Config, http: httpx.AsyncClient) -> VideoProvider:
-    """The Videos API client the config describes."""
+def make_upstream(
+    config: Config, http: httpx.AsyncClient, *, max_retries: int | None = None
+) -> VideoProvider:
+    """The Videos API client the config describes (``max_retries`` overrides, for probes)."""
     up = config.upstream
     return OpenAIVideosClient(
         http,
@@ -35,14 +46,41 @@ def make_upstream(config: Config, http: httpx.AsyncClient) -> VideoProvider:
         default_model=up.default_model,
         json_timeout=up.request_timeout,
         download_timeout=up.download_timeout,
-        max_retries=up.max_retries,
+        max_retries=up.max_retries if max_retries is None else max_retries,
     )
 
 
-async def run_bot(config: Config) -> None:
-    """Run until the bot is closed or the process gets SIGINT/SIGTERM."""
+async def run_bot(config: Config) -> int:
+    """Run until the bot is closed or the process gets SIGINT/SIGTERM; the exit code.
+
+    A failure to start is one line on stderr and an exit code from ``bot.cli.startup``;
+    the traceback of an unexpected one goes to the log at DEBUG level only.
+    """
     if config.discord.api_base:
         use_discord_endpoint(config.discord.api_base, config.discord.gateway_url)
+    try:
+        await _run(config)
+    except StartupFailure as exc:
+        return _stop_with(exc.exit_code, str(exc))
+    except DiscordRefused as exc:
+        return _stop_with(EXIT_REFUSED, str(exc))
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        log.debug("unexpected error", exc_info=True)
+        cause = network_cause(exc)
+        if cause:
+            return _stop_with(EXIT_UNREACHABLE, f"lost the connection to Discord: {cause}")
+        return _stop_with(
+            EXIT_CRASHED,
+            f"stopped by an unexpected error: {type(exc).__name__}: {exc} "
+            '(set [logging] level = "DEBUG" for the traceback)',
+        )
+    return EXIT_STOPPED
+
+
+async def _run(config: Config) -> None:
+    """Preflight, then create the database and run; everything closes in reverse order."""
+    async with httpx.AsyncClient() as probe_http:
+        await preflight(config, probe_http, make_upstream(config, probe_http, max_retries=1))
     config.storage.database.parent.mkdir(parents=True, exist_ok=True)
     store = await AsyncTaskStore.open(config.storage.database)
     observability = Observability(config)
@@ -52,11 +90,16 @@ async def run_bot(config: Config) -> None:
             _close_on_signals(bot)
             await observability.attach(bot)
             async with bot:
-                await bot.start(config.discord.token.reveal())
+                await start_gateway(bot, config.discord.token.reveal())
     finally:
         await observability.close()
         await store.close()
         log.info("stopped; database closed")
+
+
+def _stop_with(code: int, line: str) -> int:
+    sys.stderr.write(f"sora-bot: {line}\n")
+    return code
 
 
 def _close_on_signals(bot: SoraBot) -> None:

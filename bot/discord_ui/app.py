@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import Config
+from bot.config import ENV_DISCORD_TOKEN, Config
 from bot.core.clock import Clock, utc_now
 from bot.core.poll_policy import PollPolicy
 from bot.discord_ui.context import BotContext
@@ -29,6 +29,11 @@ from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
+
+# The bot has no voice features: discord.py's warnings that voice libraries are missing
+# (PyNaCl, davey) would only alarm an operator at every start.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 #: The cogs, loaded as extensions: no cog imports another, and none imports this module.
 EXTENSIONS = (
@@ -66,8 +71,10 @@ class SoraBot(commands.Bot):
     ) -> None:
         super().__init__(
             **client_options,
+            # Slash commands only: no message events are subscribed, so this prefix never
+            # sees a message (commands.Bot needs one, for the cogs and extensions it brings).
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=gateway_intents(),
             tree_cls=SoraCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
@@ -131,6 +138,33 @@ def policy_from_config(config: Config) -> PollPolicy:
         max_interval=poll.max_interval_seconds,
         error_cap=poll.error_backoff_cap_seconds,
     )
+
+
+def gateway_intents() -> discord.Intents:
+    """Only ``GUILDS``: the servers, their channels, roles and boost tier (upload limits,
+    permission checks). Interactions need no intent, and the bot reads no messages,
+    members, reactions or voice states, so it subscribes to none of them."""
+    return discord.Intents(guilds=True)
+
+
+class DiscordRefused(Exception):
+    """Discord refused to let the bot connect; ``str()`` says what to change."""
+
+
+async def start_gateway(bot: SoraBot, token: str) -> None:
+    """``bot.start(token)``, with Discord's refusals turned into ``DiscordRefused``.
+
+    Network failures after the login are retried by discord.py itself (reconnect).
+    """
+    try:
+        await bot.start(token)
+    except discord.LoginFailure as exc:
+        raise DiscordRefused(f"Discord refused the token ({ENV_DISCORD_TOKEN}): {exc}") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise DiscordRefused(
+            "Discord refused a privileged gateway intent; enable it for the bot in the "
+            "Developer Portal (Bot → Privileged Gateway Intents)"
+        ) from exc
 
 
 #: The type checker proves here that ``SoraBot`` offers what cogs and components use.

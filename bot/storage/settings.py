@@ -46,6 +46,21 @@ class Settings(Operations):
             )
 
     @reader
+    def meta_keys(self, prefix: str) -> list[str]:
+        """Every meta key that starts with ``prefix``, sorted."""
+        rows = self._core.db.execute(
+            "SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", [len(prefix), prefix]
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    @writer
+    def delete_meta(self, key: str) -> None:
+        """Forget a meta value (nothing happens if there is none)."""
+        core = self._core
+        with core.write():
+            core.db.execute("DELETE FROM meta WHERE key = ?", [key])
+
+    @reader
     def get_limits(self, guild_id: int) -> GuildLimits | None:
         """Return a guild's limit overrides, or None if its admins never set any."""
         rows = list(

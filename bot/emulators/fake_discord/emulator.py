@@ -374,6 +374,12 @@ class FakeDiscord:
         return self._gateway.connected
 
     @property
+    def bot_intents(self) -> int | None:
+        """The intents the bot's current gateway session identified with, if any."""
+        session = self._gateway.session
+        return None if session is None else session.intents
+
+    @property
     def gateway_stats(self) -> dict[str, int]:
         """How many IDENTIFYs and RESUMEs the gateway has seen."""
         return {"identify": self._gateway.identify_count, "resume": self._gateway.resume_count}
