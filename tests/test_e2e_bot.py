@@ -381,3 +381,35 @@ async def test_dev_guild_copies_are_removed_when_dev_guild_id_goes_back_to_0(tmp
 
 async def test_the_bot_subscribes_to_the_guilds_intent_only(harness):
     assert harness.discord.bot_intents == Intent.GUILDS
+
+
+async def test_a_remix_form_opened_before_a_restart_is_answered_after_it(tmp_path):
+    async with BotHarness(tmp_path) as h:
+        parent_id, parent_result = await finished_video(h, "a lighthouse at dawn")
+        click = await h.discord.click(h.bob, parent_result, f"sora:remix:{parent_id}")
+        await click.initial_response()
+        assert click.modal is not None
+        await h.restart()
+        submitted = await h.discord.submit_modal(
+            h.bob, h.channel, click.modal["custom_id"], {"remix_prompt": "at dusk instead"}
+        )
+        await submitted.initial_response()
+        card = await submitted.original_message(timeout=10)
+        child = await h.store.get(video_id_of(card))
+        assert (child.parent_id, child.prompt, child.user_id) == (
+            parent_id,
+            "at dusk instead",
+            h.bob.id,
+        )
+        await result_post(h, child.id)
+
+
+async def test_open_remix_forms_hold_nothing_in_memory(harness):
+    h = harness
+    parent_id, parent_result = await finished_video(h, "a quiet harbour")
+    for _ in range(3):
+        click = await h.discord.click(h.alice, parent_result, f"sora:remix:{parent_id}")
+        await click.initial_response()
+        assert click.modal is not None
+    # discord.py's own registry of open modals (read, not changed): the forms left none.
+    assert h.bot._connection._view_store._modals == {}

@@ -22,7 +22,7 @@ from bot.discord_ui.context import BotContext
 from bot.discord_ui.notifier import DiscordNotifier
 from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
-from bot.discord_ui.views import DYNAMIC_ITEMS
+from bot.discord_ui.views import DYNAMIC_ITEMS, answer_remix_form
 from bot.polling.poller import Poller
 from bot.services.submission import VideoService
 from bot.storage.async_store import AsyncTaskStore
@@ -105,6 +105,7 @@ class SoraBot(commands.Bot):
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_listener(answer_remix_form, "on_interaction")
         recovered = await self.poller.recover()
         active = await self.store.active_count()
         log.info("resuming %d active tasks (%d interrupted submissions failed)", active, recovered)

@@ -66,7 +66,7 @@ def new_reference() -> str:
 
 
 async def answer_errors(
-    interaction: discord.Interaction, action: Callable[[], Awaitable[None]]
+    interaction: discord.Interaction, action: Callable[[], Awaitable[object]]
 ) -> None:
     """Run a component's action; whatever it raises ends in ``report_error``."""
     try:

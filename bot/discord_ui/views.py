@@ -6,6 +6,8 @@ persistent component the bot registers, the page buttons included.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import discord
@@ -22,9 +24,12 @@ from bot.discord_ui.buttons import (
 from bot.discord_ui.context import context_of
 from bot.discord_ui.flows import origin_of, submit_with_card
 from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
-from bot.discord_ui.replies import report_error
+from bot.discord_ui.replies import answer_errors
 
 MODAL_TITLE_LIMIT = 45
+REMIX_FORM_ID = "sora:remix-form:{id}"
+REMIX_FORM_PATTERN = re.compile(r"sora:remix-form:(?P<id>[a-z0-9]{6,8})")
+PROMPT_INPUT_ID = "remix_prompt"
 
 
 class RemixButton(VideoButton, template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"):
@@ -40,40 +45,63 @@ class RemixButton(VideoButton, template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"):
         assert interaction.guild_id is not None
         bot = context_of(interaction)
         parent = await bot.service.find_remix_parent(interaction.guild_id, self.video_id)
-        await interaction.response.send_modal(RemixModal(parent))
+        await interaction.response.send_modal(remix_form(parent))
 
 
-class RemixModal(discord.ui.Modal):
-    """The remix prompt, prefilled with the parent's."""
+def remix_form(parent: VideoTask) -> discord.ui.Modal:
+    """The remix prompt, prefilled with the parent's; the parent's id is in its custom id.
 
-    def __init__(self, parent: VideoTask) -> None:
-        super().__init__(title=f"Remix {parent.id}"[:MODAL_TITLE_LIMIT], timeout=None)
-        self.parent = parent
-        self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+    The form is stopped before it is sent, so discord.py keeps nothing of it in memory:
+    every submit, before or after a restart and however long the member took, reaches
+    ``answer_remix_form`` through the ``on_interaction`` event, with all it needs in
+    the submit itself. Nothing accumulates, and no open form is lost to a restart.
+    """
+    form = discord.ui.Modal(
+        title=f"Remix {parent.id}"[:MODAL_TITLE_LIMIT], custom_id=REMIX_FORM_ID.format(id=parent.id)
+    )
+    form.add_item(
+        discord.ui.TextInput(
             label="Prompt for the remix",
-            custom_id="remix_prompt",
+            custom_id=PROMPT_INPUT_ID,
             style=discord.TextStyle.paragraph,
             default=parent.prompt[:PROMPT_MAX_CHARS],
             max_length=PROMPT_MAX_CHARS,
             required=True,
         )
-        self.add_item(self.prompt)
+    )
+    form.stop()
+    return form
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Behave exactly like ``/remix <parent> <prompt>``."""
-        bot = context_of(interaction)
-        prompt = self.prompt.value
-        await submit_with_card(
+
+async def answer_remix_form(interaction: discord.Interaction) -> None:
+    """``on_interaction``: a submitted Remix form behaves exactly like ``/remix``."""
+    if interaction.type is not discord.InteractionType.modal_submit or interaction.data is None:
+        return
+    match = REMIX_FORM_PATTERN.fullmatch(str(interaction.data.get("custom_id", "")))
+    if match is None:
+        return
+    parent_id = match["id"]
+    prompt = form_values(interaction.data).get(PROMPT_INPUT_ID, "")
+    bot = context_of(interaction)
+    await answer_errors(
+        interaction,
+        lambda: submit_with_card(
             interaction,
-            check=lambda: bot.service.check_remix(origin_of(interaction), self.parent.id, prompt),
-            submit=lambda origin: bot.service.remix(origin, self.parent.id, prompt),
-        )
+            check=lambda: bot.service.check_remix(origin_of(interaction), parent_id, prompt),
+            submit=lambda origin: bot.service.remix(origin, parent_id, prompt),
+        ),
+    )
 
-    async def on_error(  # type: ignore[override]  # Modal narrows BaseView.on_error (no item)
-        self, interaction: discord.Interaction, error: Exception, /
-    ) -> None:
-        """The form's errors take the one error path too."""
-        await report_error(interaction, error)
+
+def form_values(data: Mapping[str, Any]) -> dict[str, str]:
+    """``{custom_id: value}`` of a modal submit's text inputs, in rows or in labels."""
+    values: dict[str, str] = {}
+    for outer in data.get("components") or []:
+        inner = outer.get("components") or [outer.get("component") or {}]
+        for component in inner:
+            if "custom_id" in component and isinstance(component.get("value"), str):
+                values[component["custom_id"]] = component["value"]
+    return values
 
 
 def result_view(video_id: str) -> discord.ui.View:
