@@ -51,6 +51,13 @@ ENV_DB = "SORA_BOT_DB"
 ENV_MEDIA = "SORA_BOT_MEDIA"
 
 
+#: Said when no relay is configured: the one fact a newcomer most needs.
+NO_RELAY = (
+    f"{ENV_API_BASE} is not set (your relay's Videos API, e.g. https://relay.example/v1; "
+    "OpenAI's own Videos API shut down on 2026-09-24; see the README's 'What you need')"
+)
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message is one line for the operator."""
 
@@ -102,7 +109,7 @@ def _one_of(allowed: Sequence[object]) -> AfterValidator:
 
 
 def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
+    if value and not value.startswith(("http://", "https://")):
         raise PydanticCustomError("not_http", "must start with http:// or https://")
     return value.rstrip("/")
 
@@ -152,9 +159,9 @@ class DiscordConfig:
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)
 class UpstreamConfig:
-    """The OpenAI-compatible Videos API (OpenAI itself or a relay)."""
+    """The relay that speaks the Videos API; there is no default (OpenAI's own is gone)."""
 
-    base_url: HttpUrl = "https://api.openai.com/v1"
+    base_url: HttpUrl = ""
     api_key: Secret = field(default_factory=lambda: Secret(""))
     default_model: Text = "sora-2"
     models: Annotated[tuple[Text, ...], Field(min_length=1)] = ("sora-2", "sora-2-pro")
@@ -368,6 +375,8 @@ def _check_secrets(config: Config, *, require_secrets: bool) -> None:
         raise ConfigError(f"{ENV_DISCORD_TOKEN} is not set (the Discord bot token)")
     if require_secrets and not config.upstream.api_key:
         raise ConfigError(f"{ENV_API_KEY} is not set (the Videos API key)")
+    if require_secrets and not config.upstream.base_url:
+        raise ConfigError(NO_RELAY)
 
 
 # --- one line per problem ----------------------------------------------------------------

@@ -351,9 +351,10 @@ def test_check_command_without_secrets_lists_every_problem_and_exits_1(tmp_path:
         "FAIL config: DISCORD_TOKEN is not set (the Discord bot token); set it in the environment"
         in lines
     )
-    assert "SKIP upstream: not checked: SORA_API_KEY is not set" in lines
+    assert "SKIP upstream: not checked: SORA_API_BASE is not set" in lines
     assert "SKIP discord token: not checked: DISCORD_TOKEN is not set" in lines
-    assert lines[-1] == "check: 3 OK, 0 WARN, 2 FAIL, 3 SKIP: not ready: fix the FAIL lines"
+    assert any(x.startswith("FAIL config: SORA_API_BASE is not set (your relay") for x in lines)
+    assert lines[-1] == "check: 3 OK, 0 WARN, 3 FAIL, 3 SKIP: not ready: fix the FAIL lines"
     assert not (tmp_path / "bot.db").exists()
 
 

@@ -23,7 +23,9 @@ from bot.config import (
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
-ENV = {"DISCORD_TOKEN": "discord-token-123", "SORA_API_KEY": "sk-abcdef123456"}
+RELAY = "https://relay.example/v1"
+SECRETS = {"DISCORD_TOKEN": "discord-token-123", "SORA_API_KEY": "sk-abcdef123456"}
+ENV = {**SECRETS, "SORA_API_BASE": RELAY}
 
 
 def test_example_file_loads_and_names_every_field():
@@ -37,7 +39,7 @@ def test_example_file_loads_and_names_every_field():
 
 def test_defaults_match_example_file():
     assert load_config(EXAMPLE, env=ENV).upstream == dataclasses.replace(
-        Config().upstream, api_key=Secret(ENV["SORA_API_KEY"])
+        Config().upstream, api_key=Secret(ENV["SORA_API_KEY"]), base_url=RELAY
     )
 
 
@@ -195,7 +197,7 @@ def test_invalid_value_message_is_exact(tmp_path, toml, message):
     path = tmp_path / "config.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as info:
-        load_config(path, env=ENV)
+        load_config(path, env=SECRETS)
     assert str(info.value) == message
 
 
@@ -233,7 +235,16 @@ def test_environment_overrides_the_file(tmp_path):
     assert config.storage.media_dir == path.parent / "media"
     moved = load_config(path, env={**env, "SORA_BOT_MEDIA": "/data/media"})
     assert moved.storage.media_dir == Path("/data/media")
-    assert load_config(path, env=ENV).upstream.base_url == "https://file.example/v1"
+    assert load_config(path, env=SECRETS).upstream.base_url == "https://file.example/v1"
+
+
+def test_without_a_relay_the_bot_says_what_to_set():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env=SECRETS)
+    assert str(info.value) == (
+        "SORA_API_BASE is not set (your relay's Videos API, e.g. https://relay.example/v1; "
+        "OpenAI's own Videos API shut down on 2026-09-24; see the README's 'What you need')"
+    )
 
 
 def test_an_invalid_environment_override_is_reported(tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ from urllib.parse import quote
 import httpx
 from sqlite_utils import Database
 
-from bot.config import ENV_API_KEY, ENV_DISCORD_TOKEN, Config, ConfigError
+from bot.config import ENV_API_BASE, ENV_API_KEY, ENV_DISCORD_TOKEN, NO_RELAY, Config, ConfigError
 from bot.core import errors
 from bot.discord_ui.setup_check import check_discord
 from bot.ops.check_lines import STATUSES, CheckLine, fail, ok, public_url, skip, warn
@@ -100,7 +100,9 @@ async def collect_checks(config: Config) -> list[CheckLine]:
     lines.append(check_database(config.storage.database))
     lines.append(check_folder("media", config.storage.media_dir))
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
-        if config.upstream.api_key:
+        if not config.upstream.base_url:
+            lines.append(skip("upstream", f"not checked: {ENV_API_BASE} is not set"))
+        elif config.upstream.api_key:
             lines.append(await check_upstream(config, http))
         else:
             lines.append(skip("upstream", f"not checked: {ENV_API_KEY} is not set"))
@@ -125,6 +127,8 @@ def check_config(config: Config) -> list[CheckLine]:
     ):
         if not secret:
             lines.append(fail("config", f"{name} is not set ({what}); set it in the environment"))
+    if not config.upstream.base_url:
+        lines.append(fail("config", NO_RELAY))
     unpriced = [m for m in config.upstream.models if config.price_per_second(m) is None]
     if unpriced:
         lines.append(
