@@ -88,7 +88,7 @@ def _picture_author(guild: discord.Guild | None, task: VideoTask) -> str:
     return member.display_name if member is not None else str(task.user_id)
 
 
-def _picture_labels(interaction: discord.Interaction, tasks: list[VideoTask]) -> dict[str, str]:
+def picture_labels(guild: discord.Guild | None, tasks: list[VideoTask]) -> dict[str, str]:
     """Node labels for the picture (id, status, author's name, change).
 
     Built on the event loop, so the drawing thread never touches discord.py's cache.
@@ -96,7 +96,7 @@ def _picture_labels(interaction: discord.Interaction, tasks: list[VideoTask]) ->
     by_id = {t.id: t for t in tasks}
     labels = {}
     for task in tasks:
-        author = _picture_author(interaction.guild, task)
+        author = _picture_author(guild, task)
         labels[task.id] = f"{task.id}  {task.status.value}  {author}  {_change(task, by_id)}"
     return labels
 
@@ -131,7 +131,7 @@ class LineageSource:
         embed.set_footer(text=footer_text(index=number, count=len(pages), note=note))
         files = []
         if first and len(pages) > 1:
-            labels = _picture_labels(interaction, tasks)
+            labels = picture_labels(interaction.guild, tasks)
             png = await asyncio.to_thread(
                 render_tree_png, root, highlight_id=task.id, label=lambda t: labels[t.id]
             )
