@@ -65,7 +65,7 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     embed = card.embeds[0]
     assert embed["description"] == "a paper boat @everyone"
     fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Author"] == f"<@{h.alice.id}>" and "8s" in fields["Options"]
+    assert fields["Author"] == "alice" and "8s" in fields["Options"]  # her display name
 
     result = await result_post(h, video_id)
     await delivered(h, video_id)

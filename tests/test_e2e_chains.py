@@ -146,7 +146,8 @@ async def test_lineage_shows_the_tree_with_changes_links_and_the_video_highlight
     assert lines[1].endswith("◀") and lines[1].startswith("├─ **")
     assert not any(line.endswith("◀") for line in lines[:1] + lines[2:])
     assert "calm→burning" in lines[1] and "+at sunset" in lines[2] and "+at noon" in lines[3]
-    assert f"<@{h.bob.id}>" in lines[1] and f"<@{h.alice.id}>" in lines[3]
+    assert ") bob ✅ completed · " in lines[1] and ") alice ✅ completed · " in lines[3]
+    assert not any("<@" in line for line in lines)  # names, not mentions (raw ids to some)
     assert all("✅ completed" in line for line in lines)
     guild, channel = h.guild.id, h.channel.id
     for video_id, post in (
@@ -194,7 +195,7 @@ async def test_video_reposts_the_card_with_working_buttons(h):
     assert (
         embed["title"] == f"Remix `{remix}`" and embed["description"] == "a lighthouse in a storm"
     )
-    assert fields["Status"] == "Done" and fields["Author"] == f"<@{h.bob.id}>"
+    assert fields["Status"] == "Done" and fields["Author"] == "bob"
     assert fields["Options"] == "sora-2 · 4s · 1280x720" and fields["Remixes"] == "0"
     assert f"`{root}`" in fields["Remix of"]
     assert jump_url(h.guild.id, h.channel.id, remix_post.id) in fields["Result"]

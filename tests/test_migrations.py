@@ -1,9 +1,10 @@
-"""m003 on a database built by the migrations before it, holding rows of the old shape.
+"""m003 and m005 on databases built by the migrations before them, holding rows of the old shape.
 
 The old database is made by a ``Migrations`` set with the same name and only the
 shipped m001 and m002 functions, exactly what a bot of the previous release ran; its
 rows are inserted by hand in the old column layout (no ``retry_of`` column: the origin
-of a retry lived only in ``metadata.retry_of``).
+of a retry lived only in ``metadata.retry_of``). For m005 the database stops before it
+(``stop_before``), so its rows have no ``author_name``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.core.models import TaskStatus
+from bot.discord_ui import render
 from bot.storage import migrations
 from bot.storage.store import TaskStore, open_database
 from tests.store_fixtures import CHANNEL, GUILD, OTHER_GUILD, T0, USER, make_task
@@ -90,4 +92,31 @@ def test_new_tasks_write_the_retry_of_column_on_insert(tmp_path: Path) -> None:
     assert stored == {old.id: None, retry.id: old.id, plain.id: None}
     assert store.find_retry(old.id, guild_id=GUILD) == retry
     assert store.get(retry.id) == retry and retry.metadata["retry_of"] == old.id
+    db.close()
+
+
+def test_m005_adds_a_nullable_author_name_and_old_rows_render_by_mention(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.MIGRATIONS.apply(old, stop_before="m005_author_name_column")
+    assert "author_name" not in old["tasks"].columns_dict
+    stamp = T0.isoformat(timespec="microseconds")
+    old.execute(
+        f"INSERT INTO tasks ({OLD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            "old111", GUILD, CHANNEL, USER, "a prompt", "sora-2", 4, "720x1280",
+            TaskStatus.COMPLETED.value, stamp, stamp, "old111", "{}",
+        ],
+    )  # fmt: skip
+    old.conn.commit()
+    old.close()
+
+    db = open_database(path)
+    assert db["tasks"].columns_dict["author_name"] is str
+    store = TaskStore(db)
+    task = store.get("old111")
+    assert task is not None and task.author_name is None
+    fields = {f.name: f.value for f in render.card_embed(task).fields}
+    assert fields["Author"] == f"<@{USER}>"
+    assert make_task(store, author_name="Dora").author_name == "Dora"  # new rows keep names
     db.close()

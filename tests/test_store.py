@@ -106,6 +106,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
         "m002_guild_created_covering_index",
         "m003_retry_of_column",
         "m004_stable_vocabulary",
+        "m005_author_name_column",
     ]
 
 

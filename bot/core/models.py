@@ -129,13 +129,28 @@ class EventKind(StrEnum):
 FINISH_EVENTS = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
 
 
+#: Longest author name kept (Discord display names are at most 32 characters).
+AUTHOR_NAME_CHARS = 64
+
+
+def clean_author_name(name: str | None) -> str | None:
+    """A display name as stored: one line, at most ``AUTHOR_NAME_CHARS``, None when blank.
+
+    It is shown as text (never as a mention), so only its shape is normalised here;
+    markdown is escaped where it is rendered.
+    """
+    flat = " ".join((name or "").split())
+    return flat[:AUTHOR_NAME_CHARS] or None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VideoTask:
     """One video job as the bot knows it. Times are timezone-aware UTC.
 
     ``error_code`` is a ``FailureCode``, or the upstream's own code as text when it
     reported the job failed with one. ``card_status`` is the status the progress card
-    shows now.
+    shows now. ``author_name`` is the author's display name when they submitted (None
+    on rows from before it was recorded); ``user_id`` stays the identity.
     """
 
     id: str
@@ -174,6 +189,7 @@ class VideoTask:
     depth: int = 0
     estimated_cost: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    author_name: str | None = None
 
     @property
     def kind(self) -> TaskKind:

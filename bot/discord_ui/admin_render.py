@@ -48,7 +48,15 @@ def stats_embed(stats: core.GuildStats, roots: dict[str, VideoTask]) -> discord.
     model_lines = [_total_line(g.key, g.count, g.seconds, g.cost) for g in stats.by_model]
     embed.add_field(name="By model", value=render.truncate("\n".join(model_lines) or "—", 1024))
     users = stats.by_user[:STATS_USERS_SHOWN]
-    user_lines = [_total_line(f"<@{g.key}>", g.count, g.seconds, g.cost) for g in users]
+    user_lines = [
+        _total_line(
+            render.name_label(stats.user_names.get(int(g.key)), int(g.key)),
+            g.count,
+            g.seconds,
+            g.cost,
+        )
+        for g in users
+    ]
     more_users = len(stats.by_user) - len(users)
     embed.add_field(
         name="By user" + (f" (top {len(users)} of {len(stats.by_user)})" if more_users else ""),
@@ -112,7 +120,7 @@ def task_embeds(
 
 def _add_identity_fields(embed: discord.Embed, task: VideoTask, children: int) -> None:
     """Who, where, with what options, and where in its chain."""
-    embed.add_field(name="Author", value=f"<@{task.user_id}>")
+    embed.add_field(name="Author", value=render.author_label(task))
     embed.add_field(name="Channel", value=f"<#{task.channel_id}>")
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
     embed.add_field(name="Kind", value=task.kind.value)

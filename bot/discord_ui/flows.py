@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core.errors import BotError
-from bot.core.models import VideoTask
+from bot.core.models import VideoTask, clean_author_name
 from bot.discord_ui import render
 from bot.discord_ui.buttons import card_view
 from bot.discord_ui.context import context_of
@@ -28,13 +28,18 @@ from bot.services.submission import Origin
 
 
 def origin_of(interaction: discord.Interaction, card_message_id: int | None = None) -> Origin:
-    """The plain ids the core needs."""
+    """The plain ids the core needs, and the member's display name as of this interaction.
+
+    ``interaction.user`` is the member from the interaction payload (server nickname,
+    else global name, else username), so no member cache or intent is needed.
+    """
     assert interaction.guild_id is not None and interaction.channel_id is not None
     return Origin(
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         user_id=interaction.user.id,
         card_message_id=card_message_id,
+        author_name=clean_author_name(interaction.user.display_name),
     )
 
 

@@ -76,17 +76,27 @@ def _page_of(pages: list[list[str]], task_id: str) -> int:
     return 0
 
 
-def _picture_labels(interaction: discord.Interaction, tasks: list[VideoTask]) -> dict[str, str]:
-    """Node labels for the picture (id, status, author's name when cached, change).
+def _picture_author(guild: discord.Guild | None, task: VideoTask) -> str:
+    """The author as plain text for the picture (no markdown there, so not escaped).
+
+    The name stored at submission; for older rows, the member if discord.py happens to
+    have them cached (the bot has no members intent), else the numeric id.
+    """
+    if task.author_name:
+        return task.author_name
+    member = guild.get_member(task.user_id) if guild is not None else None
+    return member.display_name if member is not None else str(task.user_id)
+
+
+def picture_labels(guild: discord.Guild | None, tasks: list[VideoTask]) -> dict[str, str]:
+    """Node labels for the picture (id, status, author's name, change).
 
     Built on the event loop, so the drawing thread never touches discord.py's cache.
     """
     by_id = {t.id: t for t in tasks}
-    guild = interaction.guild
     labels = {}
     for task in tasks:
-        member = guild.get_member(task.user_id) if guild is not None else None
-        author = member.display_name if member is not None else str(task.user_id)
+        author = _picture_author(guild, task)
         labels[task.id] = f"{task.id}  {task.status.value}  {author}  {_change(task, by_id)}"
     return labels
 
@@ -121,7 +131,7 @@ class LineageSource:
         embed.set_footer(text=footer_text(index=number, count=len(pages), note=note))
         files = []
         if first and len(pages) > 1:
-            labels = _picture_labels(interaction, tasks)
+            labels = picture_labels(interaction.guild, tasks)
             png = await asyncio.to_thread(
                 render_tree_png, root, highlight_id=task.id, label=lambda t: labels[t.id]
             )

@@ -3,6 +3,11 @@
 Prompts are user text: they go into embed descriptions (which never ping) and
 are escaped of markdown where shown inline; every post also passes
 ``allowed_mentions`` that can only reach the task's author.
+
+Authors: embeds show the display name stored with the task (``author_label``), as
+escaped text; a ``<@id>`` in an embed never pings and shows as a raw id to a client
+that has not cached the user. Message content that is meant to ping the author (the
+result and failure notices) keeps the mention.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ def _task_embed(task: VideoTask) -> discord.Embed:
         colour=COLOURS[task.status],
     )
     embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
-    embed.add_field(name="Author", value=f"<@{task.user_id}>")
+    embed.add_field(name="Author", value=author_label(task))
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
     return embed
 
@@ -120,7 +125,7 @@ def result_embed(task: VideoTask, *, parent_link: str | None = None) -> discord.
         description=truncate(task.prompt, DESCRIPTION_LIMIT),
         colour=COLOURS[TaskStatus.COMPLETED],
     )
-    embed.add_field(name="Author", value=f"<@{task.user_id}>")
+    embed.add_field(name="Author", value=author_label(task))
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
     if parent_link:
         embed.add_field(name="Parent", value=f"[`{task.parent_id}`]({parent_link})")
@@ -169,6 +174,16 @@ def escape_user_text(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(flat))
 
 
+def name_label(name: str | None, user_id: int) -> str:
+    """A member as embed text: their stored name, escaped; a mention when none is stored."""
+    return escape_user_text(name) if name else f"<@{user_id}>"
+
+
+def author_label(task: VideoTask) -> str:
+    """The task's author as embed text (the display name they submitted with)."""
+    return name_label(task.author_name, task.user_id)
+
+
 def snapshot_footer(task_id: str, what: str) -> str:
     """A footer that names the task but is *not* ``footer_marker``.
 
@@ -207,7 +222,7 @@ def status_word(task: VideoTask) -> str:
 
 def lineage_line(task: VideoTask, change: str, *, highlight: bool) -> str:
     """One node of a lineage tree: id (linked), author, status and what changed."""
-    text = f"{id_link(task)} <@{task.user_id}> {status_word(task)} · {escape_user_text(change)}"
+    text = f"{id_link(task)} {author_label(task)} {status_word(task)} · {escape_user_text(change)}"
     return f"**{text}**" if highlight else text
 
 
@@ -215,7 +230,7 @@ def history_line(task: VideoTask, *, show_author: bool, prompt_chars: int = 50) 
     """One entry of a history list."""
     parts = [id_link(task), status_word(task), timestamp(task.created_at)]
     if show_author:
-        parts.append(f"<@{task.user_id}> in <#{task.channel_id}>")
+        parts.append(f"{author_label(task)} in <#{task.channel_id}>")
     parts.append(f"{task.seconds}s {task.model}")
     if task.parent_id:
         parts.append(f"remix of `{task.parent_id}`")

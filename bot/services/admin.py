@@ -17,7 +17,7 @@ import io
 import json
 import string
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -218,12 +218,13 @@ class RetryPlan:
     parent: VideoTask | None
 
     def origin(self, card_message_id: int | None = None) -> Origin:
-        """The retry runs as the original author, in the original channel."""
+        """The retry runs as the original author (with their name then), in the original channel."""
         return Origin(
             guild_id=self.old.guild_id,
             channel_id=self.old.channel_id,
             user_id=self.old.user_id,
             card_message_id=card_message_id,
+            author_name=self.old.author_name,
         )
 
     @property
@@ -282,6 +283,8 @@ class GuildStats:
     by_user: list[GroupTotal]
     by_day: list[GroupTotal]
     chains: list[ChainSize]
+    #: Display names of the members in ``by_user`` (keyed by user id) that have one stored.
+    user_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -317,6 +320,7 @@ async def gather_stats(
         by_user=await store.totals(guild_id, by="user", **window),
         by_day=sorted(await store.totals(guild_id, by="day", **window), key=lambda g: g.key),
         chains=await store.top_chains(guild_id, limit=chains, **window),
+        user_names=await store.author_names(guild_id, **window),
     )
 
 

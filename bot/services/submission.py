@@ -38,12 +38,17 @@ MAX_VARIANTS = 4
 
 @dataclass(frozen=True, kw_only=True)
 class Origin:
-    """Where a request came from in Discord (plain ids, so the core stays Discord-free)."""
+    """Where a request came from in Discord (plain ids, so the core stays Discord-free).
+
+    ``author_name`` is the member's display name as Discord sent it with the request;
+    the task keeps it, so what is shown later needs no member lookup.
+    """
 
     guild_id: int
     channel_id: int
     user_id: int
     card_message_id: int | None = None
+    author_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +163,7 @@ class VideoService:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             user_id=origin.user_id,
+            author_name=origin.author_name,
             prompt=text,
             model=model,
             seconds=seconds,
@@ -195,6 +201,7 @@ class VideoService:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             user_id=origin.user_id,
+            author_name=origin.author_name,
             prompt=text,
             parent=parent,
             kind=TaskKind.REMIX,

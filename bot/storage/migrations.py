@@ -206,3 +206,14 @@ def m004_stable_vocabulary(db: Database) -> None:
         f" WHERE kind NOT IN ({placeholders})",
         list(_M004_EVENT_KINDS),
     )
+
+
+@MIGRATIONS()
+def m005_author_name_column(db: Database) -> None:
+    """``tasks.author_name``: the author's display name when they submitted.
+
+    Embeds and the lineage picture show it instead of a ``<@id>`` mention, which a
+    client that has not cached the user shows as a raw id, and which a bot without
+    the members intent cannot look up. Rows from before stay NULL (shown by mention).
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN author_name TEXT")

@@ -1,4 +1,4 @@
-"""Admin and metrics queries: counts by status, per-group totals, top chains, audit trail."""
+"""Admin and metrics queries: counts by status, per-group totals and names, top chains, audit trail."""
 
 from __future__ import annotations
 
@@ -116,6 +116,22 @@ class Reports(Operations):
         )
         rows = self._core.rows(sql, [*params, limit])
         return [ChainSize(root_id=r, tasks=int(n), depth=int(d)) for r, n, d in rows]
+
+    @reader
+    def author_names(
+        self, guild_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, str]:
+        """Each member's display name on their latest task (created in the window) that has one.
+
+        For per-user totals; members whose tasks all predate stored names are absent.
+        """
+        where, params = history_where(guild_id, since=since, until=until)
+        # SQLite takes a bare column next to MAX() from the row holding the maximum.
+        sql = (
+            "SELECT user_id, author_name, MAX(created_at) FROM tasks"
+            f" WHERE {where} AND author_name IS NOT NULL GROUP BY user_id"
+        )
+        return {int(user): str(name) for user, name, _ in self._core.rows(sql, params)}
 
     @writer
     def add_event(

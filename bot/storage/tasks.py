@@ -23,6 +23,7 @@ from bot.core.models import (
     TaskStatus,
     VideoTask,
     check_transition,
+    clean_author_name,
 )
 from bot.storage.access import reader, writer
 from bot.storage.codec import INSERT, clamp_progress, insert_row
@@ -97,6 +98,7 @@ class TaskLifecycle(Operations):
         metadata_extra: dict[str, Any] | None = None,
         estimated_cost: float | None = None,
         admission: Admission | None = None,
+        author_name: str | None = None,
     ) -> VideoTask:
         """Insert a new task in SUBMITTING, with its lineage and metadata.
 
@@ -105,6 +107,8 @@ class TaskLifecycle(Operations):
         another guild raises ``NotFound``. ``metadata_extra`` may not override those
         reserved keys. ``admission.check`` sees the member's and guild's usage inside
         the insert's transaction and refuses by raising (nothing is written then).
+        ``author_name`` is the author's display name at submission, stored as
+        ``clean_author_name`` makes it.
         """
         kind, metadata = _lineage_metadata(guild_id, parent, kind, metadata_extra)
         core = self._core
@@ -130,6 +134,7 @@ class TaskLifecycle(Operations):
                 depth=parent.depth + 1 if parent else 0,
                 estimated_cost=estimated_cost,
                 metadata=metadata,
+                author_name=clean_author_name(author_name),
             )
             core.db.execute(INSERT, insert_row(task))
             detail = {"kind": kind.value, "parent_id": task.parent_id}

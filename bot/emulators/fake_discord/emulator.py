@@ -220,12 +220,23 @@ class FakeDiscord:
         name: str,
         manage_guild: bool = False,
         roles: Iterable[FakeRole] = (),
+        nick: str | None = None,
     ) -> FakeUser:
-        """A user in ``guild``; ``manage_guild`` gives them a role with MANAGE_GUILD."""
+        """A user in ``guild``; ``manage_guild`` gives them a role with MANAGE_GUILD.
+
+        ``name`` is their username and global display name; ``nick`` their server nickname.
+        """
         user = self._state.add_member(guild, name, list(roles), manage_guild)
+        guild.members[user.id].nick = nick
         member = {"guild_id": str(guild.id), **self._state.member_payload(guild, user.id)}
         self._dispatch("GUILD_MEMBER_ADD", member, Intent.GUILD_MEMBERS)
         return user
+
+    def set_nick(self, guild: FakeGuild, user: FakeUser, nick: str | None) -> None:
+        """Change (or clear) a member's server nickname; GUILD_MEMBER_UPDATE follows."""
+        guild.members[user.id].nick = nick
+        member = {"guild_id": str(guild.id), **self._state.member_payload(guild, user.id)}
+        self._dispatch("GUILD_MEMBER_UPDATE", member, Intent.GUILD_MEMBERS)
 
     def delete_channel(self, channel: FakeChannel) -> None:
         """Delete a channel; later REST calls on it get 404 10003."""

@@ -116,12 +116,13 @@ class FakeRole:
 
 @dataclass(eq=False)
 class FakeMember:
-    """A user's membership in one guild."""
+    """A user's membership in one guild; ``nick`` is the server nickname (None: none set)."""
 
     user: FakeUser
     guild_id: int
     role_ids: list[int]
     joined_at: str
+    nick: str | None = None
 
     def payload(self, permissions: int | None = None) -> dict[str, Any]:
         """Guild member object; ``permissions`` is only present inside interactions."""
@@ -129,7 +130,7 @@ class FakeMember:
             "user": self.user.payload(),
             "roles": [str(r) for r in self.role_ids],
             "joined_at": self.joined_at,
-            "nick": None,
+            "nick": self.nick,
             "avatar": None,
             "banner": None,
             "premium_since": None,
