@@ -32,6 +32,7 @@ from bot.emulators.markdown_text import MarkupContext, render_markdown
 INDENT = "   "
 BODY_INDENT = INDENT + "  "
 EMBED_BAR = "▌ "
+FIELD_INDENT = "  "
 _JUMP_URL = re.compile(r"https://(?:\w+\.)?discord(?:app)?\.com/channels/[\d@me]+/\d+/(\d+)")
 
 #: Interaction types as Discord numbers them (see ``fake_discord.interactions``).
@@ -238,14 +239,16 @@ def _embed(embed: Mapping[str, Any], markup: MarkupContext) -> list[str]:
         lines.extend(shown(embed["description"]).splitlines())
     inline: list[str] = []
     for field in embed.get("fields") or []:
-        text = f"{shown(field.get('name', ''))}: {shown(field.get('value', ''))}"
-        if field.get("inline"):
-            inline.append(text)
+        name = shown(field.get("name", ""))
+        value = shown(field.get("value", "")).splitlines() or [""]
+        if field.get("inline"):  # side by side in Discord: one line here
+            inline.append(f"{name}: {', '.join(value)}")
             continue
         if inline:
             lines.append(" · ".join(inline))
             inline = []
-        lines.append(text)
+        lines.append(f"{name}: {value[0]}")
+        lines.extend(FIELD_INDENT + line for line in value[1:])
     if inline:
         lines.append(" · ".join(inline))
     return [EMBED_BAR + line for line in lines]
