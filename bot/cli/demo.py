@@ -67,6 +67,16 @@ STEP_TIMEOUT = 20.0
 SCENE_TIMEOUT = 50.0
 #: How long the interactive prompt waits for the channel to settle after a command.
 SETTLE_TIMEOUT = 30.0
+#: How long stopping waits for the bot's interaction handlers still in flight.
+DRAIN_TIMEOUT = 5.0
+#: Names discord.py gives the tasks that run interaction handlers.
+HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-modal-dispatch",
+    "discord-ui-dynamic-item",
+    "discord.py: on_interaction",
+)
 UNFINISHED = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
 
 SCENE_PROMPT = "a paper boat drifting down a rainy street"
@@ -425,6 +435,20 @@ class PromptChannel(DemoChannel):
         with contextlib.suppress(AssertionError):
             await self.h.wait_for(idle, timeout=SETTLE_TIMEOUT, what="the channel")
 
+    async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Let the bot's interaction handlers still running finish (at most ``timeout``).
+
+        Stopping the harness closes the store under them; a handler cut off mid-way
+        (Ctrl-C during a command) would log its failure with a traceback.
+        """
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_name().startswith(HANDLER_TASKS) and not task.done()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
     def mark_shown(self) -> None:
         """Count every message as printed in its current state."""
         self._shown = {m.id: self._state(m) for m in self.messages()}
@@ -652,7 +676,8 @@ async def run_demo(
     ``quiet_logs`` sets up WARNING-level logging so the transcript stays readable
     (tests pass False to keep pytest's log capture). SIGINT (Ctrl-C) and SIGTERM end the
     demo cleanly at any point: the bot and the emulators are stopped and one line says
-    so. The exit code is then the scene's if it had finished, else 128 + the signal.
+    so. The exit code is then the scene's if it had finished (leaving the prompt with
+    Ctrl-C is ordinary), else 128 + the signal number, as a shell reports a signal.
     """
     if quiet_logs:
         setup_logging(level="WARNING")
@@ -660,20 +685,8 @@ async def run_demo(
         for noisy in ("discord.client", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     session = _Session(out or sys.stdout, inp or sys.stdin, keep_running, job_seconds)
-    task = asyncio.current_task()
-    assert task is not None
-    with StopSignals(task) as signals:
-        try:
-            return await session.run()
-        except asyncio.CancelledError:
-            if not signals.interrupted():
-                raise
-    assert signals.received is not None
-    session.say("")
-    session.say(f"Stopped by {signals.received.name}: {STOPPED}")
-    if session.report is None:
-        return 128 + int(signals.received)
-    return 0 if session.report.ok else 1
+    with StopSignals() as signals:
+        return await session.run(signals)
 
 
 STOPPED = "the bot and both emulators are shut down."
@@ -695,11 +708,15 @@ class _Session:
         self.out.write(text + "\n")
         self.out.flush()
 
-    async def run(self) -> int:
-        """Start the harness, play, print; the harness is closed when this returns or raises."""
+    async def run(self, signals: StopSignals) -> int:
+        """Start the harness, play, print; the harness is closed when this returns.
+
+        A stop signal cancels only the scene or the prompt (``signals.guarded``): the
+        harness is always started and stopped whole, after the bot's handlers still in
+        flight have finished (``drain``).
+        """
         self.say(INTRO)
         started = time.monotonic()
-        ended = None
         with tempfile.TemporaryDirectory(prefix="sora-bot-demo-") as workdir:
             async with contextlib.AsyncExitStack() as stack:
                 try:
@@ -710,14 +727,25 @@ class _Session:
                     self.say(f"demo FAILED: could not start the bot against the emulators: {exc}")
                     return 1
                 channel = PromptChannel(harness)
-                report = await self._scene(channel, started)
-                if self.keep_running:
-                    ended = await Repl(channel, self.inp, self.out).run()
-        if ended is not None:
+                stack.push_async_callback(channel.drain)
+                ended = await signals.guarded(self._play(channel, started))
+        if signals.received is not None:
+            self.say("")
+            self.say(f"Stopped by {signals.received.name}: {STOPPED}")
+            if self.report is None:
+                return 128 + int(signals.received)
+        elif ended is not None:
             self.say(f"Stopped ({ended}): {STOPPED}")
-        return 0 if report.ok else 1
+        return 0 if self.report is not None and self.report.ok else 1
 
-    async def _scene(self, channel: DemoChannel, started: float) -> SceneReport:
+    async def _play(self, channel: PromptChannel, started: float) -> str | None:
+        """The scene, then the prompt if asked for; returns why the prompt ended."""
+        await self._scene(channel, started)
+        if not self.keep_running:
+            return None
+        return await Repl(channel, self.inp, self.out).run()
+
+    async def _scene(self, channel: DemoChannel, started: float) -> None:
         self.say(f"The bot is connected to the emulated server '{channel.h.guild.name}'.\n")
         self.say("Scene:")
         try:
@@ -730,7 +758,6 @@ class _Session:
         self.say(channel.transcript())
         self.say("")
         self.say(_verdict(report, time.monotonic() - started))
-        return report
 
 
 def _verdict(report: SceneReport, seconds: float) -> str:

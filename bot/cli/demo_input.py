@@ -6,9 +6,10 @@ terminal or pipe is read with ``loop.add_reader`` and ``os.read``: waiting for a
 ordinary await that a cancellation ends at once. Other streams (a file, ``io.StringIO`` in
 tests) never block and are read directly.
 
-``StopSignals`` turns the first SIGINT or SIGTERM into a cancellation of the demo's task, so
-it unwinds like any cancelled task: the harness stops the bot and both emulators on the way
-out, and the demo says which signal ended it instead of printing a traceback.
+``StopSignals`` turns the first SIGINT or SIGTERM into a cancellation of the scene or the
+prompt (never of the task that starts or stops the harness), so the demo unwinds like any
+cancelled task: the harness stops the bot and both emulators on the way out, and the demo
+says which signal ended it instead of printing a traceback.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import contextlib
 import os
 import signal
 import stat
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
 _SignalHandler = Any  # what signal.getsignal returns: a callable, an int constant or None
 
 
@@ -77,15 +80,17 @@ def _pollable_fd(stream: TextIO) -> int | None:
 
 
 class StopSignals:
-    """While active, the first SIGINT/SIGTERM cancels ``task``; later ones are ignored.
+    """While active, SIGINT and SIGTERM are recorded instead of killing the process.
 
-    ``received`` says which signal it was. Where the loop cannot handle signals (not the
-    main thread, no Unix signals) nothing is installed and the defaults stay.
+    ``received`` is the first one. If a task is being ``guarded`` then, it is cancelled so
+    it unwinds; otherwise (starting up, shutting down) the owner checks ``received`` when
+    it can stop cleanly. Later signals are ignored. Where the loop cannot handle signals
+    (not the main thread, no Unix signals) nothing is installed and the defaults stay.
     """
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
+    def __init__(self) -> None:
         self.received: signal.Signals | None = None
+        self._target: asyncio.Task[Any] | None = None
         self._previous: dict[signal.Signals, _SignalHandler] = {}
 
     def __enter__(self) -> StopSignals:
@@ -112,14 +117,25 @@ class StopSignals:
                 signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()
 
-    def _stop(self, signum: signal.Signals) -> None:
-        if self.received is None:
-            self.received = signum
-            self.task.cancel()
+    async def guarded(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """Run ``work`` as a task a stop signal cancels; None if one did (or had already)."""
+        if self.received is not None:
+            work.close()
+            return None
+        task: asyncio.Task[T] = asyncio.create_task(work)
+        self._target = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self.received is None or not task.cancelled():
+                raise  # cancelled from outside, not by a signal
+            return None
+        finally:
+            self._target = None
 
-    def interrupted(self) -> bool:
-        """Whether the task's cancellation was a signal's doing (then it is undone)."""
-        if self.received is None:
-            return False
-        self.task.uncancel()
-        return True
+    def _stop(self, signum: signal.Signals) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        if self._target is not None:
+            self._target.cancel()
