@@ -109,9 +109,9 @@ class Repl:
             hidden = self.channel.hidden_note(self.user, definition)
             usages = usage_lines(definition)
             if hidden and len(usages) > 1:
-                lines.append(f"  /{definition['name']} …  ({hidden})")
+                lines.append(f"  /{definition['name']} … ({hidden})")
             elif hidden:
-                usages = [(f"{usages[0][0]}  ({hidden})", usages[0][1])]
+                usages = [(f"{usages[0][0]} ({hidden})", usages[0][1])]
             for usage, description in usages:
                 lines.append(f"  {usage}")
                 if description:
