@@ -114,7 +114,7 @@ def test_result_post_shows_mention_file_size_embed_fields_and_buttons():
         "     ▌ a boat",
         "     ▌ on fire",
         "     ▌ Status: Done",
-        "     ▌ Author: @alice · Parent: `a1b2c3` ↗",
+        "     ▌ Author: @alice · Parent: `a1b2c3` (https://discord.com/channels/1/2/3)",
         "     [🔁 Remix] [Details (disabled)]",
     ]
 
@@ -175,3 +175,26 @@ def test_sizes_are_readable_and_exact():
 
 def test_labels_follow_channel_order():
     assert message_labels([message(7), message(3), message(9)]) == {7: "#1", 3: "#2", 9: "#3"}
+
+
+def test_markup_reads_as_members_see_it_and_links_name_the_message_they_jump_to():
+    card = message(10, content="card")
+    embed = {
+        "title": "Lineage of `k7q2mx`",
+        "description": "**[`k7q2mx`](https://discord.com/channels/2/1/10) ✅ completed**  ◀",
+        "fields": [{"name": "__Started__", "value": "<t:1700000000:f>", "inline": False}],
+    }
+    answer = message(
+        11,
+        content=f"<@{BOB}> limits reset <t:1700000120:R> in <#1>, see *help* \\*",
+        embeds=[embed],
+    )
+    lines = render_transcript(
+        [card, answer], names=NAMES, channels={1: "videos"}, now=1_700_000_000
+    ).splitlines()
+    assert lines[3:] == [
+        "     @bob limits reset in 2 minutes in #videos, see help *",
+        "     ▌ Lineage of `k7q2mx`",
+        "     ▌ `k7q2mx` (#1) ✅ completed  ◀",
+        "     ▌ Started: November 14, 2023 10:13 PM UTC",
+    ]

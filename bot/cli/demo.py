@@ -8,8 +8,12 @@ button and its form, a video the video service refuses, and ``/lineage`` when th
 command exists. Every step checks its outcome; then the channel is printed as a
 transcript. Exit code 0 only if every step went as scripted.
 
-``--keep-running`` then leaves the channel open: type ``/sora a cat``,
-``/remix <id> <prompt>``, ``click #3 Remix``, ``as bob``, ``show`` or ``quit``.
+``--keep-running`` then leaves the channel open (``demo_repl``): type ``/sora a cat``,
+``/remix <id> <prompt>``, ``/admin stats`` (as the admin: ``as boss``), ``click #3 Remix``,
+``as bob``, ``show``, ``help`` or ``quit``.
+
+This is the one production module that drives the emulators: the prompt's modules
+(``demo_repl``, ``demo_commands``, ``demo_input``) go through ``PromptChannel``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import sys
 import tempfile
 import time
@@ -26,8 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli.demo_commands import (
+    CHANNEL,
+    USER,
+    Refused,
+    TypedCommandError,
+    convert_options,
+    find_command,
+    needed_permissions,
+    parse_typed,
+)
+from bot.cli.demo_input import StopSignals
+from bot.cli.demo_repl import Repl
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.emulators.fake_discord import FakeInteraction, FakeMessage, FakeUser, InteractionType
+from bot.emulators.fake_discord.commands import CommandNotAvailable
 from bot.emulators.fake_discord.models import iter_components
 from bot.emulators.harness import BotHarness
 from bot.emulators.transcript import (
@@ -36,6 +52,7 @@ from bot.emulators.transcript import (
     describe_command,
     describe_modal,
     human_size,
+    markup_context,
     message_labels,
     render_message,
     render_transcript,
@@ -50,6 +67,16 @@ STEP_TIMEOUT = 20.0
 SCENE_TIMEOUT = 50.0
 #: How long the interactive prompt waits for the channel to settle after a command.
 SETTLE_TIMEOUT = 30.0
+#: How long stopping waits for the bot's interaction handlers still in flight.
+DRAIN_TIMEOUT = 5.0
+#: Names discord.py gives the tasks that run interaction handlers.
+HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-modal-dispatch",
+    "discord-ui-dynamic-item",
+    "discord.py: on_interaction",
+)
 UNFINISHED = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
 
 SCENE_PROMPT = "a paper boat drifting down a rainy street"
@@ -63,7 +90,7 @@ INTRO = (
 )
 
 
-class StepFailed(Exception):
+class StepFailed(Refused):
     """A step of the scene did not go as scripted; the message says how."""
 
 
@@ -242,13 +269,22 @@ class DemoChannel:
         """What each interaction's user did, for the transcript headers."""
         return {ix.id: describe_interaction(ix, labels) for ix in self.emu.interactions}
 
+    def channel_names(self) -> dict[int, str]:
+        """Names of the server's channels, for ``<#id>`` mentions."""
+        return {self.h.channel.id: self.h.channel.name}
+
     def transcript(self) -> str:
         """The whole channel as text."""
         messages = self.messages()
         labels = message_labels(messages)
         title = f"#{self.h.channel.name} — {len(messages)} messages"
         return render_transcript(
-            messages, names=self.names(), invocations=self.invocations(labels), title=title
+            messages,
+            names=self.names(),
+            invocations=self.invocations(labels),
+            title=title,
+            channels=self.channel_names(),
+            now=self.emu.clock(),
         )
 
     def message_text(self, message: FakeMessage) -> str:
@@ -260,13 +296,193 @@ class DemoChannel:
         return "\n".join(parts)
 
 
+class PromptChannel(DemoChannel):
+    """What the ``--keep-running`` prompt can do in the channel, by member name.
+
+    The emulator decides what a member may use: a command it refuses as hidden
+    (``default_member_permissions``) is reported the way Discord's client behaves, as
+    unavailable to that member, in one line.
+    """
+
+    def __init__(self, harness: BotHarness) -> None:
+        super().__init__(harness)
+        self._shown: dict[int, tuple[int, bool]] = {}
+
+    # --- members and commands ---------------------------------------------------------------
+
+    def member_names(self) -> list[str]:
+        """The members one can act as, the first one acting at the start."""
+        return [user.name for user in (self.h.alice, self.h.bob, self.h.admin)]
+
+    def member_notes(self) -> dict[str, str]:
+        """``{name: what is special about them}`` (the admin has Manage Server)."""
+        return {name: self._manager_note(name) for name in self.member_names()}
+
+    def _manager_note(self, name: str) -> str:
+        return "Manage Server; also: as admin" if name == self.h.admin.name else ""
+
+    def member(self, name: str) -> FakeUser:
+        """The member called ``name`` (``admin`` is the one with Manage Server)."""
+        members = {user.name: user for user in (self.h.alice, self.h.bob, self.h.admin)}
+        members.setdefault("admin", self.h.admin)
+        if name not in members:
+            raise LookupError(f"no member called {name!r}; try {', '.join(self.member_names())}")
+        return members[name]
+
+    def commands(self) -> list[dict[str, Any]]:
+        """The bot's slash commands as registered with Discord."""
+        return [c for c in self.emu.registered_commands if c.get("type", 1) == 1]
+
+    def hidden_note(self, user_name: str, definition: dict[str, Any]) -> str | None:
+        """``hidden from alice: needs Manage Server`` when Discord hides the command, else None.
+
+        Used to explain (help, a command that did not even parse); whether a typed command
+        runs is the emulator's call (``typed_command``).
+        """
+        needed = needed_permissions(definition)
+        if needed is None or self.member(user_name) is self.h.admin:
+            return None
+        return f"hidden from {user_name}: needs {needed}; try: as {self.h.admin.name}"
+
+    def refusal(self, user_name: str, definition: dict[str, Any]) -> str | None:
+        """The line printed when the member types a command Discord does not offer them."""
+        needed = needed_permissions(definition)
+        if needed is None or self.member(user_name) is self.h.admin:
+            return None
+        return (
+            f"/{definition['name']} is not available to {user_name}: Discord shows it only to "
+            f"members with {needed} (try: as {self.h.admin.name})"
+        )
+
+    async def typed_command(self, user_name: str, text: str) -> FakeInteraction:
+        """Run ``name [sub] [key:value ...]`` as typed after the ``/``."""
+        name, _, rest = text.strip().partition(" ")
+        definition = find_command(self.commands(), name)
+        try:
+            typed = parse_typed(definition, rest)
+            options = convert_options(typed, self._lookup)
+        except (TypedCommandError, LookupError):
+            hidden = self.refusal(user_name, definition)
+            if hidden:
+                raise StepFailed(hidden) from None
+            raise
+        try:
+            return await self.command(self.member(user_name), typed.name, options)
+        except CommandNotAvailable as exc:
+            raise StepFailed(self.refusal(user_name, definition) or str(exc)) from None
+
+    def _lookup(self, kind: int, name: str) -> Any:
+        if kind == USER:
+            return self.member(name)
+        if kind == CHANNEL and name == self.h.channel.name:
+            return self.h.channel
+        if kind == CHANNEL:
+            raise LookupError(f"no channel #{name}; this server has #{self.h.channel.name}")
+        raise LookupError(f"{name!r}: roles cannot be typed here")
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    def message_at(self, label: str) -> FakeMessage:
+        """The message shown as ``#n``."""
+        labels = {shown: mid for mid, shown in message_labels(self.messages()).items()}
+        if label not in labels:
+            raise LookupError(f"no message {label}")
+        return self.emu.get_message(labels[label])
+
+    def is_remix_button(self, label: str, wanted: str) -> bool:
+        """Whether ``click #n wanted`` means the Remix button (which opens a form)."""
+        message = self.message_at(label)
+        remix = any(c.startswith("sora:remix:") for c in message.custom_ids())
+        return remix and wanted.lower() == "remix"
+
+    async def press_remix(self, user_name: str, label: str, prompt: str | None) -> None:
+        """Press Remix under ``#n`` and submit its form (``None`` keeps the prompt)."""
+        await self.click_remix(self.member(user_name), self.message_at(label), prompt)
+
+    async def press(self, user_name: str, label: str, wanted: str) -> None:
+        """Press the button under ``#n`` whose label contains ``wanted``."""
+        message = self.message_at(label)
+        component = next(
+            (
+                c
+                for c in iter_components(message.components)
+                if c.get("type") == 2 and wanted.lower() in button_label(c).lower()
+            ),
+            None,
+        )
+        if component is None or "custom_id" not in component:
+            raise LookupError(f"{label} has no button {wanted!r}")
+        await self.emu.click(self.member(user_name), message, component["custom_id"])
+
+    # --- waiting and printing -----------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Wait until every interaction is answered and no video is pending or unposted."""
+        store = self.h.store
+        assert store is not None
+
+        async def idle() -> bool:
+            for ix in self.emu.interactions:
+                answered = ix.responded or ix.failed
+                if not answered or (ix.original is not None and ix.original.loading):
+                    return False
+            statuses = await store.count_by_status()
+            running = sum(statuses.get(s.value, 0) for s in UNFINISHED)
+            deliveries = await store.count_by_delivery_state()
+            owed = deliveries.get("pending", 0) + deliveries.get("delivering", 0)
+            return running == 0 and owed == 0
+
+        with contextlib.suppress(AssertionError):
+            await self.h.wait_for(idle, timeout=SETTLE_TIMEOUT, what="the channel")
+
+    async def drain(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Let the bot's interaction handlers still running finish (at most ``timeout``).
+
+        Stopping the harness closes the store under them; a handler cut off mid-way
+        (Ctrl-C during a command) would log its failure with a traceback.
+        """
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_name().startswith(HANDLER_TASKS) and not task.done()
+        ]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
+    def mark_shown(self) -> None:
+        """Count every message as printed in its current state."""
+        self._shown = {m.id: self._state(m) for m in self.messages()}
+
+    def print_unseen(self, say: Callable[[str], None]) -> None:
+        """Print the messages that are new or changed since they were last printed."""
+        messages = self.messages()
+        labels = message_labels(messages)
+        names = self.names()
+        invocations = self.invocations(labels)
+        markup = markup_context(labels, names, self.channel_names(), self.emu.clock())
+        for message in messages:
+            state = self._state(message)
+            if self._shown.get(message.id) == state:
+                continue
+            self._shown[message.id] = state
+            lines = render_message(
+                message, labels=labels, names=names, invocations=invocations, markup=markup
+            )
+            say("\n".join(lines))
+
+    @staticmethod
+    def _state(message: FakeMessage) -> tuple[int, bool]:
+        return message.edit_count, message.loading
+
+
 # --- describing interactions ------------------------------------------------------------------
 
 
 def describe_interaction(ix: FakeInteraction, labels: dict[int, str]) -> str:
     """What the user did in ``ix``, using the transcript's message labels."""
     if ix.type is InteractionType.APPLICATION_COMMAND:
-        return describe_command(str(ix.data.get("name", "?")), _options(ix.data))
+        path, options = _command_path(ix.data)
+        return describe_command(" ".join(path), options)
     if ix.type is InteractionType.MESSAGE_COMPONENT and ix.message is not None:
         component = ix.message.find_component(str(ix.data.get("custom_id", "")))
         label = button_label(component) if component else "a button"
@@ -280,8 +496,30 @@ def describe_interaction(ix: FakeInteraction, labels: dict[int, str]) -> str:
     return ix.describe()
 
 
-def _options(data: dict[str, Any]) -> dict[str, Any]:
-    return {o["name"]: o.get("value") for o in data.get("options") or [] if "value" in o}
+def _command_path(data: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``(["admin", "limits"], {"max_concurrent": 2})``: subcommands and the options typed.
+
+    Members and channels are shown by name (``@bob``, ``#videos``) from ``resolved``.
+    """
+    path = [str(data.get("name", "?"))]
+    options: list[dict[str, Any]] = data.get("options") or []
+    while len(options) == 1 and options[0].get("type") in (1, 2):
+        path.append(str(options[0]["name"]))
+        options = options[0].get("options") or []
+    resolved = data.get("resolved") or {}
+    shown: dict[str, Any] = {}
+    for option in options:
+        if "value" not in option:
+            continue
+        value = option["value"]
+        if option.get("type") == USER:
+            user = (resolved.get("users") or {}).get(str(value)) or {}
+            value = "@" + str(user.get("username", value))
+        elif option.get("type") == CHANNEL:
+            channel = (resolved.get("channels") or {}).get(str(value)) or {}
+            value = "#" + str(channel.get("name", value))
+        shown[option["name"]] = value
+    return path, shown
 
 
 def _modal_values(data: dict[str, Any], modal: dict[str, Any] | None) -> dict[str, str]:
@@ -436,46 +674,90 @@ async def run_demo(
     """Play the scene and print the transcript; 0 only if every step went as scripted.
 
     ``quiet_logs`` sets up WARNING-level logging so the transcript stays readable
-    (tests pass False to keep pytest's log capture).
+    (tests pass False to keep pytest's log capture). SIGINT (Ctrl-C) and SIGTERM end the
+    demo cleanly at any point: the bot and the emulators are stopped and one line says
+    so. The exit code is then the scene's if it had finished (leaving the prompt with
+    Ctrl-C is ordinary), else 128 + the signal number, as a shell reports a signal.
     """
-    out = out or sys.stdout
-    inp = inp or sys.stdin
     if quiet_logs:
         setup_logging(level="WARNING")
         # Expected chatter at demo speed: "voice not supported", "tick skipped: still running".
         for noisy in ("discord.client", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+    session = _Session(out or sys.stdout, inp or sys.stdin, keep_running, job_seconds)
+    with StopSignals() as signals:
+        return await session.run(signals)
 
-    def say(text: str) -> None:
-        out.write(text + "\n")
-        out.flush()
 
-    say(INTRO)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sora-bot-demo-") as workdir:
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                harness = await stack.enter_async_context(
-                    BotHarness(Path(workdir), job_seconds=job_seconds)
-                )
-            except (OSError, RuntimeError, TimeoutError) as exc:
-                say(f"demo FAILED: could not start the bot against the emulators: {exc}")
-                return 1
-            channel = DemoChannel(harness)
-            say(f"The bot is connected to the emulated server '{harness.guild.name}'.\n")
-            say("Scene:")
-            try:
-                async with asyncio.timeout(SCENE_TIMEOUT):
-                    report = await play_scene(channel, say)
-            except TimeoutError:
-                report = SceneReport([Step("scene", False, f"took over {SCENE_TIMEOUT:g}s")])
-            say("")
-            say(channel.transcript())
-            say("")
-            say(_verdict(report, time.monotonic() - started))
-            if keep_running:
-                await Repl(channel, inp, out).run()
-    return 0 if report.ok else 1
+STOPPED = "the bot and both emulators are shut down."
+
+
+class _Session:
+    """One demo run: the harness in a temporary folder, the scene, then maybe the prompt."""
+
+    def __init__(self, out: TextIO, inp: TextIO, keep_running: bool, job_seconds: float) -> None:
+        self.out = out
+        self.inp = inp
+        self.keep_running = keep_running
+        self.job_seconds = job_seconds
+        #: Set once the scene has finished (whatever its outcome).
+        self.report: SceneReport | None = None
+
+    def say(self, text: str) -> None:
+        """Print a line."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def run(self, signals: StopSignals) -> int:
+        """Start the harness, play, print; the harness is closed when this returns.
+
+        A stop signal cancels only the scene or the prompt (``signals.guarded``): the
+        harness is always started and stopped whole, after the bot's handlers still in
+        flight have finished (``drain``).
+        """
+        self.say(INTRO)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="sora-bot-demo-") as workdir:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    harness = await stack.enter_async_context(
+                        BotHarness(Path(workdir), job_seconds=self.job_seconds)
+                    )
+                except (OSError, RuntimeError, TimeoutError) as exc:
+                    self.say(f"demo FAILED: could not start the bot against the emulators: {exc}")
+                    return 1
+                channel = PromptChannel(harness)
+                stack.push_async_callback(channel.drain)
+                ended = await signals.guarded(self._play(channel, started))
+        if signals.received is not None:
+            self.say("")
+            self.say(f"Stopped by {signals.received.name}: {STOPPED}")
+            if self.report is None:
+                return 128 + int(signals.received)
+        elif ended is not None:
+            self.say(f"Stopped ({ended}): {STOPPED}")
+        return 0 if self.report is not None and self.report.ok else 1
+
+    async def _play(self, channel: PromptChannel, started: float) -> str | None:
+        """The scene, then the prompt if asked for; returns why the prompt ended."""
+        await self._scene(channel, started)
+        if not self.keep_running:
+            return None
+        return await Repl(channel, self.inp, self.out).run()
+
+    async def _scene(self, channel: DemoChannel, started: float) -> None:
+        self.say(f"The bot is connected to the emulated server '{channel.h.guild.name}'.\n")
+        self.say("Scene:")
+        try:
+            async with asyncio.timeout(SCENE_TIMEOUT):
+                report = await play_scene(channel, self.say)
+        except TimeoutError:
+            report = SceneReport([Step("scene", False, f"took over {SCENE_TIMEOUT:g}s")])
+        self.report = report
+        self.say("")
+        self.say(channel.transcript())
+        self.say("")
+        self.say(_verdict(report, time.monotonic() - started))
 
 
 def _verdict(report: SceneReport, seconds: float) -> str:
@@ -485,174 +767,3 @@ def _verdict(report: SceneReport, seconds: float) -> str:
     if failed is None:
         return "demo FAILED: no step ran"
     return f"demo FAILED at step '{failed.name}': {failed.detail}"
-
-
-# --- the interactive prompt -----------------------------------------------------------------
-
-HELP = """Type a command (as {user}):
-  /sora <prompt>                 make a video
-  /remix <video id> <prompt>     remix a finished video
-  /<command> <text>              any other command of the bot, with its first option
-  click <#label> [button]        press a button (default Remix) under a message
-  as <alice|bob|boss>            act as another member
-  show                           print the whole channel again
-  quit                           stop the bot and leave"""
-
-
-class Repl:
-    """``--keep-running``: commands typed at a prompt, new messages printed after each."""
-
-    def __init__(self, channel: DemoChannel, inp: TextIO, out: TextIO) -> None:
-        self.channel = channel
-        self.inp = inp
-        self.out = out
-        h = channel.h
-        self.users = {u.name: u for u in (h.alice, h.bob, h.admin)}
-        self.user = h.alice
-        self.shown: dict[int, tuple[int, bool]] = {m.id: self._state(m) for m in channel.messages()}
-
-    def say(self, text: str) -> None:
-        """Print a line."""
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    async def ask(self, prompt: str) -> str:
-        """Show ``prompt`` and read one line ("" at the end of input)."""
-        self.out.write(prompt)
-        self.out.flush()
-        return await asyncio.to_thread(self.inp.readline)
-
-    async def run(self) -> None:
-        """Read commands until ``quit`` or end of input."""
-        self.say("")
-        self.say(HELP.format(user=self.user.name))
-        while True:
-            line = await self.ask(f"{self.user.name}> ")
-            if not line:
-                return
-            command = line.strip()
-            if command in ("quit", "exit"):
-                return
-            if command:
-                await self.handle(command)
-
-    async def handle(self, command: str) -> None:
-        """Run one typed command and print what changed in the channel."""
-        try:
-            if command == "show":
-                self.say(self.channel.transcript())
-                return
-            if command == "help":
-                self.say(HELP.format(user=self.user.name))
-                return
-            if command.startswith("as "):
-                self._switch(command[3:].strip())
-                return
-            if command.startswith("click "):
-                await self._click(command[6:].split())
-            elif command.startswith("/"):
-                await self._slash(command[1:])
-            else:
-                self.say("unknown command; type help")
-                return
-            await self._settle()
-        except (StepFailed, LookupError, ValueError, AssertionError) as exc:
-            self.say(f"! {exc}")
-        self._print_changes()
-
-    def _switch(self, name: str) -> None:
-        if name not in self.users:
-            self.say(f"! no member called {name!r}; try {', '.join(self.users)}")
-            return
-        self.user = self.users[name]
-        self.say(f"now acting as {name}")
-
-    async def _slash(self, text: str) -> None:
-        name, _, rest = text.partition(" ")
-        if name == "sora":
-            await self.channel.command(self.user, "sora", {"prompt": rest.strip()})
-        elif name == "remix":
-            video_id, _, prompt = rest.strip().partition(" ")
-            options = {"video_id": video_id, "prompt": prompt.strip()}
-            await self.channel.command(self.user, "remix", options)
-        else:
-            commands = self.channel.emu.registered_commands
-            if not command_registered(commands, name):
-                raise LookupError(f"the bot has no /{name} command")
-            await self.channel.command(self.user, name, first_option(commands, name, rest))
-
-    async def _click(self, args: list[str]) -> None:
-        if not args:
-            raise ValueError("which message? e.g. click #2 Remix")
-        labels = {label: mid for mid, label in message_labels(self.channel.messages()).items()}
-        label = args[0] if args[0].startswith("#") else f"#{args[0]}"
-        if label not in labels:
-            raise LookupError(f"no message {label}")
-        message = self.channel.emu.get_message(labels[label])
-        wanted = " ".join(args[1:]) or "Remix"
-        if wanted.lower() == "remix":
-            prompt = (await self.ask("Remix form, new prompt (Enter keeps the old one): ")).strip()
-            await self.channel.click_remix(self.user, message, prompt or None)
-            return
-        component = next(
-            (
-                c
-                for c in iter_components(message.components)
-                if c.get("type") == 2 and wanted.lower() in button_label(c).lower()
-            ),
-            None,
-        )
-        if component is None or "custom_id" not in component:
-            raise LookupError(f"{label} has no button {wanted!r}")
-        await self.channel.emu.click(self.user, message, component["custom_id"])
-
-    async def _settle(self) -> None:
-        """Wait until every interaction is answered and no video is pending or unposted."""
-        store = self.channel.h.store
-        assert store is not None
-
-        async def idle() -> bool:
-            for ix in self.channel.emu.interactions:
-                answered = ix.responded or ix.failed
-                if not answered or (ix.original is not None and ix.original.loading):
-                    return False
-            statuses = await store.count_by_status()
-            running = sum(statuses.get(s.value, 0) for s in UNFINISHED)
-            deliveries = await store.count_by_delivery_state()
-            owed = deliveries.get("pending", 0) + deliveries.get("delivering", 0)
-            return running == 0 and owed == 0
-
-        with contextlib.suppress(AssertionError):
-            await self.channel.h.wait_for(idle, timeout=SETTLE_TIMEOUT, what="the channel")
-
-    def _print_changes(self) -> None:
-        messages = self.channel.messages()
-        labels = message_labels(messages)
-        names = self.channel.names()
-        invocations = self.channel.invocations(labels)
-        for message in messages:
-            state = self._state(message)
-            if self.shown.get(message.id) == state:
-                continue
-            self.shown[message.id] = state
-            lines = render_message(message, labels=labels, names=names, invocations=invocations)
-            self.say("\n".join(lines))
-
-    @staticmethod
-    def _state(message: FakeMessage) -> tuple[int, bool]:
-        return message.edit_count, message.loading
-
-
-def first_option(commands: list[dict[str, Any]], name: str, text: str) -> dict[str, Any]:
-    """``{first option name: text}`` for a command typed as ``/name text``."""
-    definition = next(c for c in commands if c.get("name") == name)
-    options = definition.get("options") or []
-    if not options or not text.strip():
-        return {}
-    return {options[0]["name"]: _typed(options[0], text.strip())}
-
-
-def _typed(option: dict[str, Any], text: str) -> Any:
-    if option.get("type") == 4 and re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return text

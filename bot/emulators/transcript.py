@@ -3,9 +3,10 @@
 Used by ``python -m bot demo`` and its tests. Every message gets a short label (``#1``,
 ``#2``, ... in channel order) so replies can say what they reply to. A message an
 interaction created is headed by what the user did (``alice › /sora prompt: a cat``);
-the bot's answer follows indented: content with mentions shown as ``@name``, attached
-files with their sizes, embeds (title, description, fields; markdown links shown as
-``text ↗``) and buttons::
+the bot's answer follows indented: content and embeds (title, description, fields) as a
+member reads them (``markdown_text``: mentions as ``@name``, timestamps as dates, no
+``**`` markers, links as ``text (#4)`` when they jump to a message of the transcript),
+attached files with their sizes, and buttons::
 
     #1 alice › /sora prompt: a paper boat
        sora-bot (edited 3×):
@@ -21,17 +22,18 @@ files with their sizes, embeds (title, description, fields; markdown links shown
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.emulators.fake_discord.models import FakeMessage, iter_components
+from bot.emulators.markdown_text import MarkupContext, render_markdown
 
 INDENT = "   "
 BODY_INDENT = INDENT + "  "
 EMBED_BAR = "▌ "
-_USER_MENTION = re.compile(r"<@!?(\d+)>")
-_ROLE_MENTION = re.compile(r"<@&(\d+)>")
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+FIELD_INDENT = "  "
+_JUMP_URL = re.compile(r"https://(?:\w+\.)?discord(?:app)?\.com/channels/[\d@me]+/\d+/(\d+)")
 
 #: Interaction types as Discord numbers them (see ``fake_discord.interactions``).
 COMMAND, COMPONENT, MODAL_SUBMIT = 2, 3, 5
@@ -78,20 +80,47 @@ def render_transcript(
     names: Mapping[int, str],
     invocations: Mapping[int, str] | None = None,
     title: str | None = None,
+    channels: Mapping[int, str] | None = None,
+    now: float | None = None,
 ) -> str:
     """The whole channel: an optional title line, then every message in order.
 
-    ``names`` maps user ids to display names; ``invocations`` maps interaction ids to
-    what the user did (``describe_command`` and friends, without the user's name).
-    Messages of an interaction without an entry fall back to the interaction metadata.
+    ``names`` maps user ids to display names, ``channels`` channel ids to names;
+    ``invocations`` maps interaction ids to what the user did (``describe_command`` and
+    friends, without the user's name). Messages of an interaction without an entry fall
+    back to the interaction metadata. ``now`` (Unix time, default the current time) is
+    what relative timestamps (``<t:…:R>``) are shown against.
     """
     labels = message_labels(messages)
+    markup = markup_context(labels, names, channels, now)
     lines = [title] if title else []
     for message in messages:
         lines.extend(
-            render_message(message, labels=labels, names=names, invocations=invocations or {})
+            render_message(
+                message, labels=labels, names=names, invocations=invocations or {}, markup=markup
+            )
         )
     return "\n".join(lines)
+
+
+def markup_context(
+    labels: Mapping[int, str],
+    names: Mapping[int, str],
+    channels: Mapping[int, str] | None = None,
+    now: float | None = None,
+) -> MarkupContext:
+    """What the reader knows: names, channels, the time, and the labels links jump to."""
+
+    def link_label(url: str) -> str | None:
+        jump = _JUMP_URL.fullmatch(url)
+        return labels.get(int(jump.group(1))) if jump else None
+
+    return MarkupContext(
+        users=names,
+        channels=channels or {},
+        now=time.time() if now is None else now,
+        link_label=link_label,
+    )
 
 
 def render_message(
@@ -100,8 +129,9 @@ def render_message(
     labels: Mapping[int, str],
     names: Mapping[int, str],
     invocations: Mapping[int, str],
+    markup: MarkupContext | None = None,
 ) -> list[str]:
-    """One message: a header line, then its body indented."""
+    """One message: a header line, then its body indented (``markup``: see ``markup_context``)."""
     label = labels.get(message.id, "#?")
     author = _name(names, message.author_id)
     notes = _notes(message, names)
@@ -112,7 +142,8 @@ def render_message(
         lines = [f"{label} {author}{_reply_note(message, labels)}{notes}:"]
     if message.loading:
         lines.append(f"{BODY_INDENT}{author} is thinking…")
-    lines.extend(BODY_INDENT + line for line in _body(message, names))
+    markup = markup or markup_context(labels, names)
+    lines.extend(BODY_INDENT + line for line in _body(message, markup))
     return lines
 
 
@@ -184,41 +215,40 @@ def _fallback_description(meta: Mapping[str, Any], labels: Mapping[int, str]) ->
 # --- body ---------------------------------------------------------------------------------
 
 
-def _body(message: FakeMessage, names: Mapping[int, str]) -> list[str]:
-    lines = [_mentions(line, names) for line in message.content.splitlines()]
+def _body(message: FakeMessage, markup: MarkupContext) -> list[str]:
+    lines = render_markdown(message.content, markup).splitlines()
     lines.extend(
         f"📎 {a.filename} · {a.content_type} · {human_size(a.size)}" for a in message.attachments
     )
     for embed in message.embeds:
-        lines.extend(_mentions(line, names) for line in _embed(embed))
+        lines.extend(_embed(embed, markup))
     buttons = _buttons(message.components)
     if buttons:
         lines.append(" ".join(buttons))
     return lines
 
 
-def _mentions(text: str, names: Mapping[int, str]) -> str:
-    text = _USER_MENTION.sub(lambda m: "@" + _name(names, int(m.group(1))), text)
-    text = _ROLE_MENTION.sub("@role", text)
-    return _LINK.sub(lambda m: f"{m.group(1)} ↗", text)
+def _embed(embed: Mapping[str, Any], markup: MarkupContext) -> list[str]:
+    def shown(text: Any) -> str:
+        return render_markdown(str(text), markup)
 
-
-def _embed(embed: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     if embed.get("title"):
-        lines.append(str(embed["title"]))
+        lines.append(shown(embed["title"]))
     if embed.get("description"):
-        lines.extend(str(embed["description"]).splitlines())
+        lines.extend(shown(embed["description"]).splitlines())
     inline: list[str] = []
     for field in embed.get("fields") or []:
-        text = f"{field.get('name', '')}: {field.get('value', '')}"
-        if field.get("inline"):
-            inline.append(text)
+        name = shown(field.get("name", ""))
+        value = shown(field.get("value", "")).splitlines() or [""]
+        if field.get("inline"):  # side by side in Discord: one line here
+            inline.append(f"{name}: {', '.join(value)}")
             continue
         if inline:
             lines.append(" · ".join(inline))
             inline = []
-        lines.append(text)
+        lines.append(f"{name}: {value[0]}")
+        lines.extend(FIELD_INDENT + line for line in value[1:])
     if inline:
         lines.append(" · ".join(inline))
     return [EMBED_BAR + line for line in lines]
