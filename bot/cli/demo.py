@@ -42,15 +42,13 @@ from bot.cli.demo_commands import (
 from bot.cli.demo_input import StopSignals
 from bot.cli.demo_repl import Repl
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
-from bot.emulators.fake_discord import FakeInteraction, FakeMessage, FakeUser, InteractionType
+from bot.emulators.fake_discord import FakeInteraction, FakeMessage, FakeUser
 from bot.emulators.fake_discord.commands import CommandNotAvailable
 from bot.emulators.fake_discord.models import iter_components
 from bot.emulators.harness import BotHarness
 from bot.emulators.transcript import (
     button_label,
-    describe_click,
-    describe_command,
-    describe_modal,
+    describe_interaction,
     human_size,
     markup_context,
     message_labels,
@@ -476,66 +474,6 @@ class PromptChannel(DemoChannel):
 
 
 # --- describing interactions ------------------------------------------------------------------
-
-
-def describe_interaction(ix: FakeInteraction, labels: dict[int, str]) -> str:
-    """What the user did in ``ix``, using the transcript's message labels."""
-    if ix.type is InteractionType.APPLICATION_COMMAND:
-        path, options = _command_path(ix.data)
-        return describe_command(" ".join(path), options)
-    if ix.type is InteractionType.MESSAGE_COMPONENT and ix.message is not None:
-        component = ix.message.find_component(str(ix.data.get("custom_id", "")))
-        label = button_label(component) if component else "a button"
-        return describe_click(label, labels.get(ix.message.id, "a message"))
-    if ix.type is InteractionType.MODAL_SUBMIT:
-        opened = ix.triggered_by
-        modal = opened.modal if opened is not None else None
-        via = describe_interaction(opened, labels) if opened is not None else None
-        title = str((modal or {}).get("title", "a form"))
-        return describe_modal(title, _modal_values(ix.data, modal), via)
-    return ix.describe()
-
-
-def _command_path(data: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """``(["admin", "limits"], {"max_concurrent": 2})``: subcommands and the options typed.
-
-    Members and channels are shown by name (``@bob``, ``#videos``) from ``resolved``.
-    """
-    path = [str(data.get("name", "?"))]
-    options: list[dict[str, Any]] = data.get("options") or []
-    while len(options) == 1 and options[0].get("type") in (1, 2):
-        path.append(str(options[0]["name"]))
-        options = options[0].get("options") or []
-    resolved = data.get("resolved") or {}
-    shown: dict[str, Any] = {}
-    for option in options:
-        if "value" not in option:
-            continue
-        value = option["value"]
-        if option.get("type") == USER:
-            user = (resolved.get("users") or {}).get(str(value)) or {}
-            value = "@" + str(user.get("username", value))
-        elif option.get("type") == CHANNEL:
-            channel = (resolved.get("channels") or {}).get(str(value)) or {}
-            value = "#" + str(channel.get("name", value))
-        shown[option["name"]] = value
-    return path, shown
-
-
-def _modal_values(data: dict[str, Any], modal: dict[str, Any] | None) -> dict[str, str]:
-    """``{field label: submitted value}`` of a modal submit."""
-    labels: dict[str, str] = {}
-    for component in iter_components((modal or {}).get("components") or []):
-        inner = component.get("component")
-        if component.get("type") == 18 and isinstance(inner, dict):
-            labels[inner.get("custom_id", "")] = component.get("label", "")
-        elif component.get("type") == 4 and component.get("label"):
-            labels[component["custom_id"]] = component["label"]
-    return {
-        labels.get(c["custom_id"], c["custom_id"]): str(c.get("value", ""))
-        for c in iter_components(data.get("components") or [])
-        if c.get("type") == 4 and "custom_id" in c
-    }
 
 
 # --- the scripted scene -------------------------------------------------------------------

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.emulators.fake_discord.interactions import FakeInteraction, InteractionType
 from bot.emulators.fake_discord.models import FakeMessage, iter_components
 from bot.emulators.markdown_text import MarkupContext, render_markdown
 
@@ -271,3 +272,69 @@ def button_label(component: Mapping[str, Any]) -> str:
     if component.get("disabled"):
         text += " (disabled)"
     return text or "button"
+
+
+# --- what a member did --------------------------------------------------------------------
+
+#: Discord's application command option types for a member and a channel.
+USER_OPTION, CHANNEL_OPTION = 6, 7
+
+
+def describe_interaction(ix: FakeInteraction, labels: dict[int, str]) -> str:
+    """What the user did in ``ix``, using the transcript's message labels."""
+    if ix.type is InteractionType.APPLICATION_COMMAND:
+        path, options = _command_path(ix.data)
+        return describe_command(" ".join(path), options)
+    if ix.type is InteractionType.MESSAGE_COMPONENT and ix.message is not None:
+        component = ix.message.find_component(str(ix.data.get("custom_id", "")))
+        label = button_label(component) if component else "a button"
+        return describe_click(label, labels.get(ix.message.id, "a message"))
+    if ix.type is InteractionType.MODAL_SUBMIT:
+        opened = ix.triggered_by
+        modal = opened.modal if opened is not None else None
+        via = describe_interaction(opened, labels) if opened is not None else None
+        title = str((modal or {}).get("title", "a form"))
+        return describe_modal(title, _modal_values(ix.data, modal), via)
+    return ix.describe()
+
+
+def _command_path(data: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``(["admin", "limits"], {"max_concurrent": 2})``: subcommands and the options typed.
+
+    Members and channels are shown by name (``@bob``, ``#videos``) from ``resolved``.
+    """
+    path = [str(data.get("name", "?"))]
+    options: list[dict[str, Any]] = data.get("options") or []
+    while len(options) == 1 and options[0].get("type") in (1, 2):
+        path.append(str(options[0]["name"]))
+        options = options[0].get("options") or []
+    resolved = data.get("resolved") or {}
+    shown: dict[str, Any] = {}
+    for option in options:
+        if "value" not in option:
+            continue
+        value = option["value"]
+        if option.get("type") == USER_OPTION:
+            user = (resolved.get("users") or {}).get(str(value)) or {}
+            value = "@" + str(user.get("username", value))
+        elif option.get("type") == CHANNEL_OPTION:
+            channel = (resolved.get("channels") or {}).get(str(value)) or {}
+            value = "#" + str(channel.get("name", value))
+        shown[option["name"]] = value
+    return path, shown
+
+
+def _modal_values(data: dict[str, Any], modal: dict[str, Any] | None) -> dict[str, str]:
+    """``{field label: submitted value}`` of a modal submit."""
+    labels: dict[str, str] = {}
+    for component in iter_components((modal or {}).get("components") or []):
+        inner = component.get("component")
+        if component.get("type") == 18 and isinstance(inner, dict):
+            labels[inner.get("custom_id", "")] = component.get("label", "")
+        elif component.get("type") == 4 and component.get("label"):
+            labels[component["custom_id"]] = component["label"]
+    return {
+        labels.get(c["custom_id"], c["custom_id"]): str(c.get("value", ""))
+        for c in iter_components(data.get("components") or [])
+        if c.get("type") == 4 and "custom_id" in c
+    }
