@@ -200,7 +200,10 @@ class PollerConfig:
     error_backoff_cap_seconds: Number = 300.0
     max_age_minutes: PositiveNumber = 60.0
     card_edit_interval_seconds: Number = 5.0
-    delivery_max_attempts: Count = 8
+    #: Transient delivery failures (Discord 5xx, 429, timeouts) retry until this deadline.
+    delivery_deadline_hours: PositiveNumber = 24.0
+    #: Also give up after this many attempts (0 = no count limit: the deadline alone).
+    delivery_max_attempts: Count = 0
 
     @model_validator(mode="after")
     def _interval_bounds_are_ordered(self) -> PollerConfig:
@@ -216,6 +219,11 @@ class PollerConfig:
     def max_age(self) -> timedelta:
         """How long a video may take before it is failed."""
         return timedelta(minutes=self.max_age_minutes)
+
+    @property
+    def delivery_deadline(self) -> timedelta:
+        """How long after a task finished its post may still be retried."""
+        return timedelta(hours=self.delivery_deadline_hours)
 
     @property
     def card_edit_interval(self) -> timedelta:

@@ -9,6 +9,7 @@ permanent failures.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -142,18 +143,22 @@ async def test_transient_post_failure_is_retried_and_posted_once(tmp_path, statu
         assert len(refused) == times
 
 
-async def test_discord_down_longer_than_the_retries_gives_up_and_says_so_on_the_card(tmp_path):
+async def test_discord_down_longer_than_the_deadline_gives_up_and_says_so_on_the_card(tmp_path):
     clock = ManualClock()
     async with manual_harness(tmp_path, clock) as h:
         video_id, card, _ = await sora_on(h, "an endless outage")
-        h.discord.inject("POST", MESSAGES, 503, times=1000)
+        h.discord.inject("POST", MESSAGES, 503, times=10_000)
 
-        await run_until(h, clock, settled(h, video_id), step=10)
+        finished = clock()
+        await run_until(h, clock, settled(h, video_id), step=300)
 
         task = await h.store.get(video_id)
         assert task.delivery_state is DeliveryState.UNDELIVERABLE
-        assert task.delivery_attempts == POLLER.delivery_max_attempts
-        reason = f"gave up after {POLLER.delivery_max_attempts} attempts: Discord error 503"
+        waited = clock() - finished
+        assert POLLER.delivery_deadline <= waited <= POLLER.delivery_deadline + timedelta(hours=1)
+        attempts = task.delivery_attempts
+        assert attempts > 100  # retried all along (backoff capped at 5 min), not 8 times
+        reason = f"gave up after 24 h ({attempts} attempts): Discord error 503"
         assert task.delivery_error == reason
         assert h.discord.get_message(card.id).content == (
             f"⚠️ The video is ready but could not be posted here: {reason}."
@@ -247,3 +252,59 @@ async def test_gateway_disconnect_while_tasks_are_in_flight_loses_nothing(tmp_pa
         await run_until(h, clock, settled(h, late_id))
         assert [p.reply_to for p in posts_for(h, late_id)] == [late_card.id]
         assert_bot_alive(h)
+
+
+# --- lost answers, kept files, dead cards ------------------------------------------------------
+
+
+async def test_a_post_whose_answer_was_lost_is_found_again_not_posted_twice(tmp_path):
+    clock = ManualClock()
+    async with manual_harness(tmp_path, clock) as h:
+        video_id, card, _ = await sora_on(h, "a lantern over the water")
+        # The message is created, then the edge answers 503: the attempt may have posted,
+        # so the next one looks in the channel first and finds it.
+        h.discord.inject("POST", MESSAGES, 503, times=1, after_processing=True)
+
+        await run_until(h, clock, settled(h, video_id))
+
+        [post] = posts_for(h, video_id)
+        task = await h.store.get(video_id)
+        assert task.delivery_state is DeliveryState.DELIVERED
+        assert task.result_message_id == post.id
+        retry = [e for e in await h.store.events(video_id) if e.kind == "delivery_retry"]
+        assert [e.detail["may_have_posted"] for e in retry] == [True]
+
+
+async def test_the_video_is_downloaded_once_across_retries_and_removed_after_the_post(tmp_path):
+    clock = ManualClock()
+    async with manual_harness(tmp_path, clock) as h:
+        video_id, card, upstream_id = await sora_on(h, "a kite in a storm")
+        h.discord.inject("POST", MESSAGES, 503, times=6)
+
+        await run_until(h, clock, settled(h, video_id), step=5)
+
+        task = await h.store.get(video_id)
+        assert task.delivery_state is DeliveryState.DELIVERED and task.delivery_attempts >= 3
+        downloads = [r for r in h.upstream.requests if r.op == "content"]
+        assert len(downloads) == 1
+        [post] = posts_for(h, video_id)
+        assert post.attachments
+        assert list(h.config.storage.media_dir.iterdir()) == []
+
+
+async def test_a_deleted_card_is_marked_dead_and_never_edited_again(tmp_path):
+    clock = ManualClock()
+    async with manual_harness(tmp_path, clock) as h:
+        video_id, card, upstream_id = await sora_on(h, "[duration:200] a slow sunrise")
+        h.discord.delete_message(h.channel, card.id)
+        edits = r"^/(channels/\d+/messages/\d+|webhooks/\d+/[^/]+/messages/@original)$"
+
+        await run_until(h, clock, settled(h, video_id), step=5)
+
+        task = await h.store.get(video_id)
+        assert task.card_dead_reason == "the card was deleted"
+        tried = [c for c in h.discord.rest_log if c.method == "PATCH" and re.match(edits, c.path)]
+        assert len([c for c in tried if c.status == 404]) == 1  # once, then never again
+        assert "card_dead" in await kinds(h, video_id)
+        [post] = posts_for(h, video_id)
+        assert post.attachments and post.reply_to is None

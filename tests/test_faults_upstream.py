@@ -16,11 +16,11 @@ import pytest
 
 from bot.core.clock import ManualClock
 from bot.core.models import DeliveryState, TaskStatus
+from bot.delivery.deliverer import DOWNLOAD_ATTEMPTS
 from bot.emulators.fake_upstream import Fault
 from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import ephemeral_answer, posts_for
 from tests.subprocess_bot import (
-    POLLER,
     POLLER_MAX_AGE,
     advance,
     assert_bot_alive,
@@ -321,7 +321,7 @@ async def test_download_failing_every_time_posts_the_result_without_the_file(tmp
         assert (
             task.status is TaskStatus.COMPLETED and task.delivery_state is DeliveryState.DELIVERED
         )
-        assert task.delivery_attempts == POLLER.delivery_max_attempts
+        assert task.delivery_attempts == DOWNLOAD_ATTEMPTS
         [post] = posts_for(h, video_id)
         assert post.reply_to == card.id and not post.attachments
         assert task.result_url is not None and task.result_url in post.content

@@ -107,6 +107,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
         "m003_retry_of_column",
         "m004_stable_vocabulary",
         "m005_author_name_column",
+        "m006_card_dead_reason_column",
     ]
 
 
@@ -606,7 +607,9 @@ def test_delivery_happens_exactly_once(store: TaskStore, clock: ManualClock) -> 
     assert "delivered -> delivered" in str(raised.value)
     for again in (
         lambda: store.mark_delivering(task.id),
-        lambda: store.retry_delivery(task.id, error="x", next_delivery_at=clock()),
+        lambda: store.retry_delivery(
+            task.id, error="x", next_delivery_at=clock(), may_have_posted=False
+        ),
         lambda: store.mark_undeliverable(task.id, reason="x"),
     ):
         with pytest.raises(IllegalDeliveryTransition):
@@ -622,7 +625,9 @@ def test_retry_delivery_keeps_attempts_and_reschedules(
     task = completed_task(store)
     store.mark_delivering(task.id)
     retry_at = clock() + timedelta(seconds=30)
-    retried = store.retry_delivery(task.id, error="429", next_delivery_at=retry_at)
+    retried = store.retry_delivery(
+        task.id, error="429", next_delivery_at=retry_at, may_have_posted=False
+    )
     assert (retried.delivery_state, retried.delivery_attempts, retried.delivery_error) == (
         DeliveryState.PENDING,
         1,
@@ -633,6 +638,21 @@ def test_retry_delivery_keeps_attempts_and_reschedules(
     assert store.mark_delivering(task.id).delivery_attempts == 2
     delivered = store.mark_delivered(task.id, message_id=3, attached=None, result_bytes=None)
     assert delivered.delivery_error is None and delivered.result_attached is None
+
+
+def test_a_retry_after_a_post_that_may_have_gone_out_stays_delivering(
+    store: TaskStore, clock: ManualClock
+) -> None:
+    task = completed_task(store)
+    store.mark_delivering(task.id)
+    retry_at = clock() + timedelta(seconds=30)
+    retried = store.retry_delivery(
+        task.id, error="503", next_delivery_at=retry_at, may_have_posted=True
+    )
+    assert retried.delivery_state is DeliveryState.DELIVERING  # the next attempt looks first
+    assert store.claim_deliveries(clock(), limit=5, lease_seconds=5) == []
+    assert [t.id for t in store.claim_deliveries(retry_at, limit=5, lease_seconds=5)] == [task.id]
+    assert store.events(task.id)[-1].detail["may_have_posted"] is True
 
 
 def test_undeliverable_is_final_and_logged(store: TaskStore) -> None:

@@ -233,7 +233,16 @@ class DeliveryError(Exception):
 
 
 class TransientDeliveryError(DeliveryError):
-    """Worth retrying with backoff (429, 5xx, gateway not ready)."""
+    """Worth retrying with backoff (429, 5xx, timeouts, gateway not ready).
+
+    ``may_have_posted`` says whether the message may have reached Discord anyway (a 5xx
+    or a timeout after the request left, unlike a 429 or a refused connection): then the
+    next attempt looks for that post first (``Notifier.find_delivery``).
+    """
+
+    def __init__(self, reason: str, *, may_have_posted: bool = True) -> None:
+        super().__init__(reason)
+        self.may_have_posted = may_have_posted
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -244,6 +253,13 @@ class PermanentDeliveryError(DeliveryError):
 
 class AttachmentRejected(PermanentDeliveryError):
     """Discord refused the file as too large for the server; the post can go without it."""
+
+
+class CardGone(PermanentDeliveryError):
+    """The status card can never be edited again (deleted, or its channel out of reach).
+
+    The card is marked dead and not tried again; posting the result may still work.
+    """
 
 
 # --- programming errors -------------------------------------------------------

@@ -121,6 +121,7 @@ class EventKind(StrEnum):
     DELIVERY_RETRY = "delivery_retry"
     DELIVERY_FAILED = "delivery_failed"
     CARD_POSTED = "card_posted"
+    CARD_DEAD = "card_dead"
     RETRIED = "retried"
     NOTE = "note"  # a free-form remark (operators, tests)
 
@@ -179,6 +180,8 @@ class VideoTask:
     card_edited_at: datetime | None = None
     card_progress: int | None = None
     card_status: TaskStatus | None = None
+    #: Why the status card can no longer be edited (None: it can); see ``CardGone``.
+    card_dead_reason: str | None = None
     result_message_id: int | None = None
     delivery_state: DeliveryState = DeliveryState.NONE
     delivery_attempts: int = 0

@@ -6,10 +6,15 @@ still owe a post, downloads the video when it may be attached, and posts through
 the ``Notifier``.
 
 Exactly-once: the store marks a task ``delivering`` before posting and
-``delivered`` (with the message id) after; a task found ``delivering`` after a
-crash is first looked up at Discord (``Notifier.find_delivery``) and only
-re-posted when no earlier post exists. Failures worth retrying are rescheduled
-with backoff until ``max_attempts``; the rest mark the task undeliverable.
+``delivered`` (with the message id) after; a task found ``delivering`` (after a
+crash, or after a failure that may have happened once the post was sent: a 5xx, a
+timeout) is first looked up at Discord (``Notifier.find_delivery``) and only
+re-posted when no earlier post exists, every time.
+
+Outages: failures worth retrying are rescheduled with backoff until the deadline
+(``deadline`` after the task finished; also ``max_attempts`` when set); the rest
+mark the task undeliverable. The downloaded video stays in ``media_dir`` between
+attempts, and is removed once the task is delivered or given up.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
+#: Attempts at downloading a finished video before it is posted without its file (with
+#: the upstream's link, if any): a video service that cannot serve the file for this long
+#: should not keep the post from the channel for the whole delivery deadline.
+DOWNLOAD_ATTEMPTS = 8
+
 
 @dataclass(kw_only=True)
 class DeliveryTally:
@@ -47,7 +57,9 @@ class DeliverySettings:
 
     batch_size: int = 50
     concurrency: int = 8
-    max_attempts: int = 8
+    #: 0: no count limit (the deadline alone).
+    max_attempts: int = 0
+    deadline: timedelta = timedelta(hours=24)
     media_dir: Path = Path("data/media")
     #: How long a claimed delivery is hidden from other claims (see ``bot.polling.poller``).
     lease_seconds: float = 30.0
@@ -93,21 +105,20 @@ class Deliverer:
         return tally
 
     async def _deliver(self, task: VideoTask, tally: DeliveryTally) -> None:
-        if task.delivery_state is DeliveryState.DELIVERING and await self._found_earlier(
-            task, tally
-        ):
-            return
-        task = await self.store.mark_delivering(task.id)
-        video: Path | None = None
         try:
-            too_large = False
+            if task.delivery_state is DeliveryState.DELIVERING and await self._found_earlier(
+                task, tally
+            ):
+                return
+            task = await self.store.mark_delivering(task.id)
+            video, too_large = None, False
             if task.status is TaskStatus.COMPLETED:
                 video, too_large = await self._fetch_video(task)
             delivery = await self.notifier.deliver(task, video, too_large=too_large)
         except errors.PermanentDeliveryError as exc:
             await self._give_up(task.id, exc.reason, tally)
         except errors.TransientDeliveryError as exc:
-            await self._retry(task, exc.reason, tally)
+            await self._retry(task, exc.reason, tally, may_have_posted=exc.may_have_posted)
         else:
             size = video.stat().st_size if video is not None else None
             await self.store.mark_delivered(
@@ -116,12 +127,9 @@ class Deliverer:
                 attached=delivery.attached,
                 result_bytes=size,
             )
+            self._forget_video(task.id)
             tally.delivered += 1
             log.info("task %s: delivered as message %s", task.id, delivery.message_id)
-        finally:
-            if video is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    video.unlink()
 
     async def _found_earlier(self, task: VideoTask, tally: DeliveryTally) -> bool:
         """Record a post an interrupted attempt already made; False when there is none."""
@@ -134,6 +142,7 @@ class Deliverer:
             attached=task.result_attached,
             result_bytes=task.result_bytes,
         )
+        self._forget_video(task.id)
         tally.delivered += 1
         log.info("task %s: found an earlier delivery %s; not posting again", task.id, earlier)
         return True
@@ -146,8 +155,10 @@ class Deliverer:
         limit = self.notifier.upload_limit(task)
         if limit is None or task.upstream_id is None:
             return None, False
+        dest = self._video_path(task.id)
+        if dest.is_file():  # downloaded by an earlier attempt (a download lands via .part)
+            return dest, False
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.settings.media_dir / f"{task.id}.mp4"
         try:
             download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
         except errors.ContentTooLarge:
@@ -157,11 +168,35 @@ class Deliverer:
             log.warning("task %s: video content is gone at the upstream", task.id)
             return None, False
         except errors.UpstreamError as exc:
-            if task.delivery_attempts >= self.settings.max_attempts:
+            if task.delivery_attempts >= DOWNLOAD_ATTEMPTS or await self._out_of_time(task):
                 log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
                 return None, False
-            raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
+            raise errors.TransientDeliveryError(
+                f"download failed: {exc.user_message}", may_have_posted=False
+            ) from exc
         return download.path, False
+
+    def _video_path(self, task_id: str) -> Path:
+        return self.settings.media_dir / f"{task_id}.mp4"
+
+    def _forget_video(self, task_id: str) -> None:
+        """Remove the task's downloaded video: it was posted, or will never be."""
+        with contextlib.suppress(FileNotFoundError):
+            self._video_path(task_id).unlink()
+
+    async def _out_of_time(self, task: VideoTask) -> str | None:
+        """Why no further attempt may be made (the count or the deadline), else None.
+
+        ``task.delivery_attempts`` already counts the attempt that just failed.
+        """
+        limit = self.settings.max_attempts
+        if limit and task.delivery_attempts >= limit:
+            return f"gave up after {task.delivery_attempts} attempts"
+        since = await self.store.delivery_owed_since(task.id) or task.created_at
+        if self.clock() - since >= self.settings.deadline:
+            hours = self.settings.deadline.total_seconds() / 3600
+            return f"gave up after {hours:g} h ({task.delivery_attempts} attempts)"
+        return None
 
     async def _retry_after_crash(self, task: VideoTask, tally: DeliveryTally) -> None:
         """Reschedule a delivery that failed unexpectedly, unless it already ended."""
@@ -171,28 +206,36 @@ class Deliverer:
             DeliveryState.DELIVERING,
         ):
             return
-        await self._retry(current, "internal error", tally)
+        await self._retry(current, "internal error", tally, may_have_posted=True)
 
     async def _give_up(self, task_id: str, reason: str, tally: DeliveryTally) -> None:
         """Stop posting for good; say so on the status card if Discord still lets us edit it."""
         updated = await self.store.mark_undeliverable(task_id, reason=reason)
+        self._forget_video(task_id)
         tally.undeliverable += 1
         log.warning("task %s: undeliverable: %s", task_id, reason)
         try:
             await self.notifier.update_card(updated)
+        except errors.CardGone as exc:
+            await self.store.mark_card_dead(task_id, reason=exc.reason)
+            log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
         except errors.DeliveryError as exc:
             log.info("task %s: the card cannot show it either: %s", task_id, exc.reason)
 
-    async def _retry(self, task: VideoTask, reason: str, tally: DeliveryTally) -> None:
-        current = await self.store.get(task.id)
-        attempts = current.delivery_attempts if current else task.delivery_attempts
-        if attempts >= self.settings.max_attempts:
-            reason = f"gave up after {attempts} attempts: {reason}"
-            await self._give_up(task.id, reason, tally)
+    async def _retry(
+        self, task: VideoTask, reason: str, tally: DeliveryTally, *, may_have_posted: bool
+    ) -> None:
+        current = await self.store.get(task.id) or task
+        out_of_time = await self._out_of_time(current)
+        if out_of_time:
+            await self._give_up(task.id, f"{out_of_time}: {reason}", tally)
             return
-        delay = self.policy.after_error(max(attempts, 1))
+        delay = self.policy.after_error(max(current.delivery_attempts, 1))
         await self.store.retry_delivery(
-            task.id, error=reason, next_delivery_at=self.clock() + timedelta(seconds=delay)
+            task.id,
+            error=reason,
+            next_delivery_at=self.clock() + timedelta(seconds=delay),
+            may_have_posted=may_have_posted,
         )
         tally.delivery_retries += 1
         log.warning("task %s: delivery failed (%s); retrying in %.0fs", task.id, reason, delay)

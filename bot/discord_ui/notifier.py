@@ -15,8 +15,14 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.core.errors import AttachmentRejected, PermanentDeliveryError, TransientDeliveryError
+from bot.core.errors import (
+    AttachmentRejected,
+    CardGone,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
+from bot.core.network import network_cause
 from bot.delivery.notifier import Delivery
 from bot.discord_ui import render
 from bot.discord_ui.views import result_view, video_view
@@ -32,6 +38,13 @@ PERMANENT_CODES = {
     50013: "the bot lacks a permission in the channel",
     50083: "the thread is archived",
     160005: "the thread is locked",
+}
+#: Discord error codes after which a status card can never be edited again.
+DEAD_CARD_CODES = {
+    10003: "the card's channel no longer exists",
+    10008: "the card was deleted",
+    50001: "the bot cannot see the card's channel",
+    50013: "the bot lacks a permission to edit the card",
 }
 #: How many messages ``find_delivery`` reads, newest first, before giving up (10 requests).
 HISTORY_SCAN_LIMIT = 1000
@@ -56,10 +69,10 @@ class DiscordNotifier:
         A finished video that could not be posted gets a note above the card instead: only
         the text changes, because without Send Messages Discord drops a re-sent embed.
         """
-        if task.card_message_id is None:
+        if task.card_message_id is None or task.card_dead_reason is not None:
             return
         message = self._channel(task).get_partial_message(task.card_message_id)
-        with _delivery_errors():
+        with _card_errors(), _delivery_errors():
             if task.status is TaskStatus.COMPLETED and task.delivery_state is (
                 DeliveryState.UNDELIVERABLE
             ):
@@ -205,6 +218,23 @@ class DiscordNotifier:
         return parent, posted or parent.card_message_id
 
 
+class _card_errors:
+    """A card edit refused for good (``DEAD_CARD_CODES``) becomes ``CardGone``."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        cause = exc.__cause__ if isinstance(exc, PermanentDeliveryError) else None
+        if isinstance(cause, discord.HTTPException) and cause.code in DEAD_CARD_CODES:
+            raise CardGone(DEAD_CARD_CODES[cause.code]) from cause
+
+
 def _is_unknown_reference(exc: discord.HTTPException) -> bool:
     """Discord answers a reply to a deleted message with 400 50035 on ``message_reference``."""
     return exc.status == 400 and exc.code == 50035 and "message_reference" in (exc.text or "")
@@ -230,9 +260,17 @@ class _delivery_errors:
             return None
         if isinstance(exc, discord.HTTPException):
             raise _classify(exc) from exc
+        if isinstance(exc, aiohttp.ClientConnectorError):  # no connection: nothing was sent
+            raise TransientDeliveryError(
+                f"network error: {_network_cause(exc)}", may_have_posted=False
+            ) from exc
         if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
-            raise TransientDeliveryError(f"network error: {type(exc).__name__}") from exc
+            raise TransientDeliveryError(f"network error: {_network_cause(exc)}") from exc
         return None
+
+
+def _network_cause(exc: BaseException) -> str:
+    return network_cause(exc) or type(exc).__name__
 
 
 def _classify(exc: discord.HTTPException) -> Exception:
@@ -242,6 +280,8 @@ def _classify(exc: discord.HTTPException) -> Exception:
         return AttachmentRejected("the file is too large for this server")
     if exc.status in (401, 403, 404):
         return PermanentDeliveryError(f"Discord refused the post ({exc.status} {exc.code})")
-    if exc.status >= 500 or exc.status == 429:
+    if exc.status == 429:  # refused before it was processed: nothing was posted
+        return TransientDeliveryError("Discord error 429 (rate limited)", may_have_posted=False)
+    if exc.status >= 500:
         return TransientDeliveryError(f"Discord error {exc.status}")
     return PermanentDeliveryError(f"Discord rejected the post ({exc.status} {exc.code})")

@@ -99,6 +99,7 @@ class Poller:
                 batch_size=settings.batch_size,
                 concurrency=settings.concurrency,
                 max_attempts=settings.delivery_max_attempts,
+                deadline=settings.delivery_deadline,
                 media_dir=media_dir,
                 lease_seconds=LEASE_SECONDS,
             ),
@@ -336,7 +337,7 @@ class Poller:
 
     async def _refresh_card(self, task: VideoTask, *, force: bool) -> None:
         """Edit the status card when something visible changed, at most once per interval."""
-        if task.card_message_id is None:
+        if task.card_message_id is None or task.card_dead_reason is not None:
             return
         if task.card_status == task.status and task.card_progress == task.progress:
             return
@@ -349,6 +350,10 @@ class Poller:
             return
         try:
             await self.notifier.update_card(task)
+        except errors.CardGone as exc:
+            await self.store.mark_card_dead(task.id, reason=exc.reason)
+            log.warning("task %s: card is dead (%s); not editing it again", task.id, exc.reason)
+            return
         except errors.DeliveryError as exc:
             log.warning("task %s: card edit failed: %s", task.id, exc.reason)
             return

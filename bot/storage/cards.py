@@ -35,3 +35,13 @@ class Cards(Operations):
             core.require(task_id)
             changes = {"card_edited_at": now, "card_status": str(status), "card_progress": progress}
             core.update(task_id, changes)
+
+    @writer
+    def mark_card_dead(self, task_id: str, *, reason: str) -> None:
+        """Stop editing the task's card for good (see ``errors.CardGone``)."""
+        core = self._core
+        now = core.clock()
+        with core.write():
+            core.require(task_id)
+            core.update(task_id, {"card_dead_reason": reason})
+            core.insert_event(task_id, EventKind.CARD_DEAD, {"reason": reason}, now)

@@ -1,8 +1,9 @@
 """Delivery state: posting a finished task's result (or failure notice) exactly once.
 
 ``pending`` -> ``delivering`` (an attempt that may reach Discord) -> ``delivered`` (never
-posted again) or ``undeliverable`` (permanent failure); a failed attempt goes back to
-``pending`` with a later ``next_delivery_at``. Moves out of a closed state raise
+posted again) or ``undeliverable`` (permanent failure); a failed attempt gets a later
+``next_delivery_at`` and goes back to ``pending``, or stays ``delivering`` when the post
+may have gone out (so the next attempt looks for it first). Moves out of a closed state raise
 ``IllegalDeliveryTransition``.
 """
 
@@ -13,8 +14,8 @@ from typing import Any
 
 from bot.core.errors import IllegalTransition
 from bot.core.models import DeliveryState, EventKind, VideoTask
-from bot.storage.access import writer
-from bot.storage.codec import to_db_time
+from bot.storage.access import reader, writer
+from bot.storage.codec import from_db_time, to_db_time
 from bot.storage.core import Operations
 
 _DELIVERY_OPEN = frozenset({DeliveryState.PENDING, DeliveryState.DELIVERING})
@@ -74,20 +75,41 @@ class Delivery(Operations):
             return core.save(task, changes, now, EventKind.DELIVERED, detail)
 
     @writer
-    def retry_delivery(self, task_id: str, *, error: str, next_delivery_at: datetime) -> VideoTask:
-        """Put a failed post back to PENDING for a later attempt (attempts are kept)."""
+    def retry_delivery(
+        self, task_id: str, *, error: str, next_delivery_at: datetime, may_have_posted: bool
+    ) -> VideoTask:
+        """Schedule a later attempt (attempts are kept).
+
+        A failure after which the post may have reached Discord keeps the task
+        ``delivering``, so the next attempt looks for that post before sending again;
+        otherwise it goes back to ``pending``.
+        """
         core = self._core
         now = core.clock()
+        state = DeliveryState.DELIVERING if may_have_posted else DeliveryState.PENDING
         with core.write():
             task = core.require(task_id)
-            check_delivery(task, DeliveryState.PENDING)
+            check_delivery(task, state)
             changes = {
-                "delivery_state": DeliveryState.PENDING,
+                "delivery_state": state,
                 "delivery_error": error,
                 "next_delivery_at": next_delivery_at,
             }
-            detail = {"error": error, "next_delivery_at": to_db_time(next_delivery_at)}
+            detail = {
+                "error": error,
+                "next_delivery_at": to_db_time(next_delivery_at),
+                "may_have_posted": may_have_posted,
+            }
             return core.save(task, changes, now, EventKind.DELIVERY_RETRY, detail)
+
+    @reader
+    def delivery_owed_since(self, task_id: str) -> datetime | None:
+        """When the task finished (completed or failed), i.e. since when a post is owed."""
+        row = self._core.db.execute(
+            "SELECT min(at) FROM events WHERE task_id = ? AND kind IN (?, ?)",
+            [task_id, EventKind.COMPLETED, EventKind.FAILED],
+        ).fetchone()
+        return from_db_time(row[0]) if row and row[0] else None
 
     @writer
     def mark_undeliverable(self, task_id: str, *, reason: str) -> VideoTask:

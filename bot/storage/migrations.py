@@ -217,3 +217,14 @@ def m005_author_name_column(db: Database) -> None:
     the members intent cannot look up. Rows from before stay NULL (shown by mention).
     """
     db.execute("ALTER TABLE tasks ADD COLUMN author_name TEXT")
+
+
+@MIGRATIONS()
+def m006_card_dead_reason_column(db: Database) -> None:
+    """``tasks.card_dead_reason``: why the status card can no longer be edited.
+
+    After Discord answers an edit with 10008 (the card was deleted), 50001 or 50013 (the
+    bot lost access), editing again can only fail, and every failure counts toward
+    Discord's invalid-request limit; the card is marked dead and left alone.
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN card_dead_reason TEXT")

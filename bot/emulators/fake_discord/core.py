@@ -49,6 +49,9 @@ class Injection:
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     hits: int = 0
+    #: Carry the request out, then answer with the fault: a response lost after the
+    #: work was done (Cloudflare's 502/504 while Discord created the message).
+    after_processing: bool = False
 
     @property
     def remaining(self) -> int:

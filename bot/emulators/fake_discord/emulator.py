@@ -353,12 +353,21 @@ class FakeDiscord:
         body: Any = None,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        *,
+        after_processing: bool = False,
     ) -> Injection:
         """Answer the next ``times`` matching REST requests with ``status`` (regex searched in the
         path after ``/api/v10``; method ``"*"`` matches all). 429s get ``Via``, ``retry_after`` and
-        X-RateLimit headers so discord.py retries them."""
+        X-RateLimit headers so discord.py retries them. ``after_processing``: carry each request
+        out first, so only its answer is lost (the message exists, the bot sees a 5xx)."""
         injection = Injection(
-            method.upper(), re.compile(path_regex), status, body, dict(headers or {}), times
+            method.upper(),
+            re.compile(path_regex),
+            status,
+            body,
+            dict(headers or {}),
+            times,
+            after_processing=after_processing,
         )
         self._core.injections.append(injection)
         return injection

@@ -199,7 +199,7 @@ class RestFrontDoor:
         call.body = None if body is NO_BODY else body
         self._check_contract(request.method, path, dict(request.query), body)
         injection = self._core.take_injection(request.method, path)
-        if injection is not None:
+        if injection is not None and not injection.after_processing:
             status, payload, headers = injection.render()
             return web.Response(status=status, body=payload, headers=headers)
         route, params = self._match(request.method, path)
@@ -208,7 +208,11 @@ class RestFrontDoor:
         api = ApiRequest(
             request.method, path, params, dict(request.query), body, uploads, dict(request.headers)
         )
-        return await route.handler(api)
+        response = await route.handler(api)
+        if injection is not None:  # done, but the answer is lost on the way (an edge's 5xx)
+            status, payload, headers = injection.render()
+            return web.Response(status=status, body=payload, headers=headers)
+        return response
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         try:
