@@ -86,7 +86,12 @@ async def _run(config: Config) -> None:
     observability = Observability(config)
     try:
         async with httpx.AsyncClient(event_hooks=observability.httpx_event_hooks()) as http:
-            bot = SoraBot(config=config, store=store, upstream=make_upstream(config, http))
+            bot = SoraBot(
+                config=config,
+                store=store,
+                upstream=make_upstream(config, http),
+                http_trace=observability.discord_trace(),
+            )
             _close_on_signals(bot)
             await observability.attach(bot)
             async with bot:

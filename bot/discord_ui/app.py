@@ -30,6 +30,9 @@ from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
+#: Longest rate-limit wait discord.py may sleep through inside one request.
+MAX_RATELIMIT_WAIT = 30.0
+
 # The bot has no voice features: discord.py's warnings that voice libraries are missing
 # (PyNaCl, davey) would only alarm an operator at every start.
 discord.VoiceClient.warn_nacl = False
@@ -75,6 +78,10 @@ class SoraBot(commands.Bot):
             # sees a message (commands.Bot needs one, for the cogs and extensions it brings).
             command_prefix=commands.when_mentioned,
             intents=gateway_intents(),
+            # A 429 asking for a longer wait raises ``discord.RateLimited`` instead of
+            # sleeping inside the call (30 s is discord.py's floor): a delivery then
+            # becomes "retry later" rather than a worker blocked for minutes.
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
             tree_cls=SoraCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,

@@ -260,6 +260,10 @@ class _delivery_errors:
             return None
         if isinstance(exc, discord.HTTPException):
             raise _classify(exc) from exc
+        if isinstance(exc, discord.RateLimited):  # refused before sending: nothing posted
+            raise TransientDeliveryError(
+                f"rate limited by Discord for {exc.retry_after:.0f}s", may_have_posted=False
+            ) from exc
         if isinstance(exc, aiohttp.ClientConnectorError):  # no connection: nothing was sent
             raise TransientDeliveryError(
                 f"network error: {_network_cause(exc)}", may_have_posted=False

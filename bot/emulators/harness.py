@@ -144,6 +144,7 @@ class BotHarness:
             upstream=make_upstream(self.config, self._http),
             clock=self.clock,
             guild_ready_timeout=0.1,
+            http_trace=self.observability.discord_trace(),
         )
         await self.observability.attach(self.bot)
         self._bot_task = asyncio.create_task(self.bot.start(BOT_TOKEN), name="harness-bot")

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.config import Config, ConfigError, load_config
@@ -229,6 +230,10 @@ class Observability:
     def httpx_event_hooks(self) -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
         """Hooks for the Videos API's ``httpx.AsyncClient``."""
         return self.metrics.httpx_event_hooks()
+
+    def discord_trace(self) -> aiohttp.TraceConfig:
+        """The ``http_trace`` for the bot's discord.py client (its answers are counted)."""
+        return self.metrics.discord.trace_config()
 
     async def attach(self, bot: Any) -> None:
         """Count the bot's poll rounds and, if enabled, start serving ``/healthz``."""

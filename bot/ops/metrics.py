@@ -15,7 +15,10 @@ What is measured and where it comes from:
   poller's per-round ``TickSummary`` (``on_tick``);
 * ``sora_bot_seconds_since_last_poll``: poll lag, the age of the last completed poll
   round (it grows when polling stalls), set at scrape time;
-* ``sora_bot_gateway_connected`` and ``sora_bot_scheduler_running``: 0/1, at scrape time.
+* ``sora_bot_gateway_connected`` and ``sora_bot_scheduler_running``: 0/1, at scrape time;
+* ``sora_bot_discord_rate_limited{scope}`` and ``sora_bot_discord_invalid_requests_10m``:
+  Discord's 429s by scope and the invalid requests that count toward its IP ban, from
+  aiohttp trace hooks on discord.py's session (``bot.ops.discord_requests``).
 
 A private ``CollectorRegistry`` keeps several bots in one process (tests) apart and
 leaves out the default process collectors.
@@ -32,6 +35,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.core.models import DeliveryState, TaskStatus
+from bot.ops.discord_requests import INVALID_LIMIT, DiscordRequestStats
 from bot.polling.poller import TickSummary
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -114,6 +118,19 @@ class BotMetrics:
         )
         for kind in ("retry", "undeliverable"):
             self.delivery_failures.labels(kind=kind)
+        self.discord = DiscordRequestStats()
+        self.discord_rate_limited = Gauge(
+            "sora_bot_discord_rate_limited",
+            "Discord answers 429 since start, by X-RateLimit-Scope (cloudflare: no scope).",
+            ["scope"],
+            registry=r,
+        )
+        self.discord_invalid = Gauge(
+            "sora_bot_discord_invalid_requests_10m",
+            "401/403/429 answers (not shared-scope 429s) in the last 10 minutes; "
+            f"Discord bans the IP at {INVALID_LIMIT}.",
+            registry=r,
+        )
 
     # --- feeding --------------------------------------------------------------------------
 
@@ -156,6 +173,9 @@ class BotMetrics:
         self.gateway_connected.set(1 if gateway else 0)
         self.scheduler_running.set(1 if scheduler else 0)
         self.poll_lag.set(-1 if seconds_since_poll is None else seconds_since_poll)
+        for scope in ("user", "global", "shared", "cloudflare"):
+            self.discord_rate_limited.labels(scope=scope).set(self.discord.rate_limited[scope])
+        self.discord_invalid.set(self.discord.invalid_last_10_minutes())
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
