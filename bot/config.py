@@ -200,6 +200,8 @@ class PollerConfig:
     error_backoff_cap_seconds: Number = 300.0
     max_age_minutes: PositiveNumber = 60.0
     card_edit_interval_seconds: Number = 5.0
+    #: Status-card edits per channel per minute, shared by every card in the channel.
+    card_edits_per_channel_per_minute: PositiveNumber = 30.0
     #: Transient delivery failures (Discord 5xx, 429, timeouts) retry until this deadline.
     delivery_deadline_hours: PositiveNumber = 24.0
     #: Also give up after this many attempts (0 = no count limit: the deadline alone).

@@ -82,11 +82,14 @@ async def result_post(h: BotHarness, video_id: str, *, timeout: float = 20.0) ->
 
 
 async def delivered(h: BotHarness, video_id: str) -> VideoTask:
-    """The task once the store recorded its delivery (the post comes a moment before)."""
+    """The task at rest: its delivery recorded (the post comes a moment before) and its card
+    edited to show the outcome (results go first, the card's last edit right after)."""
 
     async def recorded() -> VideoTask | None:
         task = await h.store.get(video_id)
-        return task if task is not None and task.delivery_state is DeliveryState.DELIVERED else None
+        if task is None or task.delivery_state is not DeliveryState.DELIVERED:
+            return None
+        return task if task.card_settled else None
 
     return await h.wait_for(recorded, what=f"delivery of {video_id} to be recorded")
 

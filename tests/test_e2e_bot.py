@@ -79,6 +79,12 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     labels = [c["label"] for row in result.components for c in row["components"]]
     assert "Remix" in labels
 
+    # The result goes out first; the card's last edit follows in the same posting round.
+    def card_done() -> bool:
+        fields = h.discord.get_message(card.id).embeds[0]["fields"]
+        return fields[0]["value"] == "Done"
+
+    await h.wait_for(card_done, what="the card to say Done")
     card_now = h.discord.get_message(card.id)
     seen = [
         e["fields"][0]["value"] for rev in card_now.edits for e in rev.embeds if e.get("fields")
@@ -184,6 +190,7 @@ async def test_result_after_interaction_token_expired_is_still_posted(tmp_path):
         clock.advance(16 * 60)
         result = await result_post(h, video_id)
         assert result.message_reference["message_id"] == str(card.id)
+        await delivered(h, video_id)
         assert h.discord.get_message(card.id).embeds[0]["fields"][0]["value"] == "Done"
         assert not [call for call in h.discord.rest_log if call.status == 401]
 

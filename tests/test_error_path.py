@@ -16,7 +16,7 @@ import sqlite3
 import pytest
 
 from bot.emulators.harness import BotHarness
-from tests.e2e_helpers import ephemeral_answer, result_post, submit, video_id_of
+from tests.e2e_helpers import delivered, ephemeral_answer, result_post, submit, video_id_of
 from tests.e2e_helpers import harness as harness
 
 pytestmark = pytest.mark.asyncio
@@ -28,7 +28,9 @@ async def finished_video(h: BotHarness) -> tuple[str, int]:
     """A finished video of alice's and the id of its result post."""
     _, card = await submit(h, h.alice, "sora", {"prompt": "a quiet harbour"})
     video_id = video_id_of(card)
-    return video_id, (await result_post(h, video_id)).id
+    post = await result_post(h, video_id)
+    await delivered(h, video_id)  # at rest: the bot writes nothing more to the row
+    return video_id, post.id
 
 
 def corrupt(h: BotHarness, video_id: str, assignment: str) -> None:

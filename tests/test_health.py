@@ -117,8 +117,13 @@ async def test_an_undeliverable_post_is_counted_as_a_delivery_failure(tmp_path: 
             return (await store.count_by_delivery_state()).get("undeliverable") == 1
 
         await h.wait_for(given_up, what="the delivery to be given up")
-        text = (await get(port, "/metrics")).text
-        assert sample(text, "sora_bot_delivery_failures_total", kind="undeliverable") == 1.0
+
+        async def counted() -> str | None:  # metrics count at the end of each posting round
+            text = (await get(port, "/metrics")).text
+            undeliverable = sample(text, "sora_bot_delivery_failures_total", kind="undeliverable")
+            return text if undeliverable == 1.0 else None
+
+        text = await h.wait_for(counted, what="the give-up to be counted")
         assert sample(text, "sora_bot_deliveries_total") == 0.0
 
 

@@ -214,9 +214,9 @@ class DemoChannel:
         assert store is not None
         done = (DeliveryState.DELIVERED, DeliveryState.UNDELIVERABLE)
 
-        async def settled() -> VideoTask | None:
+        async def settled() -> VideoTask | None:  # posted, and its card edited to match
             task = await store.get(task_id)
-            return task if task and task.delivery_state in done else None
+            return task if task and task.delivery_state in done and task.card_settled else None
 
         try:
             task: VideoTask = await self.h.wait_for(

@@ -195,6 +195,13 @@ class VideoTask:
     author_name: str | None = None
 
     @property
+    def card_settled(self) -> bool:
+        """Whether the status card shows the task as it is (or there is no card to edit)."""
+        if self.card_message_id is None or self.card_dead_reason is not None:
+            return True
+        return self.card_status == self.status and self.card_progress == self.progress
+
+    @property
     def kind(self) -> TaskKind:
         """The task's kind as recorded in its metadata."""
         return TaskKind(self.metadata.get("type", TaskKind.GENERATE))

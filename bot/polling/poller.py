@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import PollerConfig
 from bot.core import errors
@@ -28,6 +28,7 @@ from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
 from bot.delivery.notifier import Notifier
+from bot.delivery.outbox import CardEdits
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_ID = "sora-bot-poller"
+DELIVERY_JOB_ID = "sora-bot-delivery"
 #: Consecutive "unknown task" answers before a task is failed (relays can lag just after a create).
 NOT_FOUND_LIMIT = 3
 #: How long a claimed task is hidden from other claims while it is being polled or delivered.
@@ -59,6 +61,7 @@ class TickSummary:
     delivered: int = 0
     delivery_retries: int = 0
     undeliverable: int = 0
+    card_edits: int = 0
     skipped_rate_limited: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -88,9 +91,18 @@ class Poller:
         self.last_tick_at: datetime | None = None
         #: Called with every round's summary (metrics); an error in it is only logged.
         self.on_tick = on_tick
-        self._tick_lock = asyncio.Lock()
-        self._current: asyncio.Task[TickSummary] | None = None
+        self._poll_lock = asyncio.Lock()
+        self._delivery_lock = asyncio.Lock()
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.cards = CardEdits(
+            store=store,
+            notifier=notifier,
+            per_minute=settings.card_edits_per_channel_per_minute,
+            min_interval=settings.card_edit_interval,
+            concurrency=settings.concurrency,
+            clock=clock,
+        )
         self.deliverer = Deliverer(
             store=store,
             upstream=upstream,
@@ -108,18 +120,22 @@ class Poller:
         )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
-        """Add the one interval job that drives the poller."""
-        scheduler.add_job(
-            self.tick,
-            "interval",
-            seconds=every_seconds,
-            id=JOB_ID,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=30,
-            next_run_time=utc_now(),
-        )
+        """Add the two interval jobs: polling, and posting (results, then card edits).
+
+        Apart, so a channel that Discord slows down never delays polling for anyone.
+        """
+        for job_id, round_ in ((JOB_ID, self.poll_tick), (DELIVERY_JOB_ID, self.delivery_tick)):
+            scheduler.add_job(
+                round_,
+                "interval",
+                seconds=every_seconds,
+                id=job_id,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=30,
+                next_run_time=utc_now(),
+            )
 
     async def recover(self) -> int:
         """Start-up: resume everything now, and fail creates a crash left undecided.
@@ -134,6 +150,9 @@ class Poller:
             log.info(
                 "released %d polls and deliveries left scheduled by the previous run", released
             )
+        stale = await self.cards.seed()
+        if stale:
+            log.info("%d status cards left behind by the previous run will be edited", stale)
         interrupted = await self.store.interrupted_submissions()
         for task in interrupted:
             await self.store.fail(
@@ -148,35 +167,62 @@ class Poller:
         return len(interrupted)
 
     async def tick(self) -> TickSummary:
-        """One round: poll what is due, then deliver what is owed.
+        """One whole round: poll what is due, then post what is owed, then edit cards."""
+        summary = TickSummary()
+        await self._guarded(self._poll_lock, self._poll_round(summary))
+        await self._guarded(self._delivery_lock, self._delivery_round(summary))
+        self._report(summary)
+        return summary
 
-        The round runs as its own task behind ``asyncio.shield``: when the scheduler
-        is shut down and cancels the job, the round still finishes its writes, and
-        ``drain`` lets shutdown wait for it.
+    async def poll_tick(self) -> TickSummary:
+        """The polling job: poll what is due (card edits are only marked as owed)."""
+        summary = TickSummary()
+        await self._guarded(self._poll_lock, self._poll_round(summary))
+        self._report(summary)
+        return summary
+
+    async def delivery_tick(self) -> TickSummary:
+        """The posting job: results and failure notices, then the card edits owed."""
+        summary = TickSummary()
+        await self._guarded(self._delivery_lock, self._delivery_round(summary))
+        self._report(summary)
+        return summary
+
+    async def _guarded(self, lock: asyncio.Lock, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` behind ``lock`` as its own task behind ``asyncio.shield``.
+
+        When the scheduler is shut down and cancels the job, the round still finishes
+        its writes, and ``drain`` lets shutdown wait for it.
         """
-        async with self._tick_lock:
+        async with lock:
             if self._stopping:
-                return TickSummary()
-            self._current = asyncio.create_task(self._round(), name="poller-round")
+                work.close()
+                return
+            current = asyncio.create_task(work, name="poller-round")
+            self._in_flight.add(current)
+            current.add_done_callback(self._in_flight.discard)
             try:
-                return await asyncio.shield(self._current)
+                await asyncio.shield(current)
             except asyncio.CancelledError:
-                log.info("scheduler stopped during a poll round; it finishes its writes first")
-                return TickSummary()
+                log.info("scheduler stopped during a round; it finishes its writes first")
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Start no new round, and wait (up to ``timeout``) for one in flight to finish."""
+        """Start no new round, and wait (up to ``timeout``) for those in flight to finish."""
         self._stopping = True
-        current = self._current
-        if current is not None and not current.done():
+        pending = [task for task in self._in_flight if not task.done()]
+        if pending:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(current), timeout)
+                await asyncio.wait_for(asyncio.gather(*map(asyncio.shield, pending)), timeout)
 
-    async def _round(self) -> TickSummary:
-        summary = TickSummary()
+    async def _poll_round(self, summary: TickSummary) -> None:
         await self.poll_due(summary)
-        await self.deliver_due(summary)
         self.last_tick_at = self.clock()
+
+    async def _delivery_round(self, summary: TickSummary) -> None:
+        await self.deliver_due(summary)
+        summary.card_edits += await self.cards.flush()
+
+    def _report(self, summary: TickSummary) -> None:
         if self.on_tick is not None:
             try:
                 self.on_tick(summary)
@@ -192,7 +238,6 @@ class Poller:
                 summary.errors,
                 summary.delivered,
             )
-        return summary
 
     async def deliver_due(self, summary: TickSummary) -> None:
         """Deliver every owed outcome and add what that did to ``summary``."""
@@ -258,7 +303,7 @@ class Poller:
             summary.completed += 1
             summary.changed += 1
             log.info("task %s: completed", task.id)
-            await self._refresh_card(updated, force=True)
+            self.cards.mark(updated, urgent=True)
         elif job.status is TaskStatus.FAILED:
             code = job.error_code or FailureCode.UPSTREAM_FAILED
             await self._fail(task, code, _failure_message(job), summary)
@@ -289,14 +334,14 @@ class Poller:
             summary.changed += 1
             if updated.status != task.status:
                 log.info("task %s: %s -> %s", task.id, task.status, updated.status)
-            await self._refresh_card(updated, force=False)
+            self.cards.mark(updated)
 
     async def _fail(self, task: VideoTask, code: str, message: str, summary: TickSummary) -> None:
         updated = await self.store.fail(task.id, code=code, message=message)
         summary.failed += 1
         summary.changed += 1
         log.info("task %s: failed (%s)", task.id, code)
-        await self._refresh_card(updated, force=True)
+        self.cards.mark(updated, urgent=True)
 
     async def _record_poll_error(
         self, task: VideoTask, exc: errors.UpstreamError, summary: TickSummary
@@ -332,32 +377,6 @@ class Poller:
     def _timeout_message(self) -> str:
         minutes = int(self.settings.max_age.total_seconds() // 60)
         return f"The video service did not finish this video within {minutes} minutes."
-
-    # --- status cards ---------------------------------------------------------
-
-    async def _refresh_card(self, task: VideoTask, *, force: bool) -> None:
-        """Edit the status card when something visible changed, at most once per interval."""
-        if task.card_message_id is None or task.card_dead_reason is not None:
-            return
-        if task.card_status == task.status and task.card_progress == task.progress:
-            return
-        now = self.clock()
-        recent = (
-            task.card_edited_at is not None
-            and now - task.card_edited_at < self.settings.card_edit_interval
-        )
-        if recent and not force:
-            return
-        try:
-            await self.notifier.update_card(task)
-        except errors.CardGone as exc:
-            await self.store.mark_card_dead(task.id, reason=exc.reason)
-            log.warning("task %s: card is dead (%s); not editing it again", task.id, exc.reason)
-            return
-        except errors.DeliveryError as exc:
-            log.warning("task %s: card edit failed: %s", task.id, exc.reason)
-            return
-        await self.store.record_card_edit(task.id, status=task.status, progress=task.progress)
 
 
 def _failure_message(job: UpstreamJob) -> str:

@@ -6,8 +6,8 @@ delivery change).
 
 from __future__ import annotations
 
-from bot.core.models import EventKind, TaskStatus
-from bot.storage.access import writer
+from bot.core.models import DeliveryState, EventKind, TaskStatus, VideoTask
+from bot.storage.access import reader, writer
 from bot.storage.core import Operations
 
 
@@ -45,3 +45,18 @@ class Cards(Operations):
             core.require(task_id)
             core.update(task_id, {"card_dead_reason": reason})
             core.insert_event(task_id, EventKind.CARD_DEAD, {"reason": reason}, now)
+
+    @reader
+    def stale_cards(self, *, limit: int) -> list[VideoTask]:
+        """Live cards that do not show their task's status or progress (after a restart).
+
+        Cards of tasks that finished long ago are skipped: their result post says it all.
+        """
+        return self._core.select(
+            "WHERE card_message_id IS NOT NULL AND card_dead_reason IS NULL"
+            " AND (card_status IS NULL OR card_status != status"
+            " OR coalesce(card_progress, -1) != progress)"
+            " AND delivery_state NOT IN (?, ?)"
+            " ORDER BY updated_at LIMIT ?",
+            [DeliveryState.DELIVERED, DeliveryState.UNDELIVERABLE, limit],
+        )
