@@ -205,7 +205,7 @@ async def test_member_text_shows_as_typed_on_every_surface(harness):
         if f"`{folded(word)}`" not in shown(words):
             table.failures.append(f"banned words × {word!r}: stored {words!r}")
 
-    assert table.failures == []
+    assert not table.failures, "\n".join(table.failures)
     assert table.checked >= len(NASTY) * 13
 
 
