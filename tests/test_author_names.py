@@ -57,7 +57,7 @@ def test_author_names_are_each_members_latest_name_in_the_window() -> None:
 def test_render_shows_the_escaped_name_or_the_mention_for_old_rows() -> None:
     named = video_task("abc123", author_name="**Cap** @everyone")
     old = video_task("old123")
-    assert render.author_label(named) == r"\*\*Cap\*\* @" + "\u200beveryone"
+    assert render.author_label(named) == r"\*\*Cap\*\* \@everyone"  # a literal @everyone
     assert render.author_label(old) == f"<@{USER}>"
     assert render.result_content(old, attached=True, link=None, upload_limit=None).startswith(
         f"<@{USER}> your video"

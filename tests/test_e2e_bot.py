@@ -63,7 +63,7 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     first_buttons = [c["custom_id"] for row in card.components for c in row["components"]]
     assert first_buttons == [f"sora:lineage:{video_id}", f"sora:details:{video_id}"]
     embed = card.embeds[0]
-    assert embed["description"] == "a paper boat @everyone"
+    assert embed["description"] == r"a paper boat \@everyone"  # shown as typed, as text
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Author"] == "alice" and "8s" in fields["Options"]  # her display name
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.asyncio
 VIDEO_ID = re.compile(r"`([a-z0-9]{6,8})`")
 #: A nickname full of markdown and a mass mention, and how an embed must show it.
 TRICKY_NICK = "**Cap** _x_ @everyone"
-TRICKY_SHOWN = r"\*\*Cap\*\* \_x\_ @" + "\u200beveryone"
+TRICKY_SHOWN = r"\*\*Cap\*\* \_x\_ \@everyone"
 
 
 def fields(message: FakeMessage, embed: int = 0) -> dict[str, str]:

@@ -101,7 +101,7 @@ def task_embeds(
     """``/admin task``: everything about one task, then its audit trail."""
     embed = discord.Embed(
         title=f"Task `{task.id}`",
-        description=render.truncate(task.prompt, PROMPT_CHARS),
+        description=render.prompt_text(task.prompt, PROMPT_CHARS),
         colour=render.COLOURS[task.status],
     )
     embed.add_field(

@@ -110,9 +110,15 @@ class DiscordNotifier:
     async def deliver(
         self, task: VideoTask, video: Path | None, *, too_large: bool = False
     ) -> Delivery:
-        """Post the result (or failure notice) as a reply to the right message."""
+        """Post the result (or failure notice) as a reply to the right message.
+
+        A remix replies to its parent's result only when both are in the same channel:
+        Discord refuses a reply to another channel (400 50035 on ``message_reference``).
+        Elsewhere it replies to its own card, and the result links to the parent's post.
+        """
         parent, parent_message = await self._parent_message(task)
-        target = parent_message or task.card_message_id
+        same_channel = parent is not None and parent.channel_id == task.channel_id
+        target = (parent_message if same_channel else None) or task.card_message_id
         if task.status is TaskStatus.COMPLETED:
             parent_link = (
                 render.jump_url(parent.guild_id, parent.channel_id, parent_message)

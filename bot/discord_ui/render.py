@@ -1,8 +1,9 @@
 """Domain objects into Discord embeds and text. Pure functions, easy to test.
 
-Prompts are user text: they go into embed descriptions (which never ping) and
-are escaped of markdown where shown inline; every post also passes
-``allowed_mentions`` that can only reach the task's author.
+Prompts are user text: they go into embed descriptions (which never ping) with
+every markdown construct escaped (``bot.discord_ui.markup``), so a prompt shows
+exactly as typed and cannot pose as the bot's own links, headers or mentions; every
+post also passes ``allowed_mentions`` that can only reach the task's author.
 
 Authors: embeds show the display name stored with the task (``author_label``), as
 escaped text; a ``<@id>`` in an embed never pings and shows as a raw id to a client
@@ -17,6 +18,7 @@ from datetime import datetime
 import discord
 
 from bot.core.models import TaskStatus, VideoTask
+from bot.discord_ui.markup import escape_markdown
 
 BRAND = "sora-bot"
 COLOURS = {
@@ -80,7 +82,7 @@ def _task_embed(task: VideoTask) -> discord.Embed:
     title = "Remix" if task.parent_id else "Video"
     embed = discord.Embed(
         title=f"{title} `{task.id}`",
-        description=truncate(task.prompt, DESCRIPTION_LIMIT),
+        description=prompt_text(task.prompt, DESCRIPTION_LIMIT),
         colour=COLOURS[task.status],
     )
     embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
@@ -122,7 +124,7 @@ def result_embed(task: VideoTask, *, parent_link: str | None = None) -> discord.
     """The embed under a finished video."""
     embed = discord.Embed(
         title=f"`{task.id}`" + (f" · remix of `{task.parent_id}`" if task.parent_id else ""),
-        description=truncate(task.prompt, DESCRIPTION_LIMIT),
+        description=prompt_text(task.prompt, DESCRIPTION_LIMIT),
         colour=COLOURS[TaskStatus.COMPLETED],
     )
     embed.add_field(name="Author", value=author_label(task))
@@ -141,7 +143,9 @@ def failure_content(task: VideoTask) -> str:
 
 def failure_embed(task: VideoTask) -> discord.Embed:
     """The embed of a failure notice (carries the marker used to find it again)."""
-    embed = discord.Embed(description=truncate(task.prompt, 500), colour=COLOURS[TaskStatus.FAILED])
+    embed = discord.Embed(
+        description=prompt_text(task.prompt, 500), colour=COLOURS[TaskStatus.FAILED]
+    )
     embed.set_footer(text=footer_marker(task.id))
     return embed
 
@@ -168,10 +172,14 @@ STATUS_EMOJI = {
 }
 
 
-def escape_user_text(text: str) -> str:
+def escape_user_text(text: str, limit: int | None = None) -> str:
     """User text shown inline in markdown: no formatting, no mention syntax, one line."""
-    flat = " ".join(text.split())
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(flat))
+    return escape_markdown(text, limit=limit, one_line=True)
+
+
+def prompt_text(prompt: str, limit: int) -> str:
+    """A prompt as an embed description: its lines kept, its markdown escaped."""
+    return escape_markdown(prompt, limit=limit)
 
 
 def name_label(name: str | None, user_id: int) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 #: Characters a backslash makes literal in Discord markdown.
-_ESCAPABLE = r"\*_~|`>#\-\[\]()<:@/."
+_ESCAPABLE = r"\\\*_~|`>#\-\[\]()<:@/."
 _ESCAPE = re.compile(rf"\\([{_ESCAPABLE}])")
 _CODE_BLOCK = re.compile(r"```(?:([\w+-]+)\n)?\n?(.*?)\n?```", re.DOTALL)
 _INLINE_CODE = re.compile(r"(``?)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)

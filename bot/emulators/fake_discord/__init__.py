@@ -21,7 +21,13 @@ interaction, the 15-minute token (401 50027), message/embed/component/modal/choi
 (400 50035 with string codes), empty messages (50006), the bot's channel permissions (50001 /
 50013, embeds dropped without EMBED_LINKS, 50005 for editing others' messages, locked threads),
 replies to unknown messages (MESSAGE_REFERENCE_UNKNOWN_MESSAGE unless ``fail_if_not_exists`` is
-false), deleted messages (10008) and channels (10003), the guild upload limit (413 40005),
+false), replies naming another channel (400 50035 REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL on
+``message_reference``, as seen in https://github.com/Rapptz/discord.py/pull/6061 and
+https://github.com/aoijs/aoi.js/issues/209), private threads hidden from a bot that has not
+joined them and lacks MANAGE_THREADS (50001; joined threads carry the bot's thread ``member``),
+a voice channel's text chat unreadable without CONNECT
+(https://github.com/discord/discord-api-docs/pull/5111), deleted messages (10008) and channels
+(10003), the guild upload limit (413 40005),
 ``enforce_nonce`` dedupe, ephemeral visibility, the first followup after a defer filling the
 "thinking" message, bot-token auth, gateway intents (member lists, message content) and the
 OpenAPI contract of every request.

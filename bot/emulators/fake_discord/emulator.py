@@ -36,6 +36,7 @@ from .interactions import (
 from .messages import Draft, MessageService, Upload
 from .models import (
     DEFAULT_UPLOAD_LIMIT,
+    ChannelType,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -188,13 +189,52 @@ class FakeDiscord:
         return channel
 
     def add_thread(
-        self, parent: FakeChannel, name: str, *, locked: bool = False, archived: bool = False
+        self,
+        parent: FakeChannel,
+        name: str,
+        *,
+        locked: bool = False,
+        archived: bool = False,
+        private: bool = False,
     ) -> FakeChannel:
-        """A public thread under ``parent`` (the bot's permissions come from the parent)."""
-        thread = self._state.add_channel(self._state.guild_of(parent), name, parent=parent)
+        """A thread under ``parent`` (the bot's permissions come from the parent).
+
+        A forum channel's threads are its posts. A ``private`` thread starts without the
+        bot as a member (``add_bot_to_thread``), so the bot hears of it only when it has
+        MANAGE_THREADS, as Discord sends THREAD_CREATE only to those who can see a thread.
+        """
+        kind = ChannelType.PRIVATE_THREAD if private else ChannelType.PUBLIC_THREAD
+        guild = self._state.guild_of(parent)
+        thread = self._state.add_channel(guild, name, parent=parent, kind=kind)
         thread.locked, thread.archived = locked, archived
-        self._dispatch("THREAD_CREATE", self._state.channel_payload(thread), Intent.GUILDS)
+        if self._state.bot_permissions(thread):
+            self._dispatch("THREAD_CREATE", self._state.channel_payload(thread), Intent.GUILDS)
         return thread
+
+    def add_bot_to_thread(self, thread: FakeChannel) -> None:
+        """Someone adds the bot to a thread: THREAD_CREATE with the bot's thread member."""
+        thread.bot_is_member = True
+        self._dispatch("THREAD_CREATE", self._state.channel_payload(thread), Intent.GUILDS)
+
+    def add_voice_channel(
+        self, guild: FakeGuild, name: str, bot_permissions: int = DEFAULT_BOT_PERMISSIONS
+    ) -> FakeChannel:
+        """A voice channel, whose text chat the bot may be asked to post in."""
+        channel = self._state.add_channel(
+            guild, name, bot_permissions, kind=ChannelType.GUILD_VOICE
+        )
+        self._dispatch("CHANNEL_CREATE", self._state.channel_payload(channel), Intent.GUILDS)
+        return channel
+
+    def add_forum(
+        self, guild: FakeGuild, name: str, bot_permissions: int = DEFAULT_BOT_PERMISSIONS
+    ) -> FakeChannel:
+        """A forum channel; its posts are threads (``add_thread``)."""
+        channel = self._state.add_channel(
+            guild, name, bot_permissions, kind=ChannelType.GUILD_FORUM
+        )
+        self._dispatch("CHANNEL_CREATE", self._state.channel_payload(channel), Intent.GUILDS)
+        return channel
 
     def set_bot_permissions(self, channel: FakeChannel, permissions: int) -> None:
         """Change what the bot may do in a channel (sends CHANNEL_UPDATE); threads use their

@@ -245,7 +245,7 @@ def base_payload(
         "member": state.member_payload(guild, user.id, with_permissions=True),
         "token": token,
         "version": 1,
-        "app_permissions": str(state.bot_permissions(channel)),
+        "app_permissions": str(state.app_permissions(channel)),
         "locale": "en-US",
         "guild_locale": guild.locale,
         "entitlements": [],

@@ -22,7 +22,10 @@ class ChannelType(IntEnum):
     """The channel types the emulator can create."""
 
     GUILD_TEXT = 0
+    GUILD_VOICE = 2
     PUBLIC_THREAD = 11
+    PRIVATE_THREAD = 12
+    GUILD_FORUM = 15
 
 
 class MessageFlag(IntEnum):
@@ -191,11 +194,18 @@ class FakeChannel:
     locked: bool = False
     deleted: bool = False
     last_message_id: int | None = None
+    #: Whether the bot has joined this thread (a private one is hidden from non-members).
+    bot_is_member: bool = False
 
     @property
     def is_thread(self) -> bool:
         """Whether this is a thread (sending needs SEND_MESSAGES_IN_THREADS)."""
-        return self.type == ChannelType.PUBLIC_THREAD
+        return self.type in (ChannelType.PUBLIC_THREAD, ChannelType.PRIVATE_THREAD)
+
+    @property
+    def is_voice(self) -> bool:
+        """Whether this is a voice channel (its text chat needs CONNECT to be read)."""
+        return self.type == ChannelType.GUILD_VOICE
 
     @property
     def mention(self) -> str:

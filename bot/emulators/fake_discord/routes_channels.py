@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import errors
+from . import errors, rules
 from .core import EmulatorCore
 from .errors import FieldError
 from .messages import Draft, Upload, is_empty_body
@@ -65,21 +65,20 @@ class ChannelRoutes:
             raise errors.missing_permissions()
 
     def _reference(self, channel: FakeChannel, ref: Any, perms: int) -> dict[str, Any] | None:
-        """Resolve a reply target; unknown targets fail unless ``fail_if_not_exists`` is false."""
+        """Resolve a reply target; unknown targets fail unless ``fail_if_not_exists`` is false.
+
+        A reference naming another channel always fails (``rules.check_reply_channel``).
+        """
         if not ref:
             return None
         if not perms & Permission.READ_MESSAGE_HISTORY:
             raise errors.missing_permissions()
         ref = ref if isinstance(ref, dict) else {}
+        other_channel = rules.check_reply_channel(ref, channel.id)
+        if other_channel is not None:
+            raise errors.invalid_form_body([other_channel])
         target = self._state.messages.get(_int(ref.get("message_id")))
-        ref_channel = _int(ref.get("channel_id")) or channel.id
-        if (
-            target is None
-            or target.deleted
-            or target.ephemeral
-            or target.channel_id != ref_channel
-            or ref_channel != channel.id
-        ):
+        if target is None or target.deleted or target.ephemeral or target.channel_id != channel.id:
             if ref.get("fail_if_not_exists", True) is False:
                 return None
             unknown = FieldError(

@@ -376,3 +376,28 @@ def _check_options(path: tuple[PathPart, ...], options: list[Any]) -> list[Field
         errors += _max((*here, "choices"), option.get("choices"), CHOICES_MAX)
         errors += _check_options((*here, "options"), option.get("options") or [])
     return errors
+
+
+def check_reply_channel(reference: dict[str, Any], channel_id: int) -> FieldError | None:
+    """A reply must be posted in its target's channel.
+
+    A ``message_reference`` naming another ``channel_id`` is refused with this field error
+    (400 50035), whatever ``fail_if_not_exists`` says; one naming no channel is looked up in
+    the posting channel, so a target elsewhere is an unknown message instead. Seen against
+    Discord: https://github.com/Rapptz/discord.py/pull/6061 (review: "cannot reply to a
+    message from a different channel" with ``channel_id``, "unknown message" without) and
+    https://github.com/aoijs/aoi.js/issues/209 ("Invalid Form Body / message_reference: Cannot
+    reply to a message in a different channel").
+    """
+    named = reference.get("channel_id")
+    try:
+        other = named is not None and int(named) != channel_id
+    except (TypeError, ValueError):
+        other = False
+    if not other:
+        return None
+    return FieldError(
+        ("message_reference",),
+        "REPLIES_CANNOT_REFERENCE_OTHER_CHANNEL",
+        "Cannot reply to a message in a different channel",
+    )

@@ -83,13 +83,18 @@ class EmulatorState:
         bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
         *,
         parent: FakeChannel | None = None,
+        kind: ChannelType | None = None,
     ) -> FakeChannel:
-        """A text channel, or a public thread under ``parent`` (inheriting its permissions)."""
+        """A text channel, or a public thread under ``parent`` (inheriting its permissions).
+
+        ``kind`` picks another type: a voice or forum channel, or a private thread.
+        """
+        default = ChannelType.PUBLIC_THREAD if parent else ChannelType.GUILD_TEXT
         channel = FakeChannel(
             self.new_id(),
             guild.id,
             name,
-            type=ChannelType.PUBLIC_THREAD if parent else ChannelType.GUILD_TEXT,
+            type=kind or default,
             position=len(guild.channel_ids),
             bot_permissions=int(parent.bot_permissions if parent else bot_permissions),
             parent_id=parent.id if parent else None,
@@ -193,7 +198,25 @@ class EmulatorState:
     # --- permissions -----------------------------------------------------------------------
 
     def bot_permissions(self, channel: FakeChannel) -> int:
-        """The bot's effective permissions in a channel (threads use their parent's)."""
+        """What the bot's REST calls may do in a channel (threads use their parent's).
+
+        A private thread the bot has not joined is invisible to it without MANAGE_THREADS
+        (Discord's threads topic); a voice channel's text chat cannot be read without
+        CONNECT (https://github.com/discord/discord-api-docs/pull/5111).
+        """
+        perms = self.app_permissions(channel)
+        private = channel.type == ChannelType.PRIVATE_THREAD
+        if private and not channel.bot_is_member and not perms & Permission.MANAGE_THREADS:
+            return 0
+        if channel.is_voice and not perms & Permission.CONNECT:
+            perms &= ~Permission.READ_MESSAGE_HISTORY
+        return perms
+
+    def app_permissions(self, channel: FakeChannel) -> int:
+        """The bot's permissions from roles and overwrites, as interactions report them.
+
+        Thread membership and CONNECT do not enter this number; the bot has to check them.
+        """
         source = self.channels[channel.parent_id] if channel.parent_id else channel
         return effective_permissions(source.bot_permissions)
 
@@ -254,13 +277,28 @@ class EmulatorState:
             data["member_count"] = 1
             data["message_count"] = len(self.channel_history(channel))
             data["total_message_sent"] = data["message_count"]
+            self._add_thread_member(channel, data)
             return data
+        if channel.is_voice:
+            data.update(bitrate=64000, user_limit=0, rtc_region=None)
         allow, deny = member_overwrite(self._bot_base_permissions(guild), channel.bot_permissions)
         data["topic"] = None
         data["permission_overwrites"] = [
             {"id": str(self.bot_user.id), "type": 1, "allow": str(allow), "deny": str(deny)}
         ]
         return data
+
+    def _add_thread_member(self, thread: FakeChannel, data: dict[str, Any]) -> None:
+        """The bot's own thread member object, which Discord adds to threads it has joined."""
+        if thread.type == ChannelType.PRIVATE_THREAD:
+            data["thread_metadata"]["invitable"] = True
+        if thread.bot_is_member:
+            data["member"] = {
+                "id": str(thread.id),
+                "user_id": str(self.bot_user.id),
+                "join_timestamp": iso_timestamp(self.clock()),
+                "flags": 0,
+            }
 
     def guild_payload(self, guild: FakeGuild) -> dict[str, Any]:
         """Guild JSON as GET /guilds/{id} returns it."""
@@ -322,7 +360,9 @@ class EmulatorState:
             "joined_at": guild.members[self.bot_user.id].joined_at,
             "member_count": len(guild.members),
             "channels": [self.channel_payload(c) for c in live if not c.is_thread],
-            "threads": [self.channel_payload(c) for c in live if c.is_thread],
+            "threads": [
+                self.channel_payload(c) for c in live if c.is_thread and self.bot_permissions(c)
+            ],
             "members": [m.payload() for m in members],
             "presences": [],
             "voice_states": [],
