@@ -107,6 +107,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
         "m003_retry_of_column",
         "m004_stable_vocabulary",
         "m005_author_name_column",
+        "m006_upload_limit_column",
     ]
 
 

@@ -15,7 +15,6 @@ with backoff until ``max_attempts``; the rest mark the task undeliverable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
+from bot.delivery.media import PreparedVideo, VideoFitter
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
@@ -51,6 +51,8 @@ class DeliverySettings:
     media_dir: Path = Path("data/media")
     #: How long a claimed delivery is hidden from other claims (see ``bot.polling.poller``).
     lease_seconds: float = 30.0
+    #: The largest video downloaded; one over the upload limit is compressed to fit.
+    max_download_bytes: int = 200 * 1048576
 
 
 class Deliverer:
@@ -65,6 +67,7 @@ class Deliverer:
         settings: DeliverySettings,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
+        fitter: VideoFitter | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -72,6 +75,7 @@ class Deliverer:
         self.settings = settings
         self.policy = policy or PollPolicy()
         self.clock = clock
+        self.fitter = fitter or VideoFitter(media_dir=settings.media_dir, transcoder=None)
 
     async def deliver_due(self) -> DeliveryTally:
         """Deliver the outcome of every terminal task that still owes a post."""
@@ -100,10 +104,13 @@ class Deliverer:
         task = await self.store.mark_delivering(task.id)
         video: Path | None = None
         try:
-            too_large = False
+            prepared = PreparedVideo()
             if task.status is TaskStatus.COMPLETED:
-                video, too_large = await self._fetch_video(task)
-            delivery = await self.notifier.deliver(task, video, too_large=too_large)
+                prepared = await self._fetch_video(task)
+            video = prepared.path
+            delivery = await self.notifier.deliver(
+                task, video, too_large=prepared.too_large, fit=prepared.fit
+            )
         except errors.PermanentDeliveryError as exc:
             await self._give_up(task.id, exc.reason, tally)
         except errors.TransientDeliveryError as exc:
@@ -119,9 +126,7 @@ class Deliverer:
             tally.delivered += 1
             log.info("task %s: delivered as message %s", task.id, delivery.message_id)
         finally:
-            if video is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    video.unlink()
+            self.fitter.discard(task.id)
 
     async def _found_earlier(self, task: VideoTask, tally: DeliveryTally) -> bool:
         """Record a post an interrupted attempt already made; False when there is none."""
@@ -138,30 +143,42 @@ class Deliverer:
         log.info("task %s: found an earlier delivery %s; not posting again", task.id, earlier)
         return True
 
-    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
-        """Download the MP4 when it may be attached.
+    async def _fetch_video(self, task: VideoTask) -> PreparedVideo:
+        """Download the MP4 and make it fit the task's upload limit (re-encoded if needed).
 
-        Returns the file (None: post a link instead) and whether it was too large.
+        Comes back without a file when there is none to attach (a link is posted then).
         """
-        limit = self.notifier.upload_limit(task)
-        if limit is None or task.upstream_id is None:
-            return None, False
-        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        dest = self.settings.media_dir / f"{task.id}.mp4"
+        limit = self._upload_limit(task)
+        if task.upstream_id is None:
+            return PreparedVideo()
+        dest = self.fitter.download_path(task)
+        cap = max(limit, self.settings.max_download_bytes)
         try:
-            download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
+            download = await self.upstream.download(task.upstream_id, max_bytes=cap, dest=dest)
         except errors.ContentTooLarge:
-            log.info("task %s: video larger than the upload limit; posting a link", task.id)
-            return None, True
+            log.info("task %s: video larger than %d bytes; posting a link", task.id, cap)
+            return self.fitter.too_large_to_download(limit, cap)
         except (errors.ContentExpired, errors.UpstreamNotFound):
             log.warning("task %s: video content is gone at the upstream", task.id)
-            return None, False
+            return PreparedVideo()
         except errors.UpstreamError as exc:
             if task.delivery_attempts >= self.settings.max_attempts:
                 log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
-                return None, False
+                return PreparedVideo()
             raise errors.TransientDeliveryError(f"download failed: {exc.user_message}") from exc
-        return download.path, False
+        assert download.path is not None, "a download into dest has a path"
+        return await self.fitter.fit(task, download.path, limit)
+
+    def _upload_limit(self, task: VideoTask) -> int:
+        """The limit recorded on the task, else the live guild's; unknown means wait.
+
+        An unknown limit is never read as "no file": the delivery is retried once the
+        guild's data may have arrived (``bot.discord_ui.app`` records it then).
+        """
+        limit = task.upload_limit or self.notifier.upload_limit(task)
+        if limit is None:
+            raise errors.TransientDeliveryError("the server's upload limit is not known yet")
+        return limit
 
     async def _retry_after_crash(self, task: VideoTask, tally: DeliveryTally) -> None:
         """Reschedule a delivery that failed unexpectedly, unless it already ended."""

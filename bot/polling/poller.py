@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import PollerConfig
+from bot.config import MediaConfig, PollerConfig
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import FailureCode
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
+from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
@@ -77,6 +78,7 @@ class Poller:
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
         on_tick: Callable[[TickSummary], None] | None = None,
+        media: MediaConfig | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -91,6 +93,7 @@ class Poller:
         self._tick_lock = asyncio.Lock()
         self._current: asyncio.Task[TickSummary] | None = None
         self._stopping = False
+        media = media or MediaConfig()
         self.deliverer = Deliverer(
             store=store,
             upstream=upstream,
@@ -101,9 +104,11 @@ class Poller:
                 max_attempts=settings.delivery_max_attempts,
                 media_dir=media_dir,
                 lease_seconds=LEASE_SECONDS,
+                max_download_bytes=media.max_download_bytes,
             ),
             policy=self.policy,
             clock=clock,
+            fitter=VideoFitter(media_dir=media_dir, transcoder=make_transcoder(media)),
         )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:

@@ -217,3 +217,15 @@ def m005_author_name_column(db: Database) -> None:
     the members intent cannot look up. Rows from before stay NULL (shown by mention).
     """
     db.execute("ALTER TABLE tasks ADD COLUMN author_name TEXT")
+
+
+@MIGRATIONS()
+def m006_upload_limit_column(db: Database) -> None:
+    """``tasks.upload_limit``: the bytes the result post may attach in the task's guild.
+
+    Recorded at submission (the guild is cached then) and refreshed when the guild
+    becomes available after a restart, so a delivery is never judged by discord.py's
+    cache before the guild's data arrived. Rows from before stay NULL: their limit is
+    read from the guild once it is available.
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN upload_limit INTEGER")
