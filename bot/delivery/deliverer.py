@@ -24,6 +24,7 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
+from bot.delivery.background import DetachedDeliveries
 from bot.delivery.media import PreparedVideo, VideoFitter
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
@@ -53,6 +54,9 @@ class DeliverySettings:
     lease_seconds: float = 30.0
     #: The largest video downloaded; one over the upload limit is compressed to fit.
     max_download_bytes: int = 200 * 1048576
+    #: How long a round waits for a delivery before letting it go on in the background
+    #: (``bot.delivery.background``), so a long encode does not hold up the next rounds.
+    detach_after_seconds: float = 2.0
 
 
 class Deliverer:
@@ -76,6 +80,7 @@ class Deliverer:
         self.policy = policy or PollPolicy()
         self.clock = clock
         self.fitter = fitter or VideoFitter(media_dir=settings.media_dir, transcoder=None)
+        self.detached = DetachedDeliveries()
 
     async def deliver_due(self) -> DeliveryTally:
         """Deliver the outcome of every terminal task that still owes a post."""
@@ -93,8 +98,20 @@ class Deliverer:
                     log.exception("task %s: unexpected error while delivering", task.id)
                     await self._retry_after_crash(task, tally)
 
-        await asyncio.gather(*(bounded(task) for task in tasks))
+        jobs = {
+            asyncio.create_task(bounded(task), name=f"deliver-{task.id}"): task.id
+            for task in tasks
+            if task.id not in self.detached
+        }
+        if jobs:
+            _, running = await asyncio.wait(jobs, timeout=self.settings.detach_after_seconds)
+            for job in running:
+                self.detached.add(jobs[job], job)
         return tally
+
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: let deliveries still running finish (up to ``timeout``), then stop them."""
+        await self.detached.drain(timeout)
 
     async def _deliver(self, task: VideoTask, tally: DeliveryTally) -> None:
         if task.delivery_state is DeliveryState.DELIVERING and await self._found_earlier(

@@ -169,12 +169,19 @@ class Poller:
                 return TickSummary()
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Start no new round, and wait (up to ``timeout``) for one in flight to finish."""
+        """Start no new round, and wait (up to ``timeout``) for one in flight to finish.
+
+        Deliveries that went on after their round (a long encode) share the same budget;
+        those still running then are stopped (``Deliverer.drain``).
+        """
         self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         current = self._current
         if current is not None and not current.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(current), timeout)
+        await self.deliverer.drain(max(0.0, deadline - loop.time()))
 
     async def _round(self) -> TickSummary:
         summary = TickSummary()
