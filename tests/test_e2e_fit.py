@@ -73,7 +73,11 @@ async def _decode(path: Path) -> float:
 
 
 async def test_a_video_owed_at_a_restart_is_posted_with_its_mp4(tmp_path):
-    """The new process starts with an empty guild cache: the owed post still carries the file."""
+    """The new process starts with an empty guild cache: the owed post still carries the file.
+
+    The restart is of a release with changed commands, and Discord rate-limits their sync
+    for 2 s: the gateway connects only after that, so discord.py knows no guild meanwhile.
+    """
     async with BotHarness(tmp_path, job_seconds=0.5) as h:
         outage = h.discord.inject("POST", MESSAGES, 503, times=10_000)
         _, card = await submit(h, h.alice, "sora", {"prompt": "owed across a restart"})
@@ -84,8 +88,11 @@ async def test_a_video_owed_at_a_restart_is_posted_with_its_mp4(tmp_path):
             return task.status is TaskStatus.COMPLETED and task.delivery_attempts >= 1
 
         await h.wait_for(owed, what="a failed first post")
+        await h.store.set_meta(f"commands:{h.bot.application_id}:global", "an older release")
         await h.stop_bot()
         outage.times = outage.hits  # Discord takes posts again
+        slow_sync = {"message": "You are being rate limited.", "retry_after": 2.0, "global": False}
+        h.discord.inject("PUT", r"^/applications/\d+/commands$", 429, slow_sync)
         await h.start_bot()
 
         post = await result_post(h, video_id)
@@ -93,6 +100,7 @@ async def test_a_video_owed_at_a_restart_is_posted_with_its_mp4(tmp_path):
         assert [a.filename for a in post.attachments] == [f"{video_id}.mp4"]
         assert task.result_attached is True and task.upload_limit == DEFAULT_UPLOAD_LIMIT
         assert "could not be attached" not in post.content
+        assert [c.status for c in h.discord.rest_log if c.method == "PUT"][-2:] == [429, 200]
         assert h.discord.contract_violations == []
 
 
@@ -126,11 +134,11 @@ async def test_a_limit_that_is_not_known_yet_means_wait_not_no_file(tmp_path):
     async with core(tmp_path, job_seconds=5) as c:
         c.notifier.limit = None  # the guild's data has not arrived
         task = await c.service.generate(ORIGIN, "an early riser", GenerateOptions())
-        assert task.upload_limit is None
         for _ in range(6):
             await c.tick_after(5)
         waiting = await c.store.get(task.id)
         assert waiting.status is TaskStatus.COMPLETED and c.notifier.posts == []
+        assert task.upload_limit is None
         assert waiting.delivery_state is DeliveryState.PENDING
         assert waiting.delivery_error == "the server's upload limit is not known yet"
 
