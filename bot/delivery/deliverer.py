@@ -10,6 +10,10 @@ Exactly-once: the store marks a task ``delivering`` before posting and
 crash is first looked up at Discord (``Notifier.find_delivery``) and only
 re-posted when no earlier post exists. Failures worth retrying are rescheduled
 with backoff until ``max_attempts``; the rest mark the task undeliverable.
+
+A video over its task's upload limit is compressed to fit (``bot.delivery.media``); a
+delivery still running after ``detach_after_seconds`` goes on in the background
+(``bot.delivery.background``), so the next rounds are not held up by an encode.
 """
 
 from __future__ import annotations
