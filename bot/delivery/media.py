@@ -44,7 +44,7 @@ class PreparedVideo:
 
 
 def bundled_ffmpeg() -> str:
-    """The ffmpeg binary inside the ``imageio-ffmpeg`` wheel (never one from the system)."""
+    """The ffmpeg binary inside the ``imageio-ffmpeg`` wheel (``IMAGEIO_FFMPEG_EXE`` overrides)."""
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
