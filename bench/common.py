@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from bot.core.clock import Clock
 from bot.core.models import TaskStatus, VideoTask
-from bot.delivery.notifier import Delivery
+from bot.delivery.notifier import Delivery, FitNote
 from bot.emulators.fake_upstream import FakeJob, FakeUpstream
 from bot.storage.store import TaskStore
 
@@ -188,7 +188,12 @@ class BenchNotifier:
         return None
 
     async def deliver(
-        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+        self,
+        task: VideoTask,
+        video: Path | None,
+        *,
+        too_large: bool = False,
+        fit: FitNote | None = None,
     ) -> Delivery:
         self.delivered_at.setdefault(task.id, self.clock())
         return Delivery(message_id=next(self._ids), attached=video is not None)

@@ -269,6 +269,24 @@ class HealthConfig:
 
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)
+class MediaConfig:
+    """Result videos: the largest download, and compressing videos over the upload limit.
+
+    A video larger than the post's upload limit is re-encoded to fit (``bot.delivery.transcode``);
+    ``transcode_concurrency`` encodes run at once (0: never compress, post a link instead).
+    """
+
+    max_download_mb: PositiveNumber = 200.0
+    transcode_concurrency: Count = 1
+    transcode_timeout_seconds: PositiveNumber = 300.0
+
+    @property
+    def max_download_bytes(self) -> int:
+        """``max_download_mb`` in bytes."""
+        return int(self.max_download_mb * 1048576)
+
+
+@dataclass(frozen=True, kw_only=True, config=_SECTION)
 class Config:
     """The whole configuration."""
 
@@ -280,6 +298,7 @@ class Config:
     prices: dict[str, Number] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     source: Path | None = None
 
     def price_per_second(self, model: str) -> float | None:
@@ -295,6 +314,7 @@ SECTIONS: dict[str, type] = {
     "limits": LimitsConfig,
     "logging": LoggingConfig,
     "health": HealthConfig,
+    "media": MediaConfig,
 }
 SECRET_KEYS = {("discord", "token"), ("upstream", "api_key")}
 _TABLES = (*SECTIONS, "prices")

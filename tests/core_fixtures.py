@@ -21,7 +21,7 @@ from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.errors import DeliveryError
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
-from bot.delivery.notifier import Delivery
+from bot.delivery.notifier import Delivery, FitNote
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
 from bot.services.submission import Origin, VideoService
@@ -75,7 +75,12 @@ class RecordingNotifier:
         return self.earlier_posts.get(task.id)
 
     async def deliver(
-        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+        self,
+        task: VideoTask,
+        video: Path | None,
+        *,
+        too_large: bool = False,
+        fit: FitNote | None = None,
     ) -> Delivery:
         if self.failures:
             raise self.failures.pop(0)

@@ -120,3 +120,37 @@ def test_m005_adds_a_nullable_author_name_and_old_rows_render_by_mention(tmp_pat
     assert fields["Author"] == f"<@{USER}>"
     assert make_task(store, author_name="Dora").author_name == "Dora"  # new rows keep names
     db.close()
+
+
+def test_m006_adds_a_nullable_upload_limit_that_a_guild_refresh_fills(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.MIGRATIONS.apply(old, stop_before="m007_upload_limit_column")
+    assert "upload_limit" not in old["tasks"].columns_dict
+    stamp = T0.isoformat(timespec="microseconds")
+    for task_id, guild, delivery in (
+        ("owed111", GUILD, "pending"),
+        ("done222", GUILD, "delivered"),
+        ("else333", OTHER_GUILD, "pending"),
+    ):
+        old.execute(
+            f"INSERT INTO tasks ({OLD_COLUMNS}, delivery_state)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                task_id, guild, CHANNEL, USER, "a prompt", "sora-2", 4, "720x1280",
+                TaskStatus.COMPLETED.value, stamp, stamp, task_id, "{}", delivery,
+            ],
+        )  # fmt: skip
+    old.conn.commit()
+    old.close()
+
+    db = open_database(path)
+    assert db["tasks"].columns_dict["upload_limit"] is int
+    store = TaskStore(db)
+    assert store.get("owed111").upload_limit is None  # not known: delivery asks the guild
+    assert store.refresh_upload_limits(GUILD, 50 * 1048576) == 1
+    assert store.refresh_upload_limits(GUILD, 50 * 1048576) == 0  # unchanged: nothing written
+    limits = {t: store.get(t).upload_limit for t in ("owed111", "done222", "else333")}
+    assert limits == {"owed111": 50 * 1048576, "done222": None, "else333": None}
+    assert make_task(store, upload_limit=10 * 1048576).upload_limit == 10 * 1048576
+    db.close()

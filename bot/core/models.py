@@ -152,6 +152,11 @@ class VideoTask:
     reported the job failed with one. ``card_status`` is the status the progress card
     shows now. ``author_name`` is the author's display name when they submitted (None
     on rows from before it was recorded); ``user_id`` stays the identity.
+    ``upload_limit`` is the largest file, in bytes, the bot may attach to the result post
+    in the task's guild: recorded at submission from the guild's boost tier and refreshed
+    whenever the guild becomes available again, so delivery never reads it from a cache
+    that is still empty after a restart (None: not known yet; delivery then asks the
+    live guild, and waits while the guild is unavailable).
     """
 
     id: str
@@ -193,6 +198,7 @@ class VideoTask:
     estimated_cost: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     author_name: str | None = None
+    upload_limit: int | None = None
 
     @property
     def card_settled(self) -> bool:

@@ -13,14 +13,17 @@ re-posted when no earlier post exists, every time.
 
 Outages: failures worth retrying are rescheduled with backoff until the deadline
 (``deadline`` after the task finished; also ``max_attempts`` when set); the rest
-mark the task undeliverable. The downloaded video stays in ``media_dir`` between
-attempts, and is removed once the task is delivered or given up.
+mark the task undeliverable. The downloaded (and re-encoded) video stays in
+``media_dir`` between attempts and is removed once the task is delivered or given up.
+
+A video over its task's upload limit is compressed to fit (``bot.delivery.media``); a
+delivery still running after ``detach_after_seconds`` goes on in the background
+(``bot.delivery.background``), so the next rounds are not held up by an encode.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +33,8 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
+from bot.delivery.background import DetachedDeliveries
+from bot.delivery.media import PreparedVideo, VideoFitter
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
@@ -63,6 +68,11 @@ class DeliverySettings:
     media_dir: Path = Path("data/media")
     #: How long a claimed delivery is hidden from other claims (see ``bot.polling.poller``).
     lease_seconds: float = 30.0
+    #: The largest video downloaded; one over the upload limit is compressed to fit.
+    max_download_bytes: int = 200 * 1048576
+    #: How long a round waits for a delivery before letting it go on in the background
+    #: (``bot.delivery.background``), so a long encode does not hold up the next rounds.
+    detach_after_seconds: float = 2.0
 
 
 class Deliverer:
@@ -77,6 +87,7 @@ class Deliverer:
         settings: DeliverySettings,
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
+        fitter: VideoFitter | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -84,6 +95,10 @@ class Deliverer:
         self.settings = settings
         self.policy = policy or PollPolicy()
         self.clock = clock
+        self.fitter = fitter or VideoFitter(media_dir=settings.media_dir, transcoder=None)
+        self.detached = DetachedDeliveries()
+        #: Videos prepared by an attempt that failed to post, reused by the next one.
+        self._prepared: dict[str, PreparedVideo] = {}
 
     async def deliver_due(self) -> DeliveryTally:
         """Deliver the outcome of every terminal task that still owes a post."""
@@ -101,8 +116,20 @@ class Deliverer:
                     log.exception("task %s: unexpected error while delivering", task.id)
                     await self._retry_after_crash(task, tally)
 
-        await asyncio.gather(*(bounded(task) for task in tasks))
+        jobs = {
+            asyncio.create_task(bounded(task), name=f"deliver-{task.id}"): task.id
+            for task in tasks
+            if task.id not in self.detached
+        }
+        if jobs:
+            _, running = await asyncio.wait(jobs, timeout=self.settings.detach_after_seconds)
+            for job in running:
+                self.detached.add(jobs[job], job)
         return tally
+
+    async def drain(self, timeout: float) -> None:
+        """Shutdown: let deliveries still running finish (up to ``timeout``), then stop them."""
+        await self.detached.drain(timeout)
 
     async def _deliver(self, task: VideoTask, tally: DeliveryTally) -> None:
         try:
@@ -111,10 +138,13 @@ class Deliverer:
             ):
                 return
             task = await self.store.mark_delivering(task.id)
-            video, too_large = None, False
+            prepared = PreparedVideo()
             if task.status is TaskStatus.COMPLETED:
-                video, too_large = await self._fetch_video(task)
-            delivery = await self.notifier.deliver(task, video, too_large=too_large)
+                prepared = await self._prepared_video(task)
+            video = prepared.path
+            delivery = await self.notifier.deliver(
+                task, video, too_large=prepared.too_large, fit=prepared.fit
+            )
         except errors.PermanentDeliveryError as exc:
             await self._give_up(task.id, exc.reason, tally)
         except errors.TransientDeliveryError as exc:
@@ -130,6 +160,20 @@ class Deliverer:
             self._forget_video(task.id)
             tally.delivered += 1
             log.info("task %s: delivered as message %s", task.id, delivery.message_id)
+
+    async def _prepared_video(self, task: VideoTask) -> PreparedVideo:
+        """The file an earlier attempt prepared (if it is still there), else a fresh one."""
+        earlier = self._prepared.get(task.id)
+        if earlier is not None and (earlier.path is None or earlier.path.is_file()):
+            return earlier
+        prepared = await self._fetch_video(task)
+        self._prepared[task.id] = prepared
+        return prepared
+
+    def _forget_video(self, task_id: str) -> None:
+        """Remove the task's files: it was posted, or never will be."""
+        self._prepared.pop(task_id, None)
+        self.fitter.discard(task_id)
 
     async def _found_earlier(self, task: VideoTask, tally: DeliveryTally) -> bool:
         """Record a post an interrupted attempt already made; False when there is none."""
@@ -147,42 +191,48 @@ class Deliverer:
         log.info("task %s: found an earlier delivery %s; not posting again", task.id, earlier)
         return True
 
-    async def _fetch_video(self, task: VideoTask) -> tuple[Path | None, bool]:
-        """Download the MP4 when it may be attached.
+    async def _fetch_video(self, task: VideoTask) -> PreparedVideo:
+        """Download the MP4 and make it fit the task's upload limit (re-encoded if needed).
 
-        Returns the file (None: post a link instead) and whether it was too large.
+        Comes back without a file when there is none to attach (a link is posted then).
         """
-        limit = self.notifier.upload_limit(task)
-        if limit is None or task.upstream_id is None:
-            return None, False
-        dest = self._video_path(task.id)
+        limit = self._upload_limit(task)
+        if task.upstream_id is None:
+            return PreparedVideo()
+        dest = self.fitter.download_path(task)
         if dest.is_file():  # downloaded by an earlier attempt (a download lands via .part)
-            return dest, False
-        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+            return await self.fitter.fit(task, dest, limit)
+        cap = max(limit, self.settings.max_download_bytes)
         try:
-            download = await self.upstream.download(task.upstream_id, max_bytes=limit, dest=dest)
+            download = await self.upstream.download(task.upstream_id, max_bytes=cap, dest=dest)
         except errors.ContentTooLarge:
-            log.info("task %s: video larger than the upload limit; posting a link", task.id)
-            return None, True
+            log.info("task %s: video larger than %d bytes; posting a link", task.id, cap)
+            return self.fitter.too_large_to_download(limit, cap)
         except (errors.ContentExpired, errors.UpstreamNotFound):
             log.warning("task %s: video content is gone at the upstream", task.id)
-            return None, False
+            return PreparedVideo()
         except errors.UpstreamError as exc:
             if task.delivery_attempts >= DOWNLOAD_ATTEMPTS or await self._out_of_time(task):
                 log.warning("task %s: giving up on downloading (%s)", task.id, exc.user_message)
-                return None, False
+                return PreparedVideo()
             raise errors.TransientDeliveryError(
                 f"download failed: {exc.user_message}", may_have_posted=False
             ) from exc
-        return download.path, False
+        assert download.path is not None, "a download into dest has a path"
+        return await self.fitter.fit(task, download.path, limit)
 
-    def _video_path(self, task_id: str) -> Path:
-        return self.settings.media_dir / f"{task_id}.mp4"
+    def _upload_limit(self, task: VideoTask) -> int:
+        """The limit recorded on the task, else the live guild's; unknown means wait.
 
-    def _forget_video(self, task_id: str) -> None:
-        """Remove the task's downloaded video: it was posted, or will never be."""
-        with contextlib.suppress(FileNotFoundError):
-            self._video_path(task_id).unlink()
+        An unknown limit is never read as "no file": the delivery is retried once the
+        guild's data may have arrived (``bot.discord_ui.app`` records it then).
+        """
+        limit = task.upload_limit or self.notifier.upload_limit(task)
+        if limit is None:
+            raise errors.TransientDeliveryError(
+                "the server's upload limit is not known yet", may_have_posted=False
+            )
+        return limit
 
     async def _out_of_time(self, task: VideoTask) -> str | None:
         """Why no further attempt may be made (the count or the deadline), else None.

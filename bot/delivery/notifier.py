@@ -22,6 +22,22 @@ class Delivery:
     attached: bool
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FitNote:
+    """How a finished video relates to the upload limit, for the text of its post.
+
+    ``source_bytes`` is the video as the service made it, larger than ``limit`` (None: too
+    large to download, so not known).
+    ``compressed``: the attached file is a re-encode of it that fits. Otherwise no file
+    is attached and ``reason`` says why it could not be made to fit.
+    """
+
+    source_bytes: int | None
+    limit: int
+    compressed: bool
+    reason: str | None = None
+
+
 class Notifier(Protocol):
     """Shows task progress and outcomes to the people who asked for them."""
 
@@ -30,7 +46,12 @@ class Notifier(Protocol):
         ...
 
     def upload_limit(self, task: VideoTask) -> int | None:
-        """Bytes that may be attached in the task's channel; None when it cannot be known."""
+        """Bytes the task's result post may attach, as the live guild says now.
+
+        None when it cannot be known (the guild's data has not arrived, or the bot is not
+        in it): the caller waits, it never reads None as "no file". Delivery prefers the
+        limit recorded on the task (``VideoTask.upload_limit``).
+        """
         ...
 
     async def find_delivery(self, task: VideoTask) -> int | None:
@@ -42,12 +63,18 @@ class Notifier(Protocol):
         ...
 
     async def deliver(
-        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+        self,
+        task: VideoTask,
+        video: Path | None,
+        *,
+        too_large: bool = False,
+        fit: FitNote | None = None,
     ) -> Delivery:
         """Post the task's outcome (the video, a link, or a failure notice).
 
         ``too_large`` says why a finished video comes without its file: it is larger
-        than the upload limit (otherwise the file could not be fetched).
+        than the upload limit (otherwise the file could not be fetched). ``fit`` says
+        that the file was compressed to fit, or why it could not be.
 
         ``attached`` in the answer says whether the file went out: Discord may refuse a
         file the guild's limit did not predict, and the post then carries a link.

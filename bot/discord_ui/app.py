@@ -7,6 +7,7 @@ with different parts at the network edge.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.discord_ui.context import BotContext
 from bot.discord_ui.notifier import DiscordNotifier
 from bot.discord_ui.replies import report_error
 from bot.discord_ui.sync import sync_if_changed
+from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import DYNAMIC_ITEMS, answer_remix_form
 from bot.polling.poller import Poller
 from bot.services.submission import VideoService
@@ -104,11 +106,16 @@ class SoraBot(commands.Bot):
             media_dir=config.storage.media_dir,
             policy=self.policy,
             clock=clock,
+            media=config.media,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._rounds_start: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        """Load the cogs and buttons, resume every task from the DB, start polling, sync commands."""
+        """Load the cogs and buttons, resume every task from the DB, sync commands.
+
+        Poll rounds (and so deliveries) start once the gateway is ready (``_start_rounds``).
+        """
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -116,8 +123,7 @@ class SoraBot(commands.Bot):
         recovered = await self.poller.recover()
         active = await self.store.active_count()
         log.info("resuming %d active tasks (%d interrupted submissions failed)", active, recovered)
-        self.poller.schedule(self.scheduler, every_seconds=self.config.poller.tick_seconds)
-        self.scheduler.start()
+        self._rounds_start = asyncio.create_task(self._start_rounds(), name="poller-start")
         if self.sync_commands and self.application_id is not None:
             await sync_if_changed(
                 self.tree,
@@ -126,11 +132,46 @@ class SoraBot(commands.Bot):
                 dev_guild_id=self.config.discord.dev_guild_id,
             )
 
+    async def _start_rounds(self) -> None:
+        """Start the poll rounds once the gateway is ready.
+
+        Before READY discord.py's cache holds no guild, and until each ``GUILD_CREATE`` only
+        unavailable placeholders; deliveries read each task's recorded upload limit, but
+        tasks without one need the guild itself.
+        """
+        await self.wait_until_ready()
+        self.poller.schedule(self.scheduler, every_seconds=self.config.poller.tick_seconds)
+        self.scheduler.start()
+        log.info("gateway ready; polling and delivering")
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A guild's data arrived (start-up, reconnect): refresh its tasks' upload limits."""
+        await self._record_upload_limit(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """The bot was added to a guild."""
+        await self._record_upload_limit(guild)
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        """A boost tier change moves the upload limit of the guild's owed posts."""
+        if before.filesize_limit != after.filesize_limit:
+            await self._record_upload_limit(after)
+
+    async def _record_upload_limit(self, guild: discord.Guild) -> None:
+        limit = guild_upload_limit(guild)
+        if limit is None or self.store.closed:
+            return
+        changed = await self.store.refresh_upload_limits(guild.id, limit)
+        if changed:
+            log.info("guild %s: upload limit %d recorded on %d tasks", guild.id, limit, changed)
+
     async def close(self) -> None:
         """Stop polling, let a round in flight finish its writes, then disconnect.
 
         The DB and the HTTP client are closed by their owner (``bot.cli.runner``).
         """
+        if self._rounds_start is not None and not self._rounds_start.done():
+            self._rounds_start.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.poller.drain()

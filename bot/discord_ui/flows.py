@@ -24,6 +24,7 @@ from bot.discord_ui.buttons import card_view
 from bot.discord_ui.context import context_of
 from bot.discord_ui.permissions import check_bot_permissions
 from bot.discord_ui.replies import report_error, retract_card
+from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.services.submission import Origin
 
 
@@ -31,7 +32,9 @@ def origin_of(interaction: discord.Interaction, card_message_id: int | None = No
     """The plain ids the core needs, and the member's display name as of this interaction.
 
     ``interaction.user`` is the member from the interaction payload (server nickname,
-    else global name, else username), so no member cache or intent is needed.
+    else global name, else username), so no member cache or intent is needed. The upload
+    limit is the cached guild's (the bot's own posts), not the interaction's
+    ``attachment_size_limit``, which includes the invoker's Nitro.
     """
     assert interaction.guild_id is not None and interaction.channel_id is not None
     return Origin(
@@ -40,6 +43,7 @@ def origin_of(interaction: discord.Interaction, card_message_id: int | None = No
         user_id=interaction.user.id,
         card_message_id=card_message_id,
         author_name=clean_author_name(interaction.user.display_name),
+        upload_limit=guild_upload_limit(interaction.client.get_guild(interaction.guild_id)),
     )
 
 

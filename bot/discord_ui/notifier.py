@@ -23,8 +23,9 @@ from bot.core.errors import (
 )
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.network import network_cause
-from bot.delivery.notifier import Delivery
+from bot.delivery.notifier import Delivery, FitNote
 from bot.discord_ui import render
+from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import result_view, video_view
 from bot.storage.async_store import AsyncTaskStore
 
@@ -84,9 +85,8 @@ class DiscordNotifier:
                 await message.edit(embed=render.card_embed(task), view=video_view(task))
 
     def upload_limit(self, task: VideoTask) -> int | None:
-        """The guild's attachment limit, or None when the bot is not in the guild."""
-        guild = self.client.get_guild(task.guild_id)
-        return guild.filesize_limit if guild is not None else None
+        """The guild's attachment limit now; None until its data arrived (see ``guild_upload_limit``)."""
+        return guild_upload_limit(self.client.get_guild(task.guild_id))
 
     async def find_delivery(self, task: VideoTask) -> int | None:
         """Look for an earlier post of this task's outcome after its card.
@@ -108,7 +108,12 @@ class DiscordNotifier:
         return None
 
     async def deliver(
-        self, task: VideoTask, video: Path | None, *, too_large: bool = False
+        self,
+        task: VideoTask,
+        video: Path | None,
+        *,
+        too_large: bool = False,
+        fit: FitNote | None = None,
     ) -> Delivery:
         """Post the result (or failure notice) as a reply to the right message.
 
@@ -125,7 +130,7 @@ class DiscordNotifier:
                 if parent is not None and parent_message
                 else None
             )
-            return await self._post_result(task, video, target, parent_link, too_large)
+            return await self._post_result(task, video, target, parent_link, too_large, fit)
         kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
         return Delivery(await self._post(task, target, kwargs), attached=False)
 
@@ -136,8 +141,9 @@ class DiscordNotifier:
         target: int | None,
         parent_link: str | None,
         too_large: bool,
+        fit: FitNote | None = None,
     ) -> Delivery:
-        limit = self.upload_limit(task)
+        limit = task.upload_limit or self.upload_limit(task)
         kwargs: dict[str, Any] = {
             "content": render.result_content(
                 task,
@@ -145,6 +151,7 @@ class DiscordNotifier:
                 link=task.result_url,
                 upload_limit=limit,
                 too_large=too_large,
+                fit=fit,
             ),
             "embed": render.result_embed(task, parent_link=parent_link),
             "view": result_view(task.id),

@@ -18,6 +18,7 @@ from datetime import datetime
 import discord
 
 from bot.core.models import TaskStatus, VideoTask
+from bot.delivery.notifier import FitNote
 from bot.discord_ui.markup import escape_markdown
 
 BRAND = "sora-bot"
@@ -107,17 +108,40 @@ def result_content(
     link: str | None,
     upload_limit: int | None,
     too_large: bool = False,
+    fit: FitNote | None = None,
 ) -> str:
-    """The text of a result post: pings the author, says where the video is."""
+    """The text of a result post: pings the author, says where the video is.
+
+    ``fit`` says the attached file was compressed to fit the limit (and from what size),
+    or why a video over the limit could not be.
+    """
     lines = [f"<@{task.user_id}> your video `{task.id}` is ready."]
-    if not attached:
-        why = "It is too large to attach here" if too_large else "It could not be attached here"
-        if link:
-            lines.append(f"{why}; watch it at {link}")
-        else:
-            limit = f" (limit {upload_limit / 1048576:.0f} MB)" if upload_limit else ""
-            lines.append(f"{why}{limit}, and the video service gives no public link.")
+    if attached:
+        if fit is not None and fit.compressed and fit.source_bytes is not None:
+            lines.append(
+                f"Compressed from {_mb(fit.source_bytes)} to fit this server's"
+                f" {_mb(fit.limit, 0)} upload limit."
+            )
+        return "\n".join(lines)
+    why = "It is too large to attach here" if too_large else "It could not be attached here"
+    limit = f" (limit {upload_limit / 1048576:.0f} MB)" if upload_limit else ""
+    if fit is not None and fit.reason:
+        size = f"{_mb(fit.source_bytes)}, " if fit.source_bytes is not None else ""
+        why = (
+            f"It is too large to attach here ({size}limit {_mb(fit.limit, 0)})"
+            f" and could not be compressed to fit: {fit.reason}"
+        )
+        limit = ""
+    if link:
+        lines.append(f"{why}; watch it at {link}")
+    else:
+        lines.append(f"{why}{limit}, and the video service gives no public link.")
     return "\n".join(lines)
+
+
+def _mb(size: int, decimals: int = 1) -> str:
+    """Bytes as Discord counts upload limits: MiB, written "MB"."""
+    return f"{size / 1048576:.{decimals}f} MB"
 
 
 def result_embed(task: VideoTask, *, parent_link: str | None = None) -> discord.Embed:

@@ -15,8 +15,9 @@ What it serves (``/v1`` prefix, bearer auth):
 
 Jobs go ``queued`` -> ``in_progress`` (progress rising) -> ``completed`` after
 ``job_seconds`` on the injected ``clock``. Prompt words steer single jobs:
-``[duration:5]``, ``[bytes:100000]`` and ``[fault:NAME]`` / ``[fault:NAME=ARG]`` with a
-``Fault`` value as NAME. ``inject()`` arms faults per request instead.
+``[duration:5]``, ``[bytes:100000]``, ``[real]`` (serve a real H.264/AAC clip, see
+``bot.emulators.mp4.real_clip``, instead of a synthetic MP4) and ``[fault:NAME]`` /
+``[fault:NAME=ARG]`` with a ``Fault`` value as NAME. ``inject()`` arms faults per request instead.
 
 Relay dialects (see shared/notes/upstream-api.md, section 2):
 
@@ -50,7 +51,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.emulators.mp4 import MIN_MP4_SIZE, iter_mp4
+from bot.emulators.mp4 import MIN_MP4_SIZE, iter_mp4, real_clip
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ class FakeJob:
     moderation: bool = False  # ends failed with moderation_blocked instead of completing
     stuck: bool = False  # stays queued forever
     drop_content: bool = False  # every content download is cut midway
+    real: bool = False  # serves ``real_clip()`` instead of a synthetic MP4
     state: Literal["running", "completed", "failed", "expired"] = "running"
     completed_at: int | None = None
     error: dict[str, str] | None = None
@@ -253,13 +255,14 @@ class _PromptWords:
 
     duration: float | None = None
     video_bytes: int | None = None
+    real: bool = False
     faults: list[_ArmedFault] = field(default_factory=list)
 
     _PATTERN = re.compile(r"\[(fault|duration|bytes):([^\]\s]+)\]")
 
     @classmethod
     def parse(cls, prompt: str, op: str) -> _PromptWords:
-        words = cls()
+        words = cls(real="[real]" in prompt)
         for key, value in cls._PATTERN.findall(prompt):
             try:
                 words._add(key, value, op)
@@ -784,6 +787,7 @@ class FakeUpstream:
             moderation=Fault.MODERATION in faults,
             stuck=Fault.STUCK in faults,
             drop_content=any(f.fault is Fault.DROP for f in words.faults),
+            real=words.real,
         )
         if Fault.EXPIRED in faults:
             job.expire()
@@ -1029,7 +1033,9 @@ class FakeUpstream:
             target = f"{self.redirect_content_to}/files/{quote(job.id, safe='')}.mp4"
             raise web.HTTPFound(f"{target}?bytes={job.video_bytes}")
         drop = fault is Fault.DROP or job.drop_content
-        return await self._send_asset(request, job.id, job.video_bytes, variant, drop=drop)
+        return await self._send_asset(
+            request, job.id, job.video_bytes, variant, drop=drop, real=job.real
+        )
 
     def _content_unavailable(self, job: FakeJob) -> web.Response | None:
         """The error answer for content that cannot be served yet (or any more)."""
@@ -1054,7 +1060,7 @@ class FakeUpstream:
             if job.status(self.clock())[0] != "completed":
                 return web.Response(status=404, text="not found")
             return await self._send_asset(
-                request, job.id, job.video_bytes, "video", drop=job.drop_content
+                request, job.id, job.video_bytes, "video", drop=job.drop_content, real=job.real
             )
         try:
             size = max(MIN_MP4_SIZE, int(request.query["bytes"]))
@@ -1066,11 +1072,25 @@ class FakeUpstream:
         return openai_error(404, f"Invalid URL ({request.method} {request.path})")
 
     async def _send_asset(
-        self, request: web.Request, video_id: str, size: int, variant: str, *, drop: bool
+        self,
+        request: web.Request,
+        video_id: str,
+        size: int,
+        variant: str,
+        *,
+        drop: bool,
+        real: bool = False,
     ) -> web.StreamResponse:
-        """Stream an MP4 of ``size`` bytes (or the thumbnail); cut midway when ``drop``."""
-        if variant == "video":
-            chunks: Iterator[bytes] = iter_mp4(size)
+        """Stream an MP4 of ``size`` bytes (or the thumbnail); cut midway when ``drop``.
+
+        ``real`` serves the cached real clip instead (made off the event loop).
+        """
+        if variant == "video" and real:
+            data = await asyncio.to_thread(lambda: real_clip().read_bytes())
+            chunks: Iterator[bytes] = (data[i : i + 65536] for i in range(0, len(data), 65536))
+            total, content_type, ext = len(data), "video/mp4", "mp4"
+        elif variant == "video":
+            chunks = iter_mp4(size)
             total, content_type, ext = size, "video/mp4", "mp4"
         else:
             chunks = iter([THUMBNAIL_WEBP])

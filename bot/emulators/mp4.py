@@ -7,12 +7,21 @@ MP4 parser (and Discord's attachment sniffing) sees a well-formed file.
 
 ``iter_mp4`` yields the same bytes in chunks, so an emulator can serve a file of
 hundreds of megabytes without building it in memory.
+
+``real_clip`` is the other kind: a real H.264/AAC clip (moving test pattern, a tone),
+made once by the ffmpeg binary the bot itself uses (``imageio-ffmpeg``) and cached in
+the temp folder, for tests that re-encode, decode or measure a video.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 _TIMESCALE = 1000
 _U32_MAX = 0xFFFFFFFF
@@ -115,3 +124,58 @@ def is_mp4(data: bytes) -> bool:
     except ValueError:
         return False
     return bool(kinds) and kinds[0] == "ftyp" and "moov" in kinds
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClipSpec:
+    """A real clip: size, length and total bitrate (noise keeps it from compressing well)."""
+
+    width: int = 1280
+    height: int = 720
+    seconds: int = 12
+    video_kbps: int = 12800
+    audio_kbps: int = 128
+
+    @property
+    def name(self) -> str:
+        return (
+            f"clip-{self.width}x{self.height}-{self.seconds}s-{self.video_kbps}k"
+            f"-{self.audio_kbps}k.mp4"
+        )
+
+
+#: 1280x720, 12 s, about 18.6 MiB (19.5 MB): over a 10 MiB limit, under 50 MiB.
+DEFAULT_CLIP = ClipSpec()
+
+
+def real_clip(spec: ClipSpec = DEFAULT_CLIP, *, folder: Path | None = None) -> Path:
+    """A real H.264/AAC MP4 of ``spec``, made once and cached (``folder``: the temp dir).
+
+    Built into a unique temporary name and renamed into place, so concurrent test
+    processes never see half a file. Blocking (about 2 s the first time).
+    """
+    import imageio_ffmpeg
+
+    folder = folder or Path(tempfile.gettempdir()) / "sora-bot-emulator-clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / spec.name
+    if path.exists():
+        return path
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".mp4")
+    os.close(fd)
+    size = f"{spec.width}x{spec.height}"
+    kbps = f"{spec.video_kbps}k"
+    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    args += ["-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30"]
+    args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    args += ["-t", str(spec.seconds), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264"]
+    args += ["-preset", "ultrafast", "-b:v", kbps, "-maxrate", kbps, "-bufsize", "4M"]
+    args += ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", f"{spec.audio_kbps}k"]
+    args += ["-movflags", "+faststart", tmp]
+    try:
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config import PollerConfig
+from bot.config import MediaConfig, PollerConfig
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import FailureCode
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
+from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
 from bot.storage.async_store import AsyncTaskStore
@@ -80,6 +81,7 @@ class Poller:
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
         on_tick: Callable[[TickSummary], None] | None = None,
+        media: MediaConfig | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -95,6 +97,7 @@ class Poller:
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        media = media or MediaConfig()
         self.cards = CardEdits(
             store=store,
             notifier=notifier,
@@ -114,9 +117,11 @@ class Poller:
                 deadline=settings.delivery_deadline,
                 media_dir=media_dir,
                 lease_seconds=LEASE_SECONDS,
+                max_download_bytes=media.max_download_bytes,
             ),
             policy=self.policy,
             clock=clock,
+            fitter=VideoFitter(media_dir=media_dir, transcoder=make_transcoder(media)),
         )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
@@ -207,12 +212,19 @@ class Poller:
                 log.info("scheduler stopped during a round; it finishes its writes first")
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Start no new round, and wait (up to ``timeout``) for those in flight to finish."""
+        """Start no new round, and wait (up to ``timeout``) for those in flight to finish.
+
+        Deliveries that went on after their round (a long encode) share the same budget;
+        those still running then are stopped (``Deliverer.drain``).
+        """
         self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         pending = [task for task in self._in_flight if not task.done()]
         if pending:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.gather(*map(asyncio.shield, pending)), timeout)
+        await self.deliverer.drain(max(0.0, deadline - loop.time()))
 
     async def _poll_round(self, summary: TickSummary) -> None:
         await self.poll_due(summary)

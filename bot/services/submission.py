@@ -41,7 +41,9 @@ class Origin:
     """Where a request came from in Discord (plain ids, so the core stays Discord-free).
 
     ``author_name`` is the member's display name as Discord sent it with the request;
-    the task keeps it, so what is shown later needs no member lookup.
+    the task keeps it, so what is shown later needs no member lookup. ``upload_limit``
+    is the largest file the bot may attach to its own posts in the guild, as the guild
+    said at submission (None: not known); the task keeps it for its result post.
     """
 
     guild_id: int
@@ -49,6 +51,7 @@ class Origin:
     user_id: int
     card_message_id: int | None = None
     author_name: str | None = None
+    upload_limit: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +167,7 @@ class VideoService:
             channel_id=origin.channel_id,
             user_id=origin.user_id,
             author_name=origin.author_name,
+            upload_limit=origin.upload_limit,
             prompt=text,
             model=model,
             seconds=seconds,
@@ -202,6 +206,7 @@ class VideoService:
             channel_id=origin.channel_id,
             user_id=origin.user_id,
             author_name=origin.author_name,
+            upload_limit=origin.upload_limit,
             prompt=text,
             parent=parent,
             kind=TaskKind.REMIX,

@@ -228,3 +228,15 @@ def m006_card_dead_reason_column(db: Database) -> None:
     Discord's invalid-request limit; the card is marked dead and left alone.
     """
     db.execute("ALTER TABLE tasks ADD COLUMN card_dead_reason TEXT")
+
+
+@MIGRATIONS()
+def m007_upload_limit_column(db: Database) -> None:
+    """``tasks.upload_limit``: the bytes the result post may attach in the task's guild.
+
+    Recorded at submission (the guild is cached then) and refreshed when the guild
+    becomes available after a restart, so a delivery is never judged by discord.py's
+    cache before the guild's data arrived. Rows from before stay NULL: their limit is
+    read from the guild once it is available.
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN upload_limit INTEGER")

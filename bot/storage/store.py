@@ -17,6 +17,7 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``history``            filtered history pages, counts, autocomplete, retry links
 ``reports``            status counts, totals, top chains, the audit trail
 ``settings``           meta values and guild limits
+``upload_limits``      each task's recorded attachment limit, refreshed per guild
 ``core`` / ``codec``   connection plumbing and transactions / row encoding
 ``connection``         ``open_database`` (pragmas, migrations) and ``open_reader``
 =====================  ===================================================================
@@ -59,6 +60,7 @@ from bot.storage.history import History
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
 from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
+from bot.storage.upload_limits import UploadLimits
 from bot.storage.usage import Admission, Quotas
 
 __all__ = [
@@ -80,7 +82,16 @@ __all__ = [
 
 
 class StoreOperations(
-    TaskLifecycle, Claims, Delivery, Cards, Quotas, Chains, History, Reports, Settings
+    TaskLifecycle,
+    Claims,
+    Delivery,
+    Cards,
+    Quotas,
+    Chains,
+    History,
+    Reports,
+    Settings,
+    UploadLimits,
 ):
     """Every store operation, declared once; ``TaskStore`` and ``AsyncTaskStore`` bind them."""
 

@@ -99,6 +99,7 @@ class TaskLifecycle(Operations):
         estimated_cost: float | None = None,
         admission: Admission | None = None,
         author_name: str | None = None,
+        upload_limit: int | None = None,
     ) -> VideoTask:
         """Insert a new task in SUBMITTING, with its lineage and metadata.
 
@@ -108,7 +109,8 @@ class TaskLifecycle(Operations):
         reserved keys. ``admission.check`` sees the member's and guild's usage inside
         the insert's transaction and refuses by raising (nothing is written then).
         ``author_name`` is the author's display name at submission, stored as
-        ``clean_author_name`` makes it.
+        ``clean_author_name`` makes it. ``upload_limit`` is the guild's attachment limit
+        as the Discord layer saw it at submission (None when it was not known).
         """
         kind, metadata = _lineage_metadata(guild_id, parent, kind, metadata_extra)
         core = self._core
@@ -135,6 +137,7 @@ class TaskLifecycle(Operations):
                 estimated_cost=estimated_cost,
                 metadata=metadata,
                 author_name=clean_author_name(author_name),
+                upload_limit=upload_limit,
             )
             core.db.execute(INSERT, insert_row(task))
             detail = {"kind": kind.value, "parent_id": task.parent_id}
