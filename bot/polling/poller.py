@@ -1,12 +1,19 @@
 """The poller: turns upstream progress into store updates and Discord posts.
 
-One APScheduler interval job calls ``Poller.tick``. A tick claims the tasks
-whose next poll is due (the store pushes their ``next_poll_at`` forward as a
-lease, so nothing is polled twice), asks the upstream about each with bounded
-concurrency, writes what changed, and then hands over to the deliverer
-(``bot.delivery.deliverer``), which posts every terminal task whose outcome is
-still owed, exactly once. The scheduler itself holds nothing a restart would
-lose: all state lives in the task table, so a new process simply resumes.
+Two APScheduler interval jobs, kept apart so that a channel Discord slows down never
+delays polling for anyone:
+
+* ``poll_tick`` claims the tasks whose next poll is due (the store pushes their
+  ``next_poll_at`` forward as a lease, so nothing is polled twice), asks the upstream
+  about each with bounded concurrency and writes what changed. A status card that
+  should show the change is only *marked* as owed an edit (``bot.delivery.outbox``).
+* ``delivery_tick`` hands over to the deliverer (``bot.delivery.deliverer``), which
+  posts every terminal task whose outcome is still owed, exactly once, and then edits
+  the owed cards per channel within Discord's budget: results before progress.
+
+``tick`` runs both, one after the other (tests, benchmarks). The scheduler holds
+nothing a restart would lose: all state lives in the task table, so a new process
+simply resumes.
 """
 
 from __future__ import annotations
