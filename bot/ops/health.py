@@ -238,6 +238,7 @@ class Observability:
     async def attach(self, bot: Any) -> None:
         """Count the bot's poll rounds and, if enabled, start serving ``/healthz``."""
         bot.poller.on_tick = self.metrics.on_tick
+        self.metrics.outbox = bot.poller.cards
         health = self.config.health
         if not health.enabled:
             return

@@ -18,7 +18,9 @@ What is measured and where it comes from:
 * ``sora_bot_gateway_connected`` and ``sora_bot_scheduler_running``: 0/1, at scrape time;
 * ``sora_bot_discord_rate_limited{scope}`` and ``sora_bot_discord_invalid_requests_10m``:
   Discord's 429s by scope and the invalid requests that count toward its IP ban, from
-  aiohttp trace hooks on discord.py's session (``bot.ops.discord_requests``).
+  aiohttp trace hooks on discord.py's session (``bot.ops.discord_requests``);
+* ``sora_bot_outbox_card_edits`` and ``sora_bot_outbox_oldest_seconds``: the status-card
+  edits waiting for their channel's budget (``bot.delivery.outbox``), at scrape time.
 
 A private ``CollectorRegistry`` keeps several bots in one process (tests) apart and
 leaves out the default process collectors.
@@ -35,6 +37,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.core.models import DeliveryState, TaskStatus
+from bot.delivery.outbox import CardEdits
 from bot.ops.discord_requests import INVALID_LIMIT, DiscordRequestStats
 from bot.polling.poller import TickSummary
 
@@ -118,7 +121,23 @@ class BotMetrics:
         )
         for kind in ("retry", "undeliverable"):
             self.delivery_failures.labels(kind=kind)
+        self._add_discord_gauges()
+
+    def _add_discord_gauges(self) -> None:
+        """What Discord answers (429s, invalid requests) and the card edits waiting."""
+        r = self.registry
         self.discord = DiscordRequestStats()
+        self.outbox: CardEdits | None = None
+        self.outbox_depth = Gauge(
+            "sora_bot_outbox_card_edits",
+            "Status cards owed an edit, waiting for their channel's budget.",
+            registry=r,
+        )
+        self.outbox_age = Gauge(
+            "sora_bot_outbox_oldest_seconds",
+            "Seconds the longest-waiting owed card edit has waited.",
+            registry=r,
+        )
         self.discord_rate_limited = Gauge(
             "sora_bot_discord_rate_limited",
             "Discord answers 429 since start, by X-RateLimit-Scope (cloudflare: no scope).",
@@ -176,6 +195,9 @@ class BotMetrics:
         for scope in ("user", "global", "shared", "cloudflare"):
             self.discord_rate_limited.labels(scope=scope).set(self.discord.rate_limited[scope])
         self.discord_invalid.set(self.discord.invalid_last_10_minutes())
+        if self.outbox is not None:
+            self.outbox_depth.set(self.outbox.depth)
+            self.outbox_age.set(self.outbox.oldest_age())
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
