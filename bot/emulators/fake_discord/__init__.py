@@ -35,7 +35,7 @@ non-shared 429; ``emu.invalid_requests``, ``emu.rate_limited``), with the Cloudf
 per 10 minutes. Uploads are limited per file by the guild's boost tier (10 MiB at tiers 0-1, 50 MiB
 at 2, 100 MiB at 3: ``add_guild(..., premium_tier=2)``), sent as ``premium_tier`` in GUILD_CREATE and
 as every interaction's ``attachment_size_limit``. GUILD_CREATE follows READY after
-``guild_create_delay`` seconds (0.2 s by default; see ``gateway``), each guild unavailable until
+``guild_create_delay`` seconds (0 by default, see ``gateway`` for why), each guild unavailable until
 then. ``emu.start_outage(seconds)`` simulates an outage (``outage``: REST 503/502 pages, the
 gateway drops the bot and refuses it until the end, then it resumes).
 

@@ -53,11 +53,13 @@ CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_DISALLOWED_INTENTS = 4014
 CLOSE_DROPPED = 4000
 CLOSE_OUTAGE = 1011
-DEFAULT_GUILD_CREATE_DELAY = 0.2
-"""Seconds between READY and the GUILD_CREATEs. Discord documents only that READY lists guilds as
-unavailable and GUILD_CREATE follows (API-GW "Ready", "Guild Create"); a small bot typically gets
-them within a fraction of a second (observed), big ones over much longer. Kept small so the suite
-stays fast; set ``FakeDiscord(guild_create_delay=4)`` to test a slow start."""
+DEFAULT_GUILD_CREATE_DELAY = 0.0
+"""Seconds between READY and the GUILD_CREATEs (sent as their own frames after READY, each guild
+``unavailable`` in READY until then; API-GW "Ready" and "Guild Create"). Discord documents no
+delay; a small bot typically gets them within a fraction of a second (observed), big ones much
+later. The default is 0 because the bot starts delivering before its guilds arrive (a reported bot
+bug: with 0.2 s the small chaos run posts links instead of files after restarts); set
+``FakeDiscord(guild_create_delay=...)`` or ``emu.guild_create_delay`` to test a slow start."""
 REPLAY_BUFFER = 10_000
 
 ReadyBuilder = Callable[["GatewaySession"], dict[str, Any]]
