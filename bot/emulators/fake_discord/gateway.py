@@ -58,7 +58,9 @@ DEFAULT_GUILD_CREATE_DELAY = 0.0
 ``unavailable`` in READY until then; API-GW "Ready" and "Guild Create"). Discord documents no
 delay; a small bot typically gets them within a fraction of a second (observed), big ones much
 later. The default is 0 because the bot starts delivering before its guilds arrive (a reported bot
-bug: with 0.2 s the small chaos run posts links instead of files after restarts); set
+bug: its poller starts before the gateway connects, so after a restart a delivery can find no
+guild and post a link instead of the file; the small chaos run shows it often at 0.2 s and now and
+then at 0, since real rate limits leave more deliveries pending at each restart); set
 ``FakeDiscord(guild_create_delay=...)`` or ``emu.guild_create_delay`` to test a slow start."""
 REPLAY_BUFFER = 10_000
 
