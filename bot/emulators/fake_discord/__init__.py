@@ -32,7 +32,21 @@ a voice channel's text chat unreadable without CONNECT
 "thinking" message, bot-token auth, gateway intents (member lists, message content) and the
 OpenAPI contract of every request.
 
-Not enforced: real rate limits (only injected 429s; responses advertise a 50/s bucket), DMs,
+Rate limits are enforced as Discord does (each rule with its source in ``ratelimits``): per-route
+buckets keyed by channel or interaction token (message create and edit 5 per 5 s per channel,
+deletes 5 per 1 s, interaction followups and edits 5 per 2 s per token), the global 50 requests/s
+per bot token with interaction endpoints exempt, real 429 bodies with ``Retry-After``,
+``X-RateLimit-*`` (also on successes) and ``Via`` headers, and the invalid-request count (401, 403,
+non-shared 429; ``emu.invalid_requests``, ``emu.rate_limited``), with the Cloudflare ban at 10,000
+per 10 minutes. Uploads are limited per file by the guild's boost tier (10 MiB at tiers 0-1, 50 MiB
+at 2, 100 MiB at 3: ``add_guild(..., premium_tier=2)``), sent as ``premium_tier`` in GUILD_CREATE and
+as every interaction's ``attachment_size_limit``. GUILD_CREATE follows READY after
+``guild_create_delay`` seconds (0.2 by default), each guild unavailable until
+then. ``emu.start_outage(seconds)`` simulates an outage (``outage``: REST 503/502 pages, the
+gateway drops the bot and refuses it until the end, then it resumes).
+
+Not enforced: sub-limits Discord does not announce (channel renames 2 per 10 min, old-message edits
+30046, 30 followups per minute per guild), DMs,
 reactions, pins, non-interaction webhooks, thread creation, polls, stickers, voice, member-level
 channel overwrites, the daily command-creation quota, gateway send limits and heartbeat timeouts.
 """
@@ -45,6 +59,7 @@ from .errors import DiscordError
 from .interactions import CallbackType, FakeInteraction, InteractionFailed, InteractionType
 from .models import (
     DEFAULT_UPLOAD_LIMIT,
+    UPLOAD_LIMIT_BY_TIER,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -55,6 +70,7 @@ from .models import (
     StoredAttachment,
 )
 from .permissions import DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS, Permission
+from .ratelimits import RateLimitRules, RouteLimit
 
 __all__ = [
     "DEFAULT_BOT_PERMISSIONS",
@@ -77,6 +93,9 @@ __all__ = [
     "ManualClock",
     "MessageFlag",
     "Permission",
+    "RateLimitRules",
     "RestCall",
+    "RouteLimit",
     "StoredAttachment",
+    "UPLOAD_LIMIT_BY_TIER",
 ]

@@ -18,6 +18,8 @@ from .contract import ContractSpec
 from .gateway import GatewayHub
 from .interactions import FakeInteraction
 from .messages import MessageService
+from .outage import Outage
+from .ratelimits import RateLimiter
 from .state import EmulatorState
 
 DEFAULT_RETRY_AFTER = 0.05
@@ -85,7 +87,7 @@ class Injection:
                 "X-RateLimit-Reset": f"{time.time() + float(retry):.3f}",
                 "X-RateLimit-Reset-After": retry,
                 "X-RateLimit-Bucket": "fake-injected",
-                "X-RateLimit-Scope": "shared"
+                "X-RateLimit-Scope": "global"
                 if isinstance(body, dict) and body.get("global")
                 else "user",
             }
@@ -107,7 +109,9 @@ class EmulatorCore:
     contract: ContractSpec | None
     bot_token: str
     response_deadline: float
+    limiter: RateLimiter
     strict_contract: bool = True
+    outage: Outage | None = None
     interactions: dict[str, FakeInteraction] = field(default_factory=dict)
     modals: dict[str, FakeInteraction] = field(default_factory=dict)
     rest_log: list[RestCall] = field(default_factory=list)

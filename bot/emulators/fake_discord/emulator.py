@@ -23,7 +23,7 @@ from .commands import CommandRegistry, InvocationBuilder, check_available
 from .contract import load_contract
 from .core import EmulatorCore, Injection, RestCall
 from .events import EventPublisher
-from .gateway import Intent
+from .gateway import DEFAULT_GUILD_CREATE_DELAY, Intent
 from .interactions import (
     FakeInteraction,
     InteractionType,
@@ -35,7 +35,6 @@ from .interactions import (
 )
 from .messages import Draft, MessageService, Upload
 from .models import (
-    DEFAULT_UPLOAD_LIMIT,
     ChannelType,
     FakeAttachment,
     FakeChannel,
@@ -43,8 +42,11 @@ from .models import (
     FakeMessage,
     FakeRole,
     FakeUser,
+    upload_limit_for,
 )
+from .outage import Outage
 from .permissions import DEFAULT_BOT_PERMISSIONS
+from .ratelimits import RateLimiter, RateLimitRules
 from .rest import RestFrontDoor, Router
 from .routes_channels import ChannelRoutes
 from .routes_core import CoreRoutes
@@ -68,7 +70,11 @@ class FakeDiscord:
         strict_contract: bool = True,
         privileged_intents: bool = True,
         contract_path: str | None = None,
+        rate_limits: RateLimitRules | None = None,
+        guild_create_delay: float = DEFAULT_GUILD_CREATE_DELAY,
     ) -> None:
+        """``rate_limits`` replaces Discord's observed limits (``RateLimitRules(enabled=False)``
+        turns them off); ``guild_create_delay`` is the seconds between READY and GUILD_CREATE."""
         self.clock: Clock = clock or time.time
         self.bot_token = bot_token
         self._state = EmulatorState(self.clock, lambda: self.rest_base)
@@ -80,6 +86,7 @@ class FakeDiscord:
             privileged_intents=privileged_intents,
         )
         self._gateway = self._events.hub
+        self._gateway.guild_create_delay = guild_create_delay
         self._core = EmulatorCore(
             state=self._state,
             changes=self._changes,
@@ -89,11 +96,15 @@ class FakeDiscord:
             contract=load_contract(contract_path),
             bot_token=bot_token,
             response_deadline=response_deadline,
+            limiter=RateLimiter(
+                self.clock, self._state.application_id, rate_limits or RateLimitRules()
+            ),
             strict_contract=strict_contract,
         )
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._timers: set[asyncio.Task[None]] = set()
+        self._outage_end: asyncio.TimerHandle | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -122,6 +133,8 @@ class FakeDiscord:
         """Close the bot's connections and the server."""
         for timer in self._timers:
             timer.cancel()
+        if self._outage_end is not None:
+            self._outage_end.cancel()
         await self._gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -169,15 +182,27 @@ class FakeDiscord:
 
     # --- building the world -----------------------------------------------------------------
 
-    def add_guild(self, name: str, upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> FakeGuild:
-        """A guild the bot is in; announced with GUILD_CREATE if the bot is already connected."""
-        guild = self._state.add_guild(name, upload_limit)
+    def add_guild(
+        self, name: str, upload_limit: int | None = None, *, premium_tier: int = 0
+    ) -> FakeGuild:
+        """A guild the bot is in; announced with GUILD_CREATE if the bot is already connected.
+
+        ``premium_tier`` (boost level 0-3) sets the upload limit Discord applies
+        (``UPLOAD_LIMIT_BY_TIER``); ``upload_limit`` overrides it with any byte count."""
+        guild = self._state.add_guild(name, upload_limit_for(premium_tier, upload_limit))
+        guild.boost_tier = premium_tier
         self._dispatch("GUILD_CREATE", self._events.guild_create(guild), Intent.GUILDS)
         return guild
 
     def set_upload_limit(self, guild: FakeGuild, upload_limit: int) -> None:
         """Change a guild's per-attachment size limit (bytes)."""
         guild.upload_limit = upload_limit
+        self._dispatch("GUILD_UPDATE", self._state.guild_payload(guild), Intent.GUILDS)
+
+    def set_premium_tier(self, guild: FakeGuild, premium_tier: int) -> None:
+        """Boost (or un-boost) a guild: its tier and tier upload limit change; GUILD_UPDATE."""
+        guild.upload_limit = upload_limit_for(premium_tier, None)
+        guild.boost_tier = premium_tier
         self._dispatch("GUILD_UPDATE", self._state.guild_payload(guild), Intent.GUILDS)
 
     def add_channel(
@@ -412,6 +437,43 @@ class FakeDiscord:
         self._core.injections.append(injection)
         return injection
 
+    def start_outage(self, seconds: float | None = None, *, status: int = 503) -> None:
+        """Discord goes down: REST answers ``status`` (503 plain text or 502 Cloudflare HTML, see
+        ``outage``), the gateway drops the bot and refuses reconnects. Ends after ``seconds`` of
+        real time, or at ``end_outage()``."""
+        self._core.outage = Outage(status)
+        self._gateway.refusing = True
+        cut = asyncio.create_task(self._gateway.cut(), name="fake-discord-outage")
+        self._timers.add(cut)
+        cut.add_done_callback(self._timers.discard)
+        if seconds is not None:
+            self._outage_end = asyncio.get_running_loop().call_later(seconds, self.end_outage)
+
+    def end_outage(self) -> None:
+        """Discord is back: REST answers again and the gateway accepts (and resumes) the bot."""
+        if self._outage_end is not None:
+            self._outage_end.cancel()
+
+            self._outage_end = None
+        self._core.outage = None
+        self._gateway.refusing = False
+
+    @property
+    def guild_create_delay(self) -> float:
+        """Seconds between READY and the GUILD_CREATEs of the next IDENTIFY."""
+        return self._gateway.guild_create_delay
+
+    @guild_create_delay.setter
+    def guild_create_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the delay cannot be negative")
+        self._gateway.guild_create_delay = seconds
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether an outage is going on."""
+        return self._core.outage is not None
+
     async def drop_gateway(self, resume: bool = True, timeout: float = 15.0) -> None:
         """Cut the bot's websocket; wait for RESUME (or, with ``resume=False``, a new IDENTIFY,
         which discord.py delays by 5 s)."""
@@ -493,6 +555,21 @@ class FakeDiscord:
     def rest_log(self) -> list[RestCall]:
         """Every REST request: method, path (after /api/v10), status, at, query, body."""
         return self._core.rest_log
+
+    @property
+    def invalid_requests(self) -> int:
+        """401, 403 and non-shared 429 answers in the last 10 minutes (Discord bans at 10,000)."""
+        return self._core.limiter.invalid_requests
+
+    @property
+    def rate_limited(self) -> dict[str, int]:
+        """How many 429s the emulator answered, by ``X-RateLimit-Scope`` (user/global/shared)."""
+        return dict(self._core.limiter.rate_limited)
+
+    @property
+    def rate_limits(self) -> RateLimitRules:
+        """The rate limits in force."""
+        return self._core.limiter.rules
 
     @property
     def command_writes(self) -> int:

@@ -32,7 +32,8 @@ class EventPublisher:
         self._gateway_url = gateway_url
         self.hub = GatewayHub(
             bot_token=bot_token,
-            ready_builder=self.ready_frames,
+            ready_builder=self.ready_payload,
+            guilds_builder=self.guild_creates,
             members_builder=self.member_chunk,
             privileged_intents=privileged_intents,
         )
@@ -46,8 +47,8 @@ class EventPublisher:
         members = self.hub.wants(Intent.GUILD_MEMBERS)
         return self._state.guild_create_payload(guild, all_members=members)
 
-    def ready_frames(self, session: GatewaySession) -> list[tuple[str, dict[str, Any]]]:
-        """READY (guilds unavailable) followed by one GUILD_CREATE per guild the bot is in."""
+    def ready_payload(self, session: GatewaySession) -> dict[str, Any]:
+        """READY, every guild the bot is in listed as unavailable until its GUILD_CREATE."""
         state = self._state
         guilds = [g for g in state.guilds.values() if g.bot_present]
         ready = {
@@ -70,11 +71,13 @@ class EventPublisher:
         }
         if session.shard is not None:
             ready["shard"] = session.shard  # AutoShardedClient reads it
+        return ready
+
+    def guild_creates(self, session: GatewaySession) -> list[dict[str, Any]]:
+        """One GUILD_CREATE per guild the bot is in, for the session's intents."""
         members = bool(session.intents & Intent.GUILD_MEMBERS)
-        creates = [
-            ("GUILD_CREATE", state.guild_create_payload(g, all_members=members)) for g in guilds
-        ]
-        return [("READY", ready), *creates]
+        guilds = [g for g in self._state.guilds.values() if g.bot_present]
+        return [self._state.guild_create_payload(g, all_members=members) for g in guilds]
 
     def member_chunk(self, guild_id: int) -> list[dict[str, Any]]:
         """All members of a guild, for REQUEST_GUILD_MEMBERS."""

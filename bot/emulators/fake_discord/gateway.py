@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +52,17 @@ class Intent:
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_DISALLOWED_INTENTS = 4014
 CLOSE_DROPPED = 4000
+CLOSE_OUTAGE = 1011
+DEFAULT_GUILD_CREATE_DELAY = 0.2
+"""Seconds between READY and the GUILD_CREATEs (sent as their own frames after READY, each guild
+``unavailable`` in READY until then; API-GW "Ready" and "Guild Create"). Discord documents no
+delay; a small bot typically gets them within a fraction of a second (observed), big ones much
+later; set ``FakeDiscord(guild_create_delay=...)`` or ``emu.guild_create_delay`` to test a slow
+start. (The bot waits for READY and for each guild before delivering to it.)"""
 REPLAY_BUFFER = 10_000
 
-ReadyBuilder = Callable[["GatewaySession"], list[tuple[str, dict[str, Any]]]]
+ReadyBuilder = Callable[["GatewaySession"], dict[str, Any]]
+GuildsBuilder = Callable[["GatewaySession"], list[dict[str, Any]]]
 MembersBuilder = Callable[[int], list[dict[str, Any]]]
 
 
@@ -109,12 +117,18 @@ class GatewayHub:
         *,
         bot_token: str,
         ready_builder: ReadyBuilder,
+        guilds_builder: GuildsBuilder,
         members_builder: MembersBuilder,
         privileged_intents: bool = True,
         heartbeat_interval_ms: int = 41_250,
     ) -> None:
         self._token = bot_token
         self._ready_builder = ready_builder
+        self._guilds_builder = guilds_builder
+        self.guild_create_delay = DEFAULT_GUILD_CREATE_DELAY
+        self.refusing = False
+        """During an outage: connections are refused with 503."""
+        self._tasks: set[asyncio.Task[None]] = set()
         self._members_builder = members_builder
         self._privileged_intents = privileged_intents
         self._heartbeat_ms = heartbeat_interval_ms
@@ -136,8 +150,10 @@ class GatewayHub:
 
     # --- aiohttp handler -------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """The websocket endpoint the bot connects to."""
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The websocket endpoint the bot connects to (503 during an outage)."""
+        if self.refusing:
+            return web.Response(status=503, text="Service Unavailable")
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         conn = _Connection(ws)
@@ -194,11 +210,33 @@ class GatewayHub:
         )
         self.session = session
         self.ready.clear()
-        for event, payload in self._ready_builder(session):
-            self._ready_seq = session.push(event, payload)
+        self._ready_seq = None
+        ready_seq = session.push("READY", self._ready_builder(session))
+        if self.guild_create_delay > 0:
+            self._spawn(self._guilds_later(session, ready_seq), "fake-discord-guild-create")
+        else:
+            self._push_guilds(session, ready_seq)
         self.identify_count += 1
         log.info("fake gateway: IDENTIFY -> session %s", session.session_id)
         return session
+
+    async def _guilds_later(self, session: GatewaySession, ready_seq: int) -> None:
+        await asyncio.sleep(self.guild_create_delay)
+        if session is self.session and not session.invalidated:
+            self._push_guilds(session, ready_seq)
+
+    def _push_guilds(self, session: GatewaySession, ready_seq: int) -> None:
+        """Send every GUILD_CREATE (built now, so changes made meanwhile are in them)."""
+        last = ready_seq
+        for payload in self._guilds_builder(session):
+            last = session.push("GUILD_CREATE", payload)
+        self._ready_seq = last
+        session.wake.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _resume(self, conn: _Connection, data: dict[str, Any]) -> GatewaySession | None:
         session, seq = self.session, int(data.get("seq") or 0)
@@ -298,8 +336,15 @@ class GatewayHub:
             while not condition():
                 await self.progress.wait()
 
+    async def cut(self) -> None:
+        """Drop every connection abnormally, as an outage does; the session stays resumable."""
+        for conn in list(self._connections):
+            await conn.ws.close(code=CLOSE_OUTAGE, message=b"fake-discord: outage")
+
     async def close(self) -> None:
         """Close every connection (the bot will see a normal close)."""
+        for task in self._tasks:
+            task.cancel()
         for conn in list(self._connections):
             await conn.ws.close(code=1001, message=b"fake-discord shutting down")
         self._connections.clear()

@@ -16,6 +16,20 @@ from .permissions import DEFAULT_BOT_PERMISSIONS
 MiB = 1024 * 1024
 DEFAULT_UPLOAD_LIMIT = 10 * MiB
 """Discord's per-file limit for bots, webhooks and interaction responses since 2025-01-16."""
+UPLOAD_LIMIT_BY_TIER = {0: DEFAULT_UPLOAD_LIMIT, 1: DEFAULT_UPLOAD_LIMIT, 2: 50 * MiB, 3: 100 * MiB}
+"""Per-file upload limit by boost tier: 10 MiB at tiers 0-1, 50 MiB at 2, 100 MiB at 3 (discord.py
+2.7 ``Guild.filesize_limit`` / ``_PREMIUM_GUILD_LIMITS``; API-CL 2024-12-16 for the 10 MiB base)."""
+
+BOOSTS_FOR_TIER = {0: 0, 1: 2, 2: 7, 3: 14}
+"""Boosts a guild needs for each tier (Discord's Server Boosting FAQ), sent as
+``premium_subscription_count`` so the payload is consistent."""
+
+
+def upload_limit_for(premium_tier: int, override: int | None) -> int:
+    """The per-file limit of a guild at ``premium_tier``, unless ``override`` gives one."""
+    if premium_tier not in UPLOAD_LIMIT_BY_TIER:
+        raise ValueError(f"boost tiers are 0-3, not {premium_tier}")
+    return UPLOAD_LIMIT_BY_TIER[premium_tier] if override is None else override
 
 
 class ChannelType(IntEnum):
@@ -163,6 +177,8 @@ class FakeGuild:
     manager_role_id: int | None = None
     bot_present: bool = True
     locale: str = "en-US"
+    boost_tier: int | None = None
+    """The boost tier set by the driver; None derives it from ``upload_limit``."""
 
     @property
     def everyone_role(self) -> FakeRole:
@@ -171,7 +187,13 @@ class FakeGuild:
 
     @property
     def premium_tier(self) -> int:
-        """Boost tier implied by the upload limit, so discord.py's ``filesize_limit`` agrees."""
+        """The boost tier: as set, else implied by the upload limit (so discord.py's
+        ``filesize_limit`` agrees with an ``upload_limit`` given in bytes)."""
+        if (
+            self.boost_tier is not None
+            and self.upload_limit == UPLOAD_LIMIT_BY_TIER[self.boost_tier]
+        ):
+            return self.boost_tier
         if self.upload_limit >= 100 * MiB:
             return 3
         if self.upload_limit >= 50 * MiB:

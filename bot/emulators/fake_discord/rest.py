@@ -1,8 +1,9 @@
-"""The REST front door: body parsing, logging, contract checks, fault injection, routing, errors.
+"""The REST front door: body parsing, logging, contract checks, faults, rate limits, routing, errors.
 
-Every ``/api/v{9,10}/...`` request goes through ``RestFrontDoor.handle``: it is logged, checked
-against the OpenAPI contract (violations recorded and, in strict mode, rejected with 50035),
-answered by an injected fault if one matches, otherwise routed to a handler. Handlers raise
+Every ``/api/v{9,10}/...`` request goes through ``RestFrontDoor.handle``: it is logged, answered
+with the outage page during an outage, checked against the OpenAPI contract (violations recorded
+and, in strict mode, rejected with 50035), answered by an injected fault if one matches, counted
+against its rate-limit buckets (``ratelimits``; 429 when over), otherwise routed to a handler. Handlers raise
 ``DiscordError`` for error answers. JSON responses carry exactly ``Content-Type: application/json``
 because discord.py only parses bodies with that exact header.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,21 +24,11 @@ from .contract import NO_BODY
 from .core import EmulatorCore, RestCall
 from .errors import DiscordError
 from .messages import Upload
+from .ratelimits import CLOUDFLARE_BAN_PAGE, VIA, RateLimited
 
 log = logging.getLogger(__name__)
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def rate_limit_headers() -> dict[str, str]:
-    """Never-exhausted bucket headers. ``X-RateLimit-Reset`` is real wall-clock time because
-    discord.py (with ``assume_unsync_clock=False``) compares it with ``datetime.now()``."""
-    return {
-        "X-RateLimit-Limit": "50",
-        "X-RateLimit-Remaining": "49",
-        "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-        "X-RateLimit-Reset-After": "1.000",
-    }
 
 
 @dataclass
@@ -119,18 +109,28 @@ def json_response(
     return web.Response(
         status=status,
         body=json.dumps(payload).encode(),
-        headers={**JSON_HEADERS, **rate_limit_headers(), **(headers or {})},
+        headers={**JSON_HEADERS, **(headers or {})},
     )
 
 
 def no_content() -> web.Response:
     """204, as Discord answers deletes and ``wait=false`` webhook posts."""
-    return web.Response(status=204, headers=rate_limit_headers())
+    return web.Response(status=204)
 
 
 def error_response(error: DiscordError) -> web.Response:
     """A Discord error body with its status."""
     return json_response(error.body(), status=error.status, headers=error.headers)
+
+
+def rate_limited_response(limited: RateLimited) -> web.Response:
+    """A 429 as API-RL's examples show it."""
+    return json_response(limited.body(), status=429, headers=limited.all_headers())
+
+
+def cloudflare_ban() -> web.Response:
+    """The IP ban after too many invalid requests: HTML and no ``Via``, as Cloudflare sends it."""
+    return web.Response(status=429, text=CLOUDFLARE_BAN_PAGE, content_type="text/html")
 
 
 async def read_body(request: web.Request) -> tuple[Any, list[Upload]]:
@@ -178,7 +178,7 @@ class RestFrontDoor:
         self._router = router
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Log, validate, inject faults, route and turn DiscordErrors into responses."""
+        """Log, validate, inject faults, rate-limit, route and turn DiscordErrors into responses."""
         core = self._core
         path = "/" + request.match_info["tail"]
         call = RestCall(request.method, path, 0, core.state.clock(), dict(request.query))
@@ -188,30 +188,49 @@ class RestFrontDoor:
         except DiscordError as exc:
             call.error = exc.body()
             response = error_response(exc)
+        except RateLimited as exc:
+            call.error = exc.body()
+            response = rate_limited_response(exc)
         call.status = response.status
+        core.limiter.record_answer(response.status, response.headers.get("X-RateLimit-Scope"))
+        if response.content_type != "text/html":
+            response.headers.update(VIA)
         self._check_response(request.method, path, response)
         core.changes.notify()
         log.debug("fake discord REST %s %s -> %s", request.method, path, response.status)
         return response
 
     async def _answer(self, request: web.Request, path: str, call: RestCall) -> web.StreamResponse:
+        core = self._core
         body, uploads = await read_body(request)
         call.body = None if body is NO_BODY else body
+        if core.outage is not None:
+            return core.outage.response()
         self._check_contract(request.method, path, dict(request.query), body)
-        injection = self._core.take_injection(request.method, path)
+        injection = core.take_injection(request.method, path)
         if injection is not None and not injection.after_processing:
             status, payload, headers = injection.render()
             return web.Response(status=status, body=payload, headers=headers)
+        if core.limiter.banned:
+            return cloudflare_ban()
         route, params = self._match(request.method, path)
-        if route.bot_auth and request.headers.get("Authorization") != f"Bot {self._core.bot_token}":
+        authorization = request.headers.get("Authorization")
+        if route.bot_auth and authorization != f"Bot {core.bot_token}":
             raise errors.unauthorized()
+        identity = authorization or f"ip:{request.remote}"
+        bucket_headers = core.limiter.admit(request.method, path, identity)
         api = ApiRequest(
             request.method, path, params, dict(request.query), body, uploads, dict(request.headers)
         )
-        response = await route.handler(api)
+        try:
+            response = await route.handler(api)
+        except DiscordError as exc:
+            exc.headers = {**bucket_headers, **exc.headers}
+            raise
         if injection is not None:  # done, but the answer is lost on the way (an edge's 5xx)
             status, payload, headers = injection.render()
             return web.Response(status=status, body=payload, headers=headers)
+        response.headers.update(bucket_headers)
         return response
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from . import errors
 from .clock import Clock, SnowflakeFactory, iso_timestamp
 from .models import (
+    BOOSTS_FOR_TIER,
     DEFAULT_UPLOAD_LIMIT,
     ChannelType,
     FakeAttachment,
@@ -320,7 +321,7 @@ class EmulatorState:
             "mfa_level": 0,
             "nsfw_level": 0,
             "premium_tier": guild.premium_tier,
-            "premium_subscription_count": 0,
+            "premium_subscription_count": BOOSTS_FOR_TIER[guild.premium_tier],
             "premium_progress_bar_enabled": False,
             "preferred_locale": guild.locale,
             "system_channel_id": None,
