@@ -99,6 +99,8 @@ class Deliverer:
         self.detached = DetachedDeliveries()
         #: Videos prepared by an attempt that failed to post, reused by the next one.
         self._prepared: dict[str, PreparedVideo] = {}
+        #: One lock per channel: its posts go out one after another.
+        self._lanes: dict[int, asyncio.Lock] = {}
 
     async def deliver_due(self) -> DeliveryTally:
         """Deliver the outcome of every terminal task that still owes a post."""
@@ -109,7 +111,10 @@ class Deliverer:
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
         async def bounded(task: VideoTask) -> None:
-            async with semaphore:
+            # One post at a time per channel (its lane), several channels at once: posts
+            # into one channel share Discord's bucket, and concurrent ones only race it
+            # into 429s before discord.py has learnt the bucket.
+            async with self._lane(task.channel_id), semaphore:
                 try:
                     await self._deliver(task, tally)
                 except Exception:
@@ -126,6 +131,12 @@ class Deliverer:
             for job in running:
                 self.detached.add(jobs[job], job)
         return tally
+
+    def _lane(self, channel_id: int) -> asyncio.Lock:
+        lane = self._lanes.get(channel_id)
+        if lane is None:
+            lane = self._lanes[channel_id] = asyncio.Lock()
+        return lane
 
     async def drain(self, timeout: float) -> None:
         """Shutdown: let deliveries still running finish (up to ``timeout``), then stop them."""
