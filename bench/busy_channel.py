@@ -171,7 +171,7 @@ async def time_reencode(workdir: Path) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     quiet_logging()
-    print_header("busy_channel", {"videos": args.videos, "reencode": args.reencode})
+    print_header("bench.busy_channel", {"videos": args.videos, "reencode": args.reencode})
     with tempfile.TemporaryDirectory(prefix="bench-busy-") as folder:
         workdir = Path(folder)
         baseline = await run_baseline(args.videos, workdir)
