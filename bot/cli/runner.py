@@ -86,8 +86,9 @@ async def _run(config: Config) -> None:
     config.storage.database.parent.mkdir(parents=True, exist_ok=True)
     store = await AsyncTaskStore.open(config.storage.database)
     observability = Observability(config)
-    media_server = await start_media_server(config)  # None without [media] public_url
+    media_server = None
     try:
+        media_server = await start_media_server(config)  # None without [media] public_url
         async with httpx.AsyncClient(event_hooks=observability.httpx_event_hooks()) as http:
             bot = SoraBot(
                 config=config,
