@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from bot.cli.startup import EXIT_STOPPED
 from bot.config import Config, MediaConfig, Secret
 from bot.core.clock import utc_now
 from bot.emulators.fake_discord import DEFAULT_UPLOAD_LIMIT
 from bot.emulators.harness import BotHarness
 from tests.e2e_helpers import delivered, result_post, submit, video_id_of
+from tests.subprocess_bot import ProcessWorld, outcome_post, sora
 
 pytestmark = pytest.mark.asyncio
 
@@ -158,3 +161,50 @@ async def test_without_public_url_nothing_changes(tmp_path: Path):
         assert post.attachments == [] and "Original" not in post.content
         assert "image" not in post.embeds[0]
         assert list(h.config.storage.media_dir.iterdir()) == []  # discarded, as before
+
+
+class LinkingWorld(ProcessWorld):
+    """``python -m bot run`` with ``[media] public_url`` and the secret in its environment."""
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "SORA_BOT_MEDIA_SECRET": SECRET}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_the_bot_process_serves_its_links_and_never_logs_the_secret(tmp_path):
+    port = free_port()
+
+    def configure(config: Config) -> Config:
+        media = MediaConfig(
+            public_url=PUBLIC, secret=Secret(SECRET), port=port, transcode_concurrency=0
+        )
+        return dataclasses.replace(config, media=media)
+
+    async with LinkingWorld(
+        tmp_path / "world", job_seconds=0.5, configure=configure, log_level="DEBUG"
+    ) as w:
+        await w.start_bot()
+        video_id, _ = await sora(w, f"[bytes:{12 * MiB}] from the process")
+        post = await outcome_post(w, video_id)
+        match = LINK.search(post.content)
+        assert match, post.content
+        parts = urlsplit(match.group(2))
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(f"http://127.0.0.1:{port}{parts.path}?{parts.query}")
+            unsigned = await http.get(f"http://127.0.0.1:{port}{parts.path}")
+        assert answer.status_code == 200 and len(answer.content) == 12 * MiB
+        assert unsigned.status_code == 403
+        assert w.bot is not None
+        assert await w.bot.terminate() == EXIT_STOPPED  # SIGTERM stops the media server too
+        with pytest.raises(httpx.ConnectError):
+            async with httpx.AsyncClient() as http:
+                await http.get(f"http://127.0.0.1:{port}{parts.path}?{parts.query}")
+        log = w.bot.log_text()
+        assert f"media server on http://127.0.0.1:{port}/media/" in log
+        assert SECRET not in log and SECRET[:12] not in log
+        assert w.discord.contract_violations == []
