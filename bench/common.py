@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from bot.core.clock import Clock
 from bot.core.models import TaskStatus, VideoTask
-from bot.delivery.notifier import Delivery, FitNote
+from bot.delivery.notifier import Delivery, FitNote, OriginalLink
 from bot.emulators.fake_upstream import FakeJob, FakeUpstream
 from bot.storage.store import TaskStore
 
@@ -194,6 +194,8 @@ class BenchNotifier:
         *,
         too_large: bool = False,
         fit: FitNote | None = None,
+        original: OriginalLink | None = None,
+        thumbnail: Path | None = None,
     ) -> Delivery:
         self.delivered_at.setdefault(task.id, self.clock())
         return Delivery(message_id=next(self._ids), attached=video is not None)

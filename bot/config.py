@@ -49,6 +49,9 @@ ENV_API_KEY = "SORA_API_KEY"
 ENV_API_BASE = "SORA_API_BASE"
 ENV_DB = "SORA_BOT_DB"
 ENV_MEDIA = "SORA_BOT_MEDIA"
+ENV_MEDIA_SECRET = "SORA_BOT_MEDIA_SECRET"
+#: The least length of ``$SORA_BOT_MEDIA_SECRET`` (it signs the links to kept originals).
+MIN_MEDIA_SECRET = 16
 
 
 #: Said when no relay is configured: the one fact a newcomer most needs.
@@ -133,6 +136,8 @@ PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
 Size = Annotated[str, Strict(), _one_of(SPEC_SIZES)]
 Seconds = Annotated[int, Strict(), _one_of(SPEC_SECONDS)]
 HttpUrl = Annotated[str, Strict(), AfterValidator(_http_url)]
+#: A TCP port; 0 picks a free one (tests).
+Port = Annotated[int, Strict(), Field(ge=0, le=65535)]
 
 _SECTION = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
@@ -270,20 +275,51 @@ class HealthConfig:
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)
 class MediaConfig:
-    """Result videos: the largest download, and compressing videos over the upload limit.
+    """Result videos: the largest download, compressing videos over the upload limit, and
+    (optionally) keeping originals reachable at signed links.
 
     A video larger than the post's upload limit is re-encoded to fit (``bot.delivery.transcode``);
     ``transcode_concurrency`` encodes run at once (0: never compress, post a link instead).
+    With ``public_url`` set, the original stays in ``media_dir/originals`` for
+    ``retention_hours`` behind the media server on ``host:port`` (``bot.delivery.media_server``).
     """
 
     max_download_mb: PositiveNumber = 200.0
     transcode_concurrency: Count = 1
     transcode_timeout_seconds: PositiveNumber = 300.0
+    #: The public base (behind the operator's reverse proxy) where ``/media/...`` of the
+    #: bot's media server is reachable; "" keeps no originals and serves nothing.
+    public_url: HttpUrl = ""
+    #: How long kept originals (and their signed links) last.
+    retention_hours: PositiveNumber = 72.0
+    host: Text = "127.0.0.1"
+    port: Port = 8081
+    secret: Secret = field(default_factory=lambda: Secret(""))
+
+    @model_validator(mode="after")
+    def _links_are_signed(self) -> MediaConfig:
+        if self.public_url and len(self.secret.reveal()) < MIN_MEDIA_SECRET:
+            raise _rule(
+                "public_url",
+                f"is set, so {ENV_MEDIA_SECRET} must hold a secret of at least"
+                f" {MIN_MEDIA_SECRET} characters (it signs the links)",
+            )
+        return self
 
     @property
     def max_download_bytes(self) -> int:
         """``max_download_mb`` in bytes."""
         return int(self.max_download_mb * 1048576)
+
+    @property
+    def keeps_originals(self) -> bool:
+        """Whether originals are kept and served (``public_url`` is set)."""
+        return bool(self.public_url)
+
+    @property
+    def retention(self) -> timedelta:
+        """How long a kept original stays."""
+        return timedelta(hours=self.retention_hours)
 
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)
@@ -316,7 +352,7 @@ SECTIONS: dict[str, type] = {
     "health": HealthConfig,
     "media": MediaConfig,
 }
-SECRET_KEYS = {("discord", "token"), ("upstream", "api_key")}
+SECRET_KEYS = {("discord", "token"), ("upstream", "api_key"), ("media", "secret")}
 _TABLES = (*SECTIONS, "prices")
 _CONFIG = TypeAdapter(Config)
 
@@ -388,6 +424,7 @@ def _with_environment(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
     upstream["api_key"] = Secret(env.get(ENV_API_KEY, ""))
     if env.get(ENV_API_BASE):
         upstream["base_url"] = env[ENV_API_BASE]
+    data.setdefault("media", {})["secret"] = Secret(env.get(ENV_MEDIA_SECRET, ""))
     if env.get(ENV_DB):
         data.setdefault("storage", {})["database"] = env[ENV_DB]
     if env.get(ENV_MEDIA):

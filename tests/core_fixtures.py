@@ -21,7 +21,7 @@ from bot.core.clock import DEFAULT_START, ManualClock
 from bot.core.errors import DeliveryError
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
-from bot.delivery.notifier import Delivery, FitNote
+from bot.delivery.notifier import Delivery, FitNote, OriginalLink
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
 from bot.services.submission import Origin, VideoService
@@ -81,6 +81,8 @@ class RecordingNotifier:
         *,
         too_large: bool = False,
         fit: FitNote | None = None,
+        original: OriginalLink | None = None,
+        thumbnail: Path | None = None,
     ) -> Delivery:
         if self.failures:
             raise self.failures.pop(0)

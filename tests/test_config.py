@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.config import (
     DEFAULT_PRICES,
+    SECRET_KEYS,
     SECTIONS,
     Config,
     ConfigError,
@@ -32,7 +33,8 @@ def test_example_file_loads_and_names_every_field():
     config = load_config(EXAMPLE, env=ENV)
     raw = tomllib.loads(EXAMPLE.read_text())
     for section, cls in SECTIONS.items():
-        secret_free = {f.name for f in dataclasses.fields(cls)} - {"token", "api_key"}
+        secrets = {key for where, key in SECRET_KEYS if where == section}
+        secret_free = {f.name for f in dataclasses.fields(cls)} - secrets
         assert set(raw[section]) == secret_free, section
     assert config.prices == raw["prices"]
 

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(
         level=config.logging.level,
         json_lines=config.logging.json,
-        secrets=(config.discord.token.reveal(), config.upstream.api_key.reveal()),
+        secrets=(
+            config.discord.token.reveal(),
+            config.upstream.api_key.reveal(),
+            config.media.secret.reveal(),
+        ),
     )
     if args.command == "check":
         from bot.cli.check import run_check

@@ -1,7 +1,8 @@
 """Running the bot process: build the parts, start, and shut down cleanly on SIGTERM.
 
 Shutdown order: stop the scheduler (no new polls), close the Discord connection,
-close the HTTP client, then close the database. A task caught mid-poll or
+close the HTTP client, stop the media server (if ``[media] public_url`` runs one), then
+close the database. A task caught mid-poll or
 mid-delivery keeps its lease in the DB and is picked up by the next start.
 """
 
@@ -25,6 +26,7 @@ from bot.cli.startup import (
 )
 from bot.config import Config
 from bot.core.network import network_cause
+from bot.delivery.media_server import start_media_server
 from bot.discord_ui.app import DiscordRefused, SoraBot, start_gateway
 from bot.discord_ui.endpoint import use_discord_endpoint
 from bot.ops.health import Observability
@@ -84,7 +86,9 @@ async def _run(config: Config) -> None:
     config.storage.database.parent.mkdir(parents=True, exist_ok=True)
     store = await AsyncTaskStore.open(config.storage.database)
     observability = Observability(config)
+    media_server = None
     try:
+        media_server = await start_media_server(config)  # None without [media] public_url
         async with httpx.AsyncClient(event_hooks=observability.httpx_event_hooks()) as http:
             bot = SoraBot(
                 config=config,
@@ -97,6 +101,8 @@ async def _run(config: Config) -> None:
             async with bot:
                 await start_gateway(bot, config.discord.token.reveal())
     finally:
+        if media_server is not None:
+            await media_server.stop()
         await observability.close()
         await store.close()
         log.info("stopped; database closed")

@@ -19,6 +19,12 @@ mark the task undeliverable. The downloaded (and re-encoded) video stays in
 A video over its task's upload limit is compressed to fit (``bot.delivery.media``); a
 delivery still running after ``detach_after_seconds`` goes on in the background
 (``bot.delivery.background``), so the next rounds are not held up by an encode.
+
+With ``originals`` (``[media] public_url`` set, ``bot.delivery.media_links``) the download
+is moved to the kept originals instead of being discarded: the post links it when it was
+compressed or could not be attached, and, when it could only be linked, shows the
+upstream's thumbnail (downloaded next to the video, attached as the embed's image). Kept
+originals past retention are removed at most once per ``SWEEP_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.core import errors
@@ -35,6 +41,7 @@ from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.background import DetachedDeliveries
 from bot.delivery.media import PreparedVideo, VideoFitter
+from bot.delivery.media_links import Originals
 from bot.delivery.notifier import Notifier
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
@@ -45,6 +52,10 @@ log = logging.getLogger(__name__)
 #: the upstream's link, if any): a video service that cannot serve the file for this long
 #: should not keep the post from the channel for the whole delivery deadline.
 DOWNLOAD_ATTEMPTS = 8
+#: How often kept originals past their retention are looked for (by the deliverer's clock).
+SWEEP_INTERVAL = timedelta(minutes=1)
+#: The largest thumbnail downloaded for a post that can only link its video.
+THUMBNAIL_MAX_BYTES = 2 * 1048576
 
 
 @dataclass(kw_only=True)
@@ -88,6 +99,7 @@ class Deliverer:
         policy: PollPolicy | None = None,
         clock: Clock = utc_now,
         fitter: VideoFitter | None = None,
+        originals: Originals | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -97,6 +109,8 @@ class Deliverer:
         self.clock = clock
         self.fitter = fitter or VideoFitter(media_dir=settings.media_dir, transcoder=None)
         self.detached = DetachedDeliveries()
+        self.originals = originals
+        self._swept_at: datetime | None = None
         #: Videos prepared by an attempt that failed to post, reused by the next one.
         self._prepared: dict[str, PreparedVideo] = {}
         #: One lock per channel: its posts go out one after another.
@@ -105,6 +119,7 @@ class Deliverer:
     async def deliver_due(self) -> DeliveryTally:
         """Deliver the outcome of every terminal task that still owes a post."""
         tally = DeliveryTally()
+        await self._sweep_originals()
         tasks = await self.store.claim_deliveries(
             self.clock(), limit=self.settings.batch_size, lease_seconds=self.settings.lease_seconds
         )
@@ -154,7 +169,12 @@ class Deliverer:
                 prepared = await self._prepared_video(task)
             video = prepared.path
             delivery = await self.notifier.deliver(
-                task, video, too_large=prepared.too_large, fit=prepared.fit
+                task,
+                video,
+                too_large=prepared.too_large,
+                fit=prepared.fit,
+                original=self.originals.link(task.id) if self.originals else None,
+                thumbnail=await self._thumbnail(task, video),
             )
         except errors.PermanentDeliveryError as exc:
             await self._give_up(task.id, exc.reason, tally)
@@ -211,8 +231,11 @@ class Deliverer:
         if task.upstream_id is None:
             return PreparedVideo()
         dest = self.fitter.download_path(task)
+        kept = self.originals.path_of(task.id) if self.originals else None
+        if kept is not None and kept.is_file():  # kept by an earlier attempt
+            return await self.fitter.fit(task, kept, limit)
         if dest.is_file():  # downloaded by an earlier attempt (a download lands via .part)
-            return await self.fitter.fit(task, dest, limit)
+            return await self.fitter.fit(task, self._keep(task, dest), limit)
         cap = max(limit, self.settings.max_download_bytes)
         try:
             download = await self.upstream.download(task.upstream_id, max_bytes=cap, dest=dest)
@@ -230,7 +253,36 @@ class Deliverer:
                 f"download failed: {exc.user_message}", may_have_posted=False
             ) from exc
         assert download.path is not None, "a download into dest has a path"
-        return await self.fitter.fit(task, download.path, limit)
+        return await self.fitter.fit(task, self._keep(task, download.path), limit)
+
+    def _keep(self, task: VideoTask, download: Path) -> Path:
+        """The download moved to the kept originals (when they are kept), else as it is."""
+        return self.originals.keep(task.id, download) if self.originals else download
+
+    async def _thumbnail(self, task: VideoTask, video: Path | None) -> Path | None:
+        """The upstream's thumbnail for a post that can only link its video (best effort).
+
+        Only with kept originals (without them nothing changes) and only for a finished
+        video posted without its file.
+        """
+        if self.originals is None or video is not None or task.upstream_id is None:
+            return None
+        if task.status is not TaskStatus.COMPLETED:
+            return None
+        return await self.fitter.thumbnail(task, self.upstream, max_bytes=THUMBNAIL_MAX_BYTES)
+
+    async def _sweep_originals(self) -> None:
+        """Remove kept originals past retention, at most once per ``SWEEP_INTERVAL``."""
+        now = self.clock()
+        if self.originals is None or (
+            self._swept_at is not None and now - self._swept_at < SWEEP_INTERVAL
+        ):
+            return
+        self._swept_at = now
+        try:
+            await asyncio.to_thread(self.originals.sweep)
+        except OSError as exc:
+            log.warning("could not remove expired originals: %s", exc)
 
     def _upload_limit(self, task: VideoTask) -> int:
         """The limit recorded on the task, else the live guild's; unknown means wait.
@@ -273,6 +325,8 @@ class Deliverer:
         """Stop posting for good; say so on the status card if Discord still lets us edit it."""
         updated = await self.store.mark_undeliverable(task_id, reason=reason)
         self._forget_video(task_id)
+        if self.originals is not None:  # never posted, so never linked
+            self.originals.remove(task_id)
         tally.undeliverable += 1
         log.warning("task %s: undeliverable: %s", task_id, reason)
         try:

@@ -1,9 +1,12 @@
 """The file a result post carries: the download as it is, or a re-encode that fits.
 
 Files live in ``media_dir`` under the task's id: ``<id>.mp4`` (the download, written via
-``<id>.mp4.part``) and ``<id>.fit.mp4`` (the re-encode). They stay between delivery
+``<id>.mp4.part``), ``<id>.fit.mp4`` (the re-encode) and ``<id>.thumb.<ext>`` (the
+upstream's thumbnail, for a post that can only link its video). They stay between delivery
 attempts (a retry after a Discord outage downloads nothing again) and ``discard`` removes
-all of them once the task was posted or given up.
+all of them once the task was posted or given up. With ``[media] public_url`` set, the
+download is moved to ``media_dir/originals`` first (``bot.delivery.media_links``), which
+``discard`` leaves alone: retention removes it.
 
 Which limit a post has (researched for the bot's sending paths):
 
@@ -24,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import MediaConfig
+from bot.core import errors
 from bot.core.models import VideoTask
 from bot.delivery.notifier import FitNote
 from bot.delivery.transcode import TranscodeFailed, Transcoder, file_size
+from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
 MiB = 1048576
+#: Thumbnail content types Discord shows as an embed image, and their file extensions.
+IMAGE_TYPES = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,6 +115,34 @@ class VideoFitter:
             too_large=True,
             fit=FitNote(source_bytes=None, limit=limit, compressed=False, reason=reason),
         )
+
+    async def thumbnail(
+        self, task: VideoTask, upstream: VideoProvider, *, max_bytes: int
+    ) -> Path | None:
+        """The upstream's thumbnail of the task's video in ``media_dir``; None if there is none.
+
+        Best effort: a post is never held back for its picture, so any upstream error or
+        a body that is no image Discord shows means no thumbnail.
+        """
+        earlier = sorted(self.media_dir.glob(f"{task.id}.thumb.*"))
+        if earlier:
+            return earlier[0]
+        if task.upstream_id is None:
+            return None
+        try:
+            download = await upstream.download(
+                task.upstream_id, variant="thumbnail", max_bytes=max_bytes
+            )
+        except errors.UpstreamError as exc:
+            log.info("task %s: no thumbnail (%s)", task.id, exc.user_message)
+            return None
+        kind = (download.content_type or "").split(";")[0].strip().lower()
+        if kind not in IMAGE_TYPES or not download.data:
+            log.info("task %s: the thumbnail is not an image (%s)", task.id, kind or "no type")
+            return None
+        path = self.download_path(task).parent / f"{task.id}.thumb.{IMAGE_TYPES[kind]}"
+        path.write_bytes(download.data)
+        return path
 
     def discard(self, task_id: str) -> None:
         """Remove every file of this task from ``media_dir`` (ids are ``[a-z0-9]``)."""

@@ -8,6 +8,7 @@ for failures worth retrying and ``PermanentDeliveryError`` for the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,15 @@ class FitNote:
     limit: int
     compressed: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OriginalLink:
+    """A kept original (``bot.delivery.media_links``): its signed link, size, and end."""
+
+    url: str
+    size: int
+    expires_at: datetime
 
 
 class Notifier(Protocol):
@@ -69,12 +79,16 @@ class Notifier(Protocol):
         *,
         too_large: bool = False,
         fit: FitNote | None = None,
+        original: OriginalLink | None = None,
+        thumbnail: Path | None = None,
     ) -> Delivery:
         """Post the task's outcome (the video, a link, or a failure notice).
 
         ``too_large`` says why a finished video comes without its file: it is larger
         than the upload limit (otherwise the file could not be fetched). ``fit`` says
-        that the file was compressed to fit, or why it could not be.
+        that the file was compressed to fit, or why it could not be. ``original`` is the
+        kept original (only with ``[media] public_url``), linked when the post does not
+        carry it as it is; ``thumbnail`` is a picture to show when there is no file.
 
         ``attached`` in the answer says whether the file went out: Discord may refuse a
         file the guild's limit did not predict, and the post then carries a link.

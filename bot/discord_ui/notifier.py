@@ -23,7 +23,7 @@ from bot.core.errors import (
 )
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.network import network_cause
-from bot.delivery.notifier import Delivery, FitNote
+from bot.delivery.notifier import Delivery, FitNote, OriginalLink
 from bot.discord_ui import render
 from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import result_view, video_view
@@ -114,6 +114,8 @@ class DiscordNotifier:
         *,
         too_large: bool = False,
         fit: FitNote | None = None,
+        original: OriginalLink | None = None,
+        thumbnail: Path | None = None,
     ) -> Delivery:
         """Post the result (or failure notice) as a reply to the right message.
 
@@ -130,7 +132,8 @@ class DiscordNotifier:
                 if parent is not None and parent_message
                 else None
             )
-            return await self._post_result(task, video, target, parent_link, too_large, fit)
+            extras = _Extras(fit=fit, original=original, thumbnail=thumbnail)
+            return await self._post_result(task, video, target, parent_link, too_large, extras)
         kwargs = {"content": render.failure_content(task), "embed": render.failure_embed(task)}
         return Delivery(await self._post(task, target, kwargs), attached=False)
 
@@ -141,7 +144,7 @@ class DiscordNotifier:
         target: int | None,
         parent_link: str | None,
         too_large: bool,
-        fit: FitNote | None = None,
+        extras: _Extras,
     ) -> Delivery:
         limit = task.upload_limit or self.upload_limit(task)
         kwargs: dict[str, Any] = {
@@ -151,33 +154,47 @@ class DiscordNotifier:
                 link=task.result_url,
                 upload_limit=limit,
                 too_large=too_large,
-                fit=fit,
+                fit=extras.fit,
+                original=extras.original,
             ),
-            "embed": render.result_embed(task, parent_link=parent_link),
+            "embed": render.result_embed(
+                task, parent_link=parent_link, image=extras.image_name(task, video)
+            ),
             "view": result_view(task.id),
         }
         if video is None:
-            return Delivery(await self._post(task, target, kwargs), attached=False)
+            files = extras.thumbnail_file(task)
+            return Delivery(await self._post(task, target, kwargs, files), attached=False)
         try:
-            return Delivery(await self._post(task, target, kwargs, video), attached=True)
+            files = [(video, f"{task.id}.mp4")]
+            return Delivery(await self._post(task, target, kwargs, files), attached=True)
         except AttachmentRejected:
             log.info("task %s: Discord refused the file as too large; posting a link", task.id)
             kwargs["content"] = render.result_content(
-                task, attached=False, link=task.result_url, upload_limit=limit, too_large=True
+                task,
+                attached=False,
+                link=task.result_url,
+                upload_limit=limit,
+                too_large=True,
+                original=extras.original,
             )
             return Delivery(await self._post(task, target, kwargs), attached=False)
 
     async def _post(
-        self, task: VideoTask, target: int | None, kwargs: dict[str, Any], video: Path | None = None
+        self,
+        task: VideoTask,
+        target: int | None,
+        kwargs: dict[str, Any],
+        files: list[tuple[Path, str]] | None = None,
     ) -> int:
         """Send one message; a deleted reply target falls back to a plain post.
 
-        Each send gets a fresh ``discord.File``: discord.py closes the file after a send,
-        even a refused one.
+        ``files`` are (path, name) pairs. Each send gets fresh ``discord.File`` objects:
+        discord.py closes the files after a send, even a refused one.
         """
 
         def file() -> dict[str, Any]:
-            return {"file": discord.File(video, f"{task.id}.mp4")} if video is not None else {}
+            return {"files": [discord.File(path, name) for path, name in files]} if files else {}
 
         channel = self._channel(task)
         mentions = (
@@ -229,6 +246,29 @@ class DiscordNotifier:
         if posted is None and parent.delivery_state is DeliveryState.DELIVERING:
             posted = await self.find_delivery(parent)
         return parent, posted or parent.card_message_id
+
+
+class _Extras:
+    """What a result post may carry besides its file: how it was fitted, the kept original's
+    link, and the upstream's thumbnail (shown, as the embed's image, only without a file)."""
+
+    def __init__(
+        self, *, fit: FitNote | None, original: OriginalLink | None, thumbnail: Path | None
+    ) -> None:
+        self.fit = fit
+        self.original = original
+        self.thumbnail = thumbnail
+
+    def image_name(self, task: VideoTask, video: Path | None) -> str | None:
+        """The attachment name of the thumbnail when the post shows it, else None."""
+        if video is not None or self.thumbnail is None:
+            return None
+        return f"{task.id}-thumbnail{self.thumbnail.suffix}"
+
+    def thumbnail_file(self, task: VideoTask) -> list[tuple[Path, str]]:
+        """The thumbnail as the post's one file (for a post without the video)."""
+        name = self.image_name(task, None)
+        return [(self.thumbnail, name)] if self.thumbnail is not None and name else []
 
 
 class _card_errors:

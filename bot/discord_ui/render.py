@@ -18,7 +18,7 @@ from datetime import datetime
 import discord
 
 from bot.core.models import TaskStatus, VideoTask
-from bot.delivery.notifier import FitNote
+from bot.delivery.notifier import FitNote, OriginalLink
 from bot.discord_ui.markup import escape_markdown
 
 BRAND = "sora-bot"
@@ -109,19 +109,25 @@ def result_content(
     upload_limit: int | None,
     too_large: bool = False,
     fit: FitNote | None = None,
+    original: OriginalLink | None = None,
 ) -> str:
     """The text of a result post: pings the author, says where the video is.
 
     ``fit`` says the attached file was compressed to fit the limit (and from what size),
-    or why a video over the limit could not be.
+    or why a video over the limit could not be. ``original`` (a kept original's signed
+    link) is shown when the post does not carry the original as it is: compressed, or
+    not attached; it replaces the upstream's link then.
     """
     lines = [f"<@{task.user_id}> your video `{task.id}` is ready."]
+    compressed = fit is not None and fit.compressed
     if attached:
         if fit is not None and fit.compressed and fit.source_bytes is not None:
             lines.append(
                 f"Compressed from {_mb(fit.source_bytes)} to fit this server's"
                 f" {_mb(fit.limit, 0)} upload limit."
             )
+        if compressed and original is not None:
+            lines.append(original_line(original))
         return "\n".join(lines)
     why = "It is too large to attach here" if too_large else "It could not be attached here"
     limit = f" (limit {upload_limit / 1048576:.0f} MB)" if upload_limit else ""
@@ -132,11 +138,22 @@ def result_content(
             f" and could not be compressed to fit: {fit.reason}"
         )
         limit = ""
-    if link:
+    if original is not None:
+        lines.append(f"{why}{limit}.")
+        lines.append(original_line(original))
+    elif link:
         lines.append(f"{why}; watch it at {link}")
     else:
         lines.append(f"{why}{limit}, and the video service gives no public link.")
     return "\n".join(lines)
+
+
+def original_line(original: OriginalLink) -> str:
+    """The kept original's link, its size, and until when it answers."""
+    return (
+        f"Original ({_mb(original.size)}): {original.url}"
+        f" (until {timestamp(original.expires_at, 'f')})"
+    )
 
 
 def _mb(size: int, decimals: int = 1) -> str:
@@ -144,8 +161,11 @@ def _mb(size: int, decimals: int = 1) -> str:
     return f"{size / 1048576:.{decimals}f} MB"
 
 
-def result_embed(task: VideoTask, *, parent_link: str | None = None) -> discord.Embed:
-    """The embed under a finished video."""
+def result_embed(
+    task: VideoTask, *, parent_link: str | None = None, image: str | None = None
+) -> discord.Embed:
+    """The embed under a finished video; ``image`` names an attached picture to show in it
+    (the upstream's thumbnail, for a post that can only link its video)."""
     embed = discord.Embed(
         title=f"`{task.id}`" + (f" · remix of `{task.parent_id}`" if task.parent_id else ""),
         description=prompt_text(task.prompt, DESCRIPTION_LIMIT),
@@ -155,6 +175,8 @@ def result_embed(task: VideoTask, *, parent_link: str | None = None) -> discord.
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
     if parent_link:
         embed.add_field(name="Parent", value=f"[`{task.parent_id}`]({parent_link})")
+    if image:
+        embed.set_image(url=f"attachment://{image}")
     embed.set_footer(text=footer_marker(task.id))
     return embed
 

@@ -29,6 +29,7 @@ from bot.config import (
     UpstreamConfig,
 )
 from bot.core.clock import Clock, utc_now
+from bot.delivery.media_server import MediaServer, start_media_server
 from bot.discord_ui.app import SoraBot
 from bot.discord_ui.endpoint import use_discord_endpoint
 from bot.emulators.fake_discord import FakeDiscord
@@ -109,6 +110,8 @@ class BotHarness:
         self.bot: SoraBot | None = None
         self._http: httpx.AsyncClient | None = None
         self.observability: Observability | None = None
+        #: The media server, with ``[media] public_url`` set (``media_server.port``).
+        self.media_server: MediaServer | None = None
         self._bot_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> BotHarness:
@@ -137,6 +140,7 @@ class BotHarness:
         use_discord_endpoint(self.discord.rest_base, self.discord.gateway_url)
         self.store = await AsyncTaskStore.open(self.config.storage.database, clock=self.clock)
         self.observability = Observability(self.config)
+        self.media_server = await start_media_server(self.config, self.clock)
         self._http = httpx.AsyncClient(event_hooks=self.observability.httpx_event_hooks())
         self.bot = SoraBot(
             config=self.config,
@@ -163,6 +167,9 @@ class BotHarness:
             await self._http.aclose()
         if self.observability is not None:
             await self.observability.close()
+        if self.media_server is not None:
+            await self.media_server.stop()
+            self.media_server = None
         if self.store is not None:
             await self.store.close()
         self.bot, self._bot_task, self._http, self.store = None, None, None, None

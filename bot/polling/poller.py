@@ -35,6 +35,7 @@ from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
 from bot.delivery.media import VideoFitter, make_transcoder
+from bot.delivery.media_links import originals_for
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
 from bot.storage.async_store import AsyncTaskStore
@@ -129,6 +130,7 @@ class Poller:
             policy=self.policy,
             clock=clock,
             fitter=VideoFitter(media_dir=media_dir, transcoder=make_transcoder(media)),
+            originals=originals_for(media, media_dir, clock),
         )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
