@@ -126,10 +126,7 @@ class Deliverer:
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
         async def bounded(task: VideoTask) -> None:
-            # One post at a time per channel (its lane), several channels at once: posts
-            # into one channel share Discord's bucket, and concurrent ones only race it
-            # into 429s before discord.py has learnt the bucket.
-            async with self._lane(task.channel_id), semaphore:
+            async with semaphore:
                 try:
                     await self._deliver(task, tally)
                 except Exception:
@@ -168,14 +165,21 @@ class Deliverer:
             if task.status is TaskStatus.COMPLETED:
                 prepared = await self._prepared_video(task)
             video = prepared.path
-            delivery = await self.notifier.deliver(
-                task,
-                video,
-                too_large=prepared.too_large,
-                fit=prepared.fit,
-                original=self.originals.link(task.id) if self.originals else None,
-                thumbnail=await self._thumbnail(task, video),
-            )
+            # One post at a time per channel (its lane), several channels at once: posts
+            # into one channel share Discord's bucket, and concurrent ones only race it
+            # into 429s before discord.py has learnt it. Downloads and encodes run
+            # before, outside the lane, so a long encode holds up no other post.
+            thumbnail = await self._thumbnail(task, video)
+            original = self.originals.link(task.id) if self.originals else None
+            async with self._lane(task.channel_id):
+                delivery = await self.notifier.deliver(
+                    task,
+                    video,
+                    too_large=prepared.too_large,
+                    fit=prepared.fit,
+                    original=original,
+                    thumbnail=thumbnail,
+                )
         except errors.PermanentDeliveryError as exc:
             await self._give_up(task.id, exc.reason, tally)
         except errors.TransientDeliveryError as exc:
