@@ -308,3 +308,24 @@ async def test_a_deleted_card_is_marked_dead_and_never_edited_again(tmp_path):
         assert "card_dead" in await kinds(h, video_id)
         [post] = posts_for(h, video_id)
         assert post.attachments and post.reply_to is None
+
+
+async def test_a_90_s_discord_outage_loses_nothing_and_posts_nothing_twice(tmp_path):
+    clock = ManualClock()
+    async with manual_harness(tmp_path, clock) as h:
+        videos = [await sora_on(h, f"made during the outage, take {n}") for n in range(3)]
+        h.discord.start_outage(status=503)  # REST 503 pages, the gateway dropped and refused
+        await advance(h, clock, 90, step=5)  # the jobs finish; every post meets the outage
+        outage_posts = [c for c in h.discord.rest_log if c.status == 503]
+        h.discord.end_outage()
+
+        for video_id, _, _ in videos:
+            await run_until(h, clock, settled(h, video_id), step=5)
+        for video_id, card, _ in videos:
+            task = await h.store.get(video_id)
+            assert task.delivery_state is DeliveryState.DELIVERED
+            [post] = posts_for(h, video_id)
+            assert post.reply_to == card.id and post.attachments
+            assert task.result_message_id == post.id
+        assert outage_posts  # the outage really was met
+        assert h.upstream.count("create") == 3
