@@ -181,6 +181,9 @@ class BenchNotifier:
     async def update_card(self, task: VideoTask) -> None:
         self.card_edits += 1
 
+    def edits_card_via_channel(self, task: VideoTask) -> bool:
+        return True
+
     def upload_limit(self, task: VideoTask) -> int | None:
         return self.limit
 

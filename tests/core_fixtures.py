@@ -67,6 +67,9 @@ class RecordingNotifier:
         if self.clock is not None:
             self.card_times.append(self.clock())
 
+    def edits_card_via_channel(self, task: VideoTask) -> bool:
+        return True
+
     def upload_limit(self, task: VideoTask) -> int | None:
         return self.limit
 

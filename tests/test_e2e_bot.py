@@ -192,7 +192,14 @@ async def test_result_after_interaction_token_expired_is_still_posted(tmp_path):
         assert result.message_reference["message_id"] == str(card.id)
         await delivered(h, video_id)
         assert h.discord.get_message(card.id).embeds[0]["fields"][0]["value"] == "Done"
-        assert not [call for call in h.discord.rest_log if call.status == 401]
+        refused = [call for call in h.discord.rest_log if call.status == 401]
+        # The result never uses the interaction token. Card edits do within its 15 minutes;
+        # here Discord's clock jumped ahead of the bot's, so one edit meets the expired token,
+        # and the card is edited through the channel from then on.
+        assert all(call.path.startswith("/webhooks/") for call in refused)
+        assert len(refused) <= 1
+        patches = [c for c in h.discord.rest_log if c.method == "PATCH"]
+        assert patches[-1].path == f"/channels/{h.channel.id}/messages/{card.id}"
 
 
 async def test_restart_mid_task_delivers_exactly_once(tmp_path):
@@ -420,3 +427,16 @@ async def test_open_remix_forms_hold_nothing_in_memory(harness):
         assert click.modal is not None
     # discord.py's own registry of open modals (read, not changed): the forms left none.
     assert h.bot._connection._view_store._modals == {}
+
+
+async def test_card_edits_use_the_interactions_own_webhook_while_its_token_lives(harness):
+    h = harness
+    h.upstream.job_seconds = 2.5
+    _, card = await submit(h, h.alice, "sora", {"prompt": "edited through its webhook"})
+    video_id = video_id_of(card)
+    await result_post(h, video_id)
+    await delivered(h, video_id)
+    edits = [c for c in h.discord.rest_log if c.method == "PATCH" and c.status < 300]
+    assert edits and all(c.path.startswith("/webhooks/") for c in edits), [c.path for c in edits]
+    channel_edits = [c for c in edits if c.path.startswith("/channels/")]
+    assert channel_edits == []  # the channel's shared bucket is left to the result posts

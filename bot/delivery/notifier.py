@@ -55,6 +55,11 @@ class Notifier(Protocol):
         """Edit the task's status card to show its current status and progress."""
         ...
 
+    def edits_card_via_channel(self, task: VideoTask) -> bool:
+        """Whether editing the task's card now uses its channel's shared rate-limit budget
+        (False: a route of its own, e.g. the interaction's webhook while its token lives)."""
+        ...
+
     def upload_limit(self, task: VideoTask) -> int | None:
         """Bytes the task's result post may attach, as the live guild says now.
 

@@ -12,7 +12,9 @@ calls ``flush``, which edits, channel by channel:
 * urgent cards first (a task that finished or failed), then the least recently edited;
 * at most ``per_minute`` edits per channel (a token bucket), and each card at most once
   per ``min_interval`` unless urgent; when many cards share a channel, each one is edited
-  less often (coarsened) instead of the channel queueing behind Discord's 429s.
+  less often (coarsened) instead of the channel queueing behind Discord's 429s. Edits that
+  do not use the channel's bucket (through the interaction's own webhook, within its
+  token's 15 minutes: ``Notifier.edits_card_via_channel``) do not spend its budget.
 
 Nothing here needs to survive a restart: which cards are stale is a fact of the task
 table (``stale_cards``), re-read at start (``seed``).
@@ -161,7 +163,8 @@ class CardEdits:
             return 0
         if not owed.urgent and self._edited_recently(task):
             return 0
-        if not channel.bucket.take(self.clock()):
+        shares_channel = self.notifier.edits_card_via_channel(task)
+        if shares_channel and not channel.bucket.take(self.clock()):
             return None
         channel.owed.pop(task_id, None)
         return await self._edit(task)

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.config import ENV_DISCORD_TOKEN, Config
 from bot.core.clock import Clock, utc_now
 from bot.core.poll_policy import PollPolicy
+from bot.discord_ui.card_hooks import CardHooks
 from bot.discord_ui.context import BotContext
 from bot.discord_ui.notifier import DiscordNotifier
 from bot.discord_ui.replies import report_error
@@ -110,6 +111,11 @@ class SoraBot(commands.Bot):
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._rounds_start: asyncio.Task[None] | None = None
+
+    @property
+    def card_hooks(self) -> CardHooks:
+        """The interactions whose tokens may still edit their status cards."""
+        return self.notifier.card_hooks
 
     async def setup_hook(self) -> None:
         """Load the cogs and buttons, resume every task from the DB, sync commands.

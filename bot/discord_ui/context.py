@@ -14,6 +14,7 @@ import discord
 from bot.config import Config
 from bot.core.clock import Clock
 from bot.delivery.notifier import Notifier
+from bot.discord_ui.card_hooks import CardHooks
 from bot.services.submission import VideoService
 from bot.storage.async_store import AsyncTaskStore
 
@@ -36,6 +37,9 @@ class BotContext(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def card_hooks(self) -> CardHooks: ...
 
 
 def require_context(client: object) -> BotContext:

@@ -79,9 +79,9 @@ async def submit_followup_card(
         await report_error(interaction, exc)
         return None
     await card.edit(content=None, embed=render.card_embed(task), view=card_view(task.id))
-    await context_of(interaction).store.record_card_edit(
-        task.id, status=task.status, progress=task.progress
-    )
+    bot = context_of(interaction)
+    bot.card_hooks.remember(task.id, interaction, card.id, original=False)
+    await bot.store.record_card_edit(task.id, status=task.status, progress=task.progress)
     return task
 
 
@@ -99,7 +99,7 @@ async def _submit_and_show(
         view=card_view(task.id),
         allowed_mentions=render.NO_MENTIONS,
     )
-    await context_of(interaction).store.record_card_edit(
-        task.id, status=task.status, progress=task.progress
-    )
+    bot = context_of(interaction)
+    bot.card_hooks.remember(task.id, interaction, card_id, original=True)
+    await bot.store.record_card_edit(task.id, status=task.status, progress=task.progress)
     return task

@@ -25,6 +25,7 @@ from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.network import network_cause
 from bot.delivery.notifier import Delivery, FitNote, OriginalLink
 from bot.discord_ui import render
+from bot.discord_ui.card_hooks import CardHooks
 from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import result_view, video_view
 from bot.storage.async_store import AsyncTaskStore
@@ -60,6 +61,8 @@ class DiscordNotifier:
         self.client = client
         self.store = store
         self.mention_author = mention_author
+        #: Interactions whose tokens may still edit their cards (in memory, 15 minutes).
+        self.card_hooks = CardHooks()
 
     def _channel(self, task: VideoTask) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
@@ -72,17 +75,23 @@ class DiscordNotifier:
         """
         if task.card_message_id is None or task.card_dead_reason is not None:
             return
-        message = self._channel(task).get_partial_message(task.card_message_id)
+        fields: dict[str, Any]
+        if task.status is TaskStatus.COMPLETED and task.delivery_state is (
+            DeliveryState.UNDELIVERABLE
+        ):
+            reason = task.delivery_error or "unknown reason"
+            fields = {"content": f"⚠️ The video is ready but could not be posted here: {reason}."}
+        else:
+            fields = {"embed": render.card_embed(task), "view": video_view(task)}
         with _card_errors(), _delivery_errors():
-            if task.status is TaskStatus.COMPLETED and task.delivery_state is (
-                DeliveryState.UNDELIVERABLE
-            ):
-                reason = task.delivery_error or "unknown reason"
-                await message.edit(
-                    content=f"⚠️ The video is ready but could not be posted here: {reason}."
-                )
-            else:
-                await message.edit(embed=render.card_embed(task), view=video_view(task))
+            if await self.card_hooks.edit(task.id, task.card_message_id, **fields):
+                return
+            message = self._channel(task).get_partial_message(task.card_message_id)
+            await message.edit(**fields)
+
+    def edits_card_via_channel(self, task: VideoTask) -> bool:
+        """False while the card's interaction token may edit it (a bucket of its own)."""
+        return not self.card_hooks.is_live(task.id, task.card_message_id)
 
     def upload_limit(self, task: VideoTask) -> int | None:
         """The guild's attachment limit now; None until its data arrived (see ``guild_upload_limit``)."""
