@@ -69,7 +69,12 @@ async def test_healthz_is_ok_and_metrics_count_tasks_requests_and_deliveries(tmp
             return (await store.count_by_delivery_state()).get("delivered") == 1
 
         await h.wait_for(delivered, what="the delivery")
-        response = await get(port, "/metrics")
+
+        async def counted() -> httpx.Response | None:  # rounds count when they end
+            response = await get(port, "/metrics")
+            return response if sample(response.text, "sora_bot_deliveries_total") == 1.0 else None
+
+        response = await h.wait_for(counted, what="the delivery to be counted")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
         text = response.text
