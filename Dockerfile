@@ -20,15 +20,21 @@ FROM base AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+    && sha256sum /wheels/*.whl > /wheels.sha256
 
 FROM base
 # The database and the downloaded videos both live on the volume, which the bot's user owns.
 ENV SORA_BOT_DB=/data/sora-bot.db \
     SORA_BOT_MEDIA=/data/media
 
+# The bind mounts below are not part of a layer's cache key (buildah/podman reuse the
+# layer whatever the mounted files hold), so the two small files that say what they hold are
+# copied first: a changed dependency list or wheel then rebuilds its layer.
+COPY --from=requirements /req/requirements.txt /tmp/requirements.txt
 RUN --mount=type=bind,from=requirements,source=/req,target=/req \
     pip install -r /req/requirements.txt
+COPY --from=wheel /wheels.sha256 /tmp/wheels.sha256
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
     pip install --no-deps /wheels/*.whl
 
