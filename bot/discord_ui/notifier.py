@@ -83,11 +83,17 @@ class DiscordNotifier:
             fields = {"content": f"⚠️ The video is ready but could not be posted here: {reason}."}
         else:
             fields = {"embed": render.card_embed(task), "view": video_view(task)}
-        with _card_errors(), _delivery_errors():
-            if await self.card_hooks.edit(task.id, task.card_message_id, **fields):
-                return
-            message = self._channel(task).get_partial_message(task.card_message_id)
-            await message.edit(**fields)
+        try:
+            with _delivery_errors():
+                if await self.card_hooks.edit(task.id, task.card_message_id, **fields):
+                    return
+                message = self._channel(task).get_partial_message(task.card_message_id)
+                await message.edit(**fields)
+        except PermanentDeliveryError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, discord.HTTPException) and cause.code in DEAD_CARD_CODES:
+                raise CardGone(DEAD_CARD_CODES[cause.code]) from cause
+            raise
 
     def edits_card_via_channel(self, task: VideoTask) -> bool:
         """False while the card's interaction token may edit it (a bucket of its own)."""
@@ -278,23 +284,6 @@ class _Extras:
         """The thumbnail as the post's one file (for a post without the video)."""
         name = self.image_name(task, None)
         return [(self.thumbnail, name)] if self.thumbnail is not None and name else []
-
-
-class _card_errors:
-    """A card edit refused for good (``DEAD_CARD_CODES``) becomes ``CardGone``."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        cause = exc.__cause__ if isinstance(exc, PermanentDeliveryError) else None
-        if isinstance(cause, discord.HTTPException) and cause.code in DEAD_CARD_CODES:
-            raise CardGone(DEAD_CARD_CODES[cause.code]) from cause
 
 
 def _is_unknown_reference(exc: discord.HTTPException) -> bool:
