@@ -92,7 +92,7 @@ async def test_a_good_setup_is_all_ok_and_exits_0(setup: Setup):
     assert guild.startswith("OK") and "1 of 1 text channels (#videos)" in guild
     assert lines[-1] == "check: 6 OK, 0 WARN, 0 FAIL, 0 SKIP: ready to run"
     assert not (setup.config.storage.database).exists(), "check must not create the database"
-    assert setup.upstream.count("create") == 0 and setup.upstream.count("retrieve") == 1
+    assert [r.path for r in setup.upstream.requests] == ["/v1/models"]
     assert setup.discord.contract_violations == [] and setup.discord.unimplemented == []
 
 
@@ -120,7 +120,7 @@ async def test_an_unreachable_upstream_fails_with_the_address(setup: Setup):
 @pytest.mark.asyncio
 async def test_an_upstream_failure_names_its_status_and_the_upstreams_own_message(setup: Setup):
     setup.upstream.inject(
-        "retrieve",
+        "other",
         "http_error",
         times=5,
         status=503,

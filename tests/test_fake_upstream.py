@@ -111,7 +111,7 @@ async def test_requests_without_the_key_are_401(
 
 @pytest.mark.asyncio
 async def test_newapi_401_shape() -> None:
-    async with FakeUpstream(dialect="newapi") as up:
+    async with FakeUpstream(relay="newapi") as up:
         async with httpx.AsyncClient() as http:
             response = await http.get(f"{up.base_url}/videos/task_x")
     assert response.status_code == 401 and response.json()["error"]["type"] == "new_api_error"
@@ -411,14 +411,28 @@ async def test_content_variants_and_not_ready(fake_upstream: FakeUpstream) -> No
 
 
 @pytest.mark.asyncio
+async def test_models_list_names_the_video_models_of_each_dialect_served() -> None:
+    async with FakeUpstream(api_key=API_KEY) as up:
+        listed = (await _get(up, "/models")).json()
+    assert listed["object"] == "list"
+    ids = [m["id"] for m in listed["data"]]
+    assert "sora-2" in ids and "sora-2-pro" in ids
+    async with FakeUpstream(api_key=API_KEY, dialects=()) as none:
+        ids = [m["id"] for m in (await _get(none, "/models")).json()["data"]]
+        videos = await _get(none, "/videos/video_x")
+    assert ids and not any(i.startswith("sora") for i in ids)
+    assert videos.status_code == 404
+
+
+@pytest.mark.asyncio
 async def test_unknown_route_and_recording(fake_upstream: FakeUpstream) -> None:
-    response = await _get(fake_upstream, "/models")
+    response = await _get(fake_upstream, "/embeddings")
     assert response.status_code == 404 and "Invalid URL" in response.json()["error"]["message"]
     [request] = fake_upstream.requests
     assert (request.op, request.method, request.path, request.video_id) == (
         "other",
         "GET",
-        "/v1/models",
+        "/v1/embeddings",
         None,
     )
     assert request.finished and request.headers["authorization"] == f"Bearer {API_KEY}"
@@ -430,7 +444,7 @@ async def test_unknown_route_and_recording(fake_upstream: FakeUpstream) -> None:
 @pytest.mark.asyncio
 async def test_newapi_dialect_shapes() -> None:
     clock = FakeClock()
-    async with FakeUpstream(api_key=API_KEY, dialect="newapi", clock=clock, job_seconds=10) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="newapi", clock=clock, job_seconds=10) as up:
         created = await _create(up)
         clock.advance(4.5)
         running = (await _get(up, f"/videos/{created['id']}")).json()
@@ -457,7 +471,7 @@ async def test_newapi_dialect_shapes() -> None:
 
 @pytest.mark.asyncio
 async def test_newapi_wrapped_answers() -> None:
-    async with FakeUpstream(api_key=API_KEY, dialect="newapi", wrap_data=True) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="newapi", wrap_data=True) as up:
         created = await _create(up)
         wrapped = (await _get(up, f"/videos/{created['id']}")).json()
     assert wrapped["code"] == "success" and wrapped["data"]["task_id"] == created["id"]
@@ -465,7 +479,7 @@ async def test_newapi_wrapped_answers() -> None:
 
 @pytest.mark.asyncio
 async def test_litellm_dialect_shapes() -> None:
-    async with FakeUpstream(api_key=API_KEY, dialect="litellm", job_seconds=0) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="litellm", job_seconds=0) as up:
         created = await _create(up, seconds="8")
         encoded = created["id"].replace("=", "%3D").replace("+", "%2B").replace("/", "%2F")
         done = (await _get(up, f"/videos/{encoded}")).json()
@@ -498,7 +512,7 @@ async def test_video_url_and_poll_after_header() -> None:
 @pytest.mark.asyncio
 async def test_constructor_rejects_bad_options() -> None:
     with pytest.raises(ValueError):
-        FakeUpstream(dialect="azure")  # type: ignore[arg-type]
+        FakeUpstream(relay="azure")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         FakeUpstream(video_bytes=10)
 

@@ -136,7 +136,7 @@ PERMANENT_POLL_OUTCOMES = [
     ),
     pytest.param(
         _forgotten,
-        {"dialect": "newapi"},
+        {"relay": "newapi"},
         "not_found",
         "The video service no longer knows this video.",
         id="new-api-task-not-exist",

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.core.dialects import Dialect
 from bot.core.errors import (
     ContentExpired,
     ContentTooLarge,
@@ -28,7 +29,6 @@ from bot.core.video_spec import API_MAX_PROMPT_CHARS, VIDEO_MODELS, VIDEO_SECOND
 from bot.emulators.fake_upstream import THUMBNAIL_WEBP, FakeUpstream, Fault
 from bot.emulators.mp4 import is_mp4
 from bot.upstream import (
-    CREDENTIAL_PROBE_ID,
     RETRY_AFTER_LIMIT,
     OpenAIVideosClient,
     ReferenceImage,
@@ -304,7 +304,7 @@ async def test_check_credentials(
         await wrong.check_credentials()
 
     assert caught.value.status_code == 401
-    assert [r.video_id for r in fake_upstream.requests] == [CREDENTIAL_PROBE_ID] * 2
+    assert [(r.method, r.path) for r in fake_upstream.requests] == [("GET", "/v1/models")] * 2
     assert not fake_upstream.jobs and upstream_sleeps.delays == []
 
 
@@ -312,9 +312,19 @@ async def test_check_credentials(
 async def test_check_credentials_forbidden(
     videos_client: OpenAIVideosClient, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.inject("retrieve", Fault.HTTP_ERROR, status=403, message="Org not verified")
+    fake_upstream.inject("other", Fault.HTTP_ERROR, status=403, message="Org not verified")
     with pytest.raises(UpstreamAuthError):
         await videos_client.check_credentials()
+
+
+@pytest.mark.asyncio
+async def test_check_credentials_at_an_address_without_an_api_is_not_reachable(
+    upstream_http: httpx.AsyncClient, fake_upstream: FakeUpstream, upstream_sleeps: RecordingSleep
+) -> None:
+    """A 404 for /models is never "reachable": there is no OpenAI-compatible API there."""
+    elsewhere = make_client(upstream_http, fake_upstream.origin + "/nothing", upstream_sleeps)
+    with pytest.raises(UpstreamNotFound):
+        await elsewhere.check_credentials()
 
 
 @pytest.mark.parametrize(
@@ -369,6 +379,7 @@ async def test_max_length_prompt_is_accepted(
 def test_capabilities_are_the_video_spec_and_frozen(videos_client: OpenAIVideosClient) -> None:
     caps = videos_client.capabilities()
     assert caps == VideoCapabilities(
+        dialect=Dialect.OPENAI,
         can_remix=True,
         can_list=True,
         can_extend=True,
@@ -851,7 +862,7 @@ async def test_newapi_dialect(
     upstream_http: httpx.AsyncClient, upstream_sleeps: RecordingSleep, upstream_clock: FakeClock
 ) -> None:
     async with FakeUpstream(
-        api_key=API_KEY, dialect="newapi", job_seconds=10, clock=upstream_clock
+        api_key=API_KEY, relay="newapi", job_seconds=10, clock=upstream_clock
     ) as up:
         client = make_client(upstream_http, up.base_url, upstream_sleeps)
         job = await client.create(prompt="a cat", seconds=4, size="720x1280")
@@ -881,7 +892,7 @@ async def test_newapi_dialect(
 async def test_newapi_failed_job(
     upstream_http: httpx.AsyncClient, upstream_sleeps: RecordingSleep
 ) -> None:
-    async with FakeUpstream(api_key=API_KEY, dialect="newapi", job_seconds=0) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="newapi", job_seconds=0) as up:
         client = make_client(upstream_http, up.base_url, upstream_sleeps)
         job = await client.create(prompt="[fault:moderation]", seconds=4, size="720x1280")
         failed = await client.retrieve(job.id)
@@ -893,7 +904,7 @@ async def test_newapi_failed_job(
 async def test_newapi_generic_wrapped_answers(
     upstream_http: httpx.AsyncClient, upstream_sleeps: RecordingSleep
 ) -> None:
-    async with FakeUpstream(api_key=API_KEY, dialect="newapi", wrap_data=True, job_seconds=0) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="newapi", wrap_data=True, job_seconds=0) as up:
         client = make_client(upstream_http, up.base_url, upstream_sleeps)
         job = await client.create(prompt="a cat", seconds=4, size="720x1280")
         done = await client.retrieve(job.id)
@@ -917,7 +928,7 @@ async def test_newapi_error_object_inside_a_200(
 async def test_litellm_dialect_long_base64_ids(
     upstream_http: httpx.AsyncClient, upstream_sleeps: RecordingSleep
 ) -> None:
-    async with FakeUpstream(api_key=API_KEY, dialect="litellm", job_seconds=0) as up:
+    async with FakeUpstream(api_key=API_KEY, relay="litellm", job_seconds=0) as up:
         client = make_client(upstream_http, up.base_url, upstream_sleeps)
         job = await client.create(prompt="a cat", seconds=8, size="720x1280")
         done = await client.retrieve(job.id)

@@ -122,6 +122,23 @@ class UpstreamError(BotError):
         super().__init__(user_message)
 
 
+class UnsupportedByUpstream(UpstreamError):
+    """The relay's dialect has no such operation (e.g. remix on a chat-completions relay).
+
+    Raised before anything is sent. ``operation`` is what was asked ("remix", "extend",
+    "list"), ``dialect`` the relay's dialect value.
+    """
+
+    failure_code = FailureCode.UPSTREAM_REJECTED
+
+    def __init__(self, operation: str, dialect: str) -> None:
+        self.operation = operation
+        self.dialect = dialect
+        super().__init__(
+            f"This server's video relay ({dialect} dialect) cannot {operation} a video."
+        )
+
+
 class SubmissionUncertain(UpstreamError):
     """A create/remix may have reached the upstream but gave no answer.
 

@@ -242,7 +242,9 @@ class Deliverer:
             return await self.fitter.fit(task, self._keep(task, dest), limit)
         cap = max(limit, self.settings.max_download_bytes)
         try:
-            download = await self.upstream.download(task.upstream_id, max_bytes=cap, dest=dest)
+            download = await self.upstream.download(
+                task.upstream_id, max_bytes=cap, dest=dest, result_url=task.result_url
+            )
         except errors.ContentTooLarge:
             log.info("task %s: video larger than %d bytes; posting a link", task.id, cap)
             return self.fitter.too_large_to_download(limit, cap)

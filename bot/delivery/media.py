@@ -131,7 +131,10 @@ class VideoFitter:
             return None
         try:
             download = await upstream.download(
-                task.upstream_id, variant="thumbnail", max_bytes=max_bytes
+                task.upstream_id,
+                variant="thumbnail",
+                max_bytes=max_bytes,
+                result_url=task.result_url,
             )
         except errors.UpstreamError as exc:
             log.info("task %s: no thumbnail (%s)", task.id, exc.user_message)

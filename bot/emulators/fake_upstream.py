@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import importlib
 import json
 import logging
 import re
@@ -46,7 +47,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import quote
 
 from aiohttp import web
@@ -55,7 +56,15 @@ from bot.emulators.mp4 import MIN_MP4_SIZE, iter_mp4, real_clip
 
 log = logging.getLogger(__name__)
 
-Dialect = Literal["openai", "newapi", "litellm"]
+#: Which relay's flavour of ``/v1/videos`` is served.
+Relay = Literal["openai", "newapi", "litellm"]
+RELAYS: tuple[Relay, ...] = ("openai", "newapi", "litellm")
+#: The dialects the emulator can speak (``bot.core.dialects.Dialect`` values); each but
+#: ``openai`` lives in ``bot.emulators.upstream_<name with _ for ->``.
+DIALECTS = ("openai", "chat", "generations", "video-create")
+#: What ``GET /v1/models`` lists for the openai dialect, and for a relay with no video.
+OPENAI_MODELS = ("sora-2", "sora-2-pro")
+CHAT_ONLY_MODELS = ("gpt-4o-mini", "text-embedding-3-small")
 OPS = ("create", "remix", "retrieve", "content", "other")
 
 VIDEO_SECONDS = ("4", "8", "12")
@@ -400,7 +409,8 @@ class FakeUpstream:
         api_key: str = "sk-test",
         job_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
-        dialect: Dialect = "openai",
+        relay: Relay = "openai",
+        dialects: tuple[str, ...] = ("openai",),
         video_url: bool = False,
         video_bytes: int = 4096,
         host: str = "127.0.0.1",
@@ -410,14 +420,18 @@ class FakeUpstream:
         chunked_content: bool = False,
         redirect_content_to: str | None = None,
     ) -> None:
-        if dialect not in ("openai", "newapi", "litellm"):
-            raise ValueError(f"unknown dialect {dialect!r}")
+        if relay not in RELAYS:
+            raise ValueError(f"unknown relay {relay!r}")
+        unknown = [d for d in dialects if d not in DIALECTS]
+        if unknown:
+            raise ValueError(f"unknown dialect {unknown[0]!r}")
         if video_bytes < MIN_MP4_SIZE:
             raise ValueError(f"video_bytes must be at least {MIN_MP4_SIZE}")
         self.api_key = api_key
         self.job_seconds = job_seconds
         self.clock = clock
-        self.dialect: Dialect = dialect
+        self.relay: Relay = relay
+        self.dialects = tuple(dialects)
         self.video_url = video_url
         self.video_bytes = video_bytes
         self.host = host
@@ -433,7 +447,7 @@ class FakeUpstream:
         self._closing = asyncio.Event()
 
     def __repr__(self) -> str:
-        return f"FakeUpstream(dialect={self.dialect!r}, port={self.port}, jobs={len(self.jobs)})"
+        return f"FakeUpstream(relay={self.relay!r}, dialects={self.dialects!r}, port={self.port}, jobs={len(self.jobs)})"
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -446,7 +460,12 @@ class FakeUpstream:
         await site.start()
         if self.port == 0:
             self.port = self._runner.addresses[0][1]
-        log.info("fake upstream (%s) listening on %s", self.dialect, self.base_url)
+        log.info(
+            "fake upstream (%s: %s) listening on %s",
+            self.relay,
+            ", ".join(self.dialects) or "no video dialect",
+            self.base_url,
+        )
 
     async def stop(self) -> None:
         """Stop listening; hanging answers are released first so shutdown is quick."""
@@ -530,10 +549,17 @@ class FakeUpstream:
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        app.router.add_post("/v1/videos", self._handle_create, name="create")
-        app.router.add_get("/v1/videos/{video_id}", self._handle_retrieve, name="retrieve")
-        app.router.add_post("/v1/videos/{video_id}/remix", self._handle_remix, name="remix")
-        app.router.add_get("/v1/videos/{video_id}/content", self._handle_content, name="content")
+        app.router.add_get("/v1/models", self._handle_models, name="models")
+        if "openai" in self.dialects:
+            app.router.add_post("/v1/videos", self._handle_create, name="create")
+            app.router.add_get("/v1/videos/{video_id}", self._handle_retrieve, name="retrieve")
+            app.router.add_post("/v1/videos/{video_id}/remix", self._handle_remix, name="remix")
+            app.router.add_get(
+                "/v1/videos/{video_id}/content", self._handle_content, name="content"
+            )
+        for dialect in self.dialects:
+            if dialect != "openai":
+                _dialect_module(dialect).add_routes(app, self)
         app.router.add_get("/files/{name}", self._handle_public_file, name="file")
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown, name="unknown")
         return app
@@ -546,10 +572,11 @@ class FakeUpstream:
     ) -> web.StreamResponse:
         """Record the request, check the key (except on public files), run the handler."""
         route = request.match_info.route.name or "unknown"
+        op = route.rsplit(":", 1)[-1]  # other dialects name routes "<dialect>:<op>"
         rec = RecordedRequest(
             method=request.method,
             path=request.raw_path.split("?", 1)[0],
-            op=route if route in OPS else "other",
+            op=op if op in OPS else "other",
             video_id=request.match_info.get("video_id"),
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.read(),
@@ -576,7 +603,7 @@ class FakeUpstream:
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             body = {"error": {"message": "无效的令牌 (invalid token)", "type": "new_api_error"}}
             return web.json_response(body, status=401)
         # Like some relays, echo the key that was sent: clients must not repeat it.
@@ -635,7 +662,7 @@ class FakeUpstream:
             )
         if params.get("retry_after_ms") is not None:
             headers["retry-after-ms"] = f"{params['retry_after_ms']:g}"
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             return newapi_error(429, "upstream_saturated", _NEWAPI_SATURATED, headers=headers)
         return openai_error(
             429,
@@ -702,7 +729,7 @@ class FakeUpstream:
         return response
 
     def _not_found(self, video_id: str) -> web.Response:
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             return newapi_error(400, "task_not_exist", "task_not_exist")
         return openai_error(404, f"Video with id '{video_id}' not found.", param="video_id")
 
@@ -731,14 +758,14 @@ class FakeUpstream:
         }
         if self.video_url and status == "completed":
             payload["video_url"] = f"{self.origin}/files/{quote(job.id, safe='')}.mp4"
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             payload = {k: v for k, v in payload.items() if v is not None and k != "prompt"}
             payload["task_id"] = job.id
             payload["status"] = _NEWAPI_STATUS.get(status, status)
             payload["progress"] = f"{progress}%"
             if job.error is not None:
                 payload["error"] = {"message": job.error["message"], "code": job.error["code"]}
-        elif self.dialect == "litellm":
+        elif self.relay == "litellm":
             payload.pop("prompt")
             payload["usage"] = {"duration_seconds": int(job.seconds)}
         return payload
@@ -766,9 +793,9 @@ class FakeUpstream:
         remixed_from: str | None = None,
         reference: FormPart | dict[str, Any] | None = None,
     ) -> FakeJob:
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             job_id = _newapi_id()
-        elif self.dialect == "litellm":
+        elif self.relay == "litellm":
             job_id = _litellm_id(model)
         else:
             job_id = "video_" + secrets.token_hex(24)
@@ -1047,7 +1074,7 @@ class FakeUpstream:
         if status == "completed":
             return None
         message = f"Task is not completed yet, current status: {status}"
-        if self.dialect == "newapi":  # new-api's proxy omits param and code
+        if self.relay == "newapi":  # new-api's proxy omits param and code
             body = {"error": {"message": message, "type": "invalid_request_error"}}
             return web.json_response(body, status=400)
         return openai_error(400, message, param="video_id", code="video_not_ready")
@@ -1067,6 +1094,27 @@ class FakeUpstream:
         except (KeyError, ValueError):
             return web.Response(status=404, text="not found")
         return await self._send_asset(request, name, size, "video", drop=False)
+
+    def listed_models(self) -> tuple[str, ...]:
+        """What ``GET /v1/models`` lists: every served dialect's video models."""
+        models: list[str] = list(CHAT_ONLY_MODELS)
+        for dialect in self.dialects:
+            if dialect == "openai":
+                models.extend(OPENAI_MODELS)
+            else:
+                models.extend(_dialect_module(dialect).MODELS)
+        return tuple(dict.fromkeys(models))
+
+    async def _handle_models(self, request: web.Request) -> web.Response:
+        """``GET /v1/models`` in OpenAI's list shape (every relay serves it)."""
+        armed = self._take_fault("other", None)
+        if armed is not None and armed.fault.refuses:
+            return self._refusal(armed)
+        data = [
+            {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+            for m in self.listed_models()
+        ]
+        return web.json_response({"object": "list", "data": data})
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         return openai_error(404, f"Invalid URL ({request.method} {request.path})")
@@ -1097,9 +1145,9 @@ class FakeUpstream:
             total, content_type, ext = len(THUMBNAIL_WEBP), "image/webp", "webp"
         response = web.StreamResponse(status=200)
         response.content_type = content_type
-        if self.dialect == "litellm":
+        if self.relay == "litellm":
             response.headers["Content-Disposition"] = f'attachment; filename="{variant}.{ext}"'
-        if self.dialect == "newapi":
+        if self.relay == "newapi":
             response.headers["Cache-Control"] = "public, max-age=86400"
         if self.chunked_content:
             response.enable_chunked_encoding()
@@ -1138,6 +1186,18 @@ class FakeUpstream:
 # --- CLI ------------------------------------------------------------------------------
 
 
+class _DialectRoutes(Protocol):
+    MODELS: tuple[str, ...]
+
+    def add_routes(self, app: web.Application, up: FakeUpstream) -> None: ...
+
+
+def _dialect_module(dialect: str) -> _DialectRoutes:
+    """``bot.emulators.upstream_<dialect>``: the routes of one more dialect."""
+    module = importlib.import_module(f"bot.emulators.upstream_{dialect.replace('-', '_')}")
+    return cast(_DialectRoutes, module)
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot.emulators.fake_upstream",
@@ -1147,7 +1207,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--api-key", default="sk-test")
     parser.add_argument("--job-seconds", type=float, default=10.0)
-    parser.add_argument("--dialect", choices=("openai", "newapi", "litellm"), default="openai")
+    parser.add_argument(
+        "--dialect",
+        default="openai",
+        help=f"comma-separated dialects to speak, of {', '.join(DIALECTS)} (default openai)",
+    )
+    parser.add_argument("--relay", choices=RELAYS, default="openai")
     parser.add_argument("--video-bytes", type=int, default=256 * 1024)
     parser.add_argument(
         "--video-url", action="store_true", help="add a public video_url to completed jobs"
@@ -1160,7 +1225,8 @@ async def _serve(args: argparse.Namespace) -> None:
     upstream = FakeUpstream(
         api_key=args.api_key,
         job_seconds=args.job_seconds,
-        dialect=args.dialect,
+        relay=args.relay,
+        dialects=tuple(d.strip() for d in args.dialect.split(",") if d.strip()),
         video_url=args.video_url,
         video_bytes=args.video_bytes,
         host=args.host,

@@ -10,6 +10,7 @@ through ``bot.upstream.transport``. What may be asked for comes from
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.core.errors import InvalidInput, UpstreamNotFound, UpstreamRejected
+from bot.core.dialects import Dialect
+from bot.core.errors import InvalidInput, UnsupportedByUpstream
 from bot.core.video_spec import (
     API_MAX_PROMPT_CHARS,
     REFERENCE_IMAGE_TYPES,
@@ -27,17 +29,24 @@ from bot.core.video_spec import (
     seconds_text,
 )
 from bot.upstream.failures import Operation
+from bot.upstream.models_list import list_models
 from bot.upstream.parsing import parse_job
 from bot.upstream.provider import Variant
 from bot.upstream.transport import RetrySettings, Transport
-from bot.upstream.values import Download, ReferenceImage, UpstreamJob, VideoCapabilities
+from bot.upstream.values import (
+    DialectProbe,
+    Download,
+    ReferenceImage,
+    UpstreamJob,
+    VideoCapabilities,
+)
 
-#: The made-up id ``check_credentials`` looks up.
+#: The made-up id the dialect probe looks up (it creates nothing).
 CREDENTIAL_PROBE_ID = "video_credential_check_0000"
 
-#: What this dialect offers. The API also has list and extension endpoints (no
-#: ``VideoProvider`` operation uses them yet).
+#: What this dialect offers.
 OPENAI_VIDEOS_CAPABILITIES = VideoCapabilities(
+    dialect=Dialect.OPENAI,
     can_remix=True,
     can_list=True,
     can_extend=True,
@@ -108,7 +117,8 @@ class OpenAIVideosClient:
         *,
         base_url: str,
         api_key: str,
-        default_model: str = "sora-2",
+        default_model: str | None = None,
+        listed_models: tuple[str, ...] = (),
         json_timeout: float = 30.0,
         download_timeout: float = 300.0,
         max_retries: int = 4,
@@ -126,7 +136,8 @@ class OpenAIVideosClient:
         self._transport = Transport(
             http, base_url=base_url, api_key=api_key, settings=settings, sleep=sleep
         )
-        self.default_model = default_model
+        self.default_model = default_model or "sora-2"
+        self._listed_models = listed_models
 
     def __repr__(self) -> str:
         return (
@@ -135,8 +146,39 @@ class OpenAIVideosClient:
         )
 
     def capabilities(self) -> VideoCapabilities:
-        """The OpenAI Videos API's sizes, seconds and models (``bot.core.video_spec``)."""
-        return OPENAI_VIDEOS_CAPABILITIES
+        """The OpenAI Videos API's sizes, seconds and models (``bot.core.video_spec``).
+
+        Models are narrowed to those the relay lists, when it lists any of them.
+        """
+        listed = tuple(m for m in OPENAI_VIDEOS_CAPABILITIES.models if m in self._listed_models)
+        if not listed:
+            return OPENAI_VIDEOS_CAPABILITIES
+        return dataclasses.replace(OPENAI_VIDEOS_CAPABILITIES, models=listed)
+
+    @staticmethod
+    async def probe(transport: Transport, listed_models: tuple[str, ...]) -> DialectProbe:
+        """Whether ``/videos`` exists here, with requests that create nothing."""
+        listing = await transport.probe("GET", "/videos", params={"limit": "1"})
+        body = listing.json
+        if listing.status == 200 and isinstance(body, dict) and isinstance(body.get("data"), list):
+            return DialectProbe(
+                dialect=Dialect.OPENAI,
+                speaks=True,
+                can_list=True,
+                evidence="GET /v1/videos?limit=1 answered a list",
+            )
+        lookup = await transport.probe("GET", f"/videos/{_quote(CREDENTIAL_PROBE_ID)}")
+        text = lookup.text.lower()
+        # "Video with id ... not found" (OpenAI), 400 task_not_exist (new-api); a missing
+        # route answers "Invalid URL (GET ...)" or a bare 404 page.
+        speaks = (lookup.status == 404 and "not found" in text and "invalid url" not in text) or (
+            lookup.status == 400 and "task_not_exist" in text
+        )
+        return DialectProbe(
+            dialect=Dialect.OPENAI,
+            speaks=speaks,
+            evidence=f"GET /v1/videos/<made-up id> answered HTTP {lookup.status}",
+        )
 
     async def create(
         self,
@@ -191,6 +233,7 @@ class OpenAIVideosClient:
         variant: Variant = "video",
         max_bytes: int,
         dest: Path | None = None,
+        result_url: str | None = None,
     ) -> Download:
         """Fetch ``/videos/{id}/content`` into memory, or into ``dest`` (via ``dest.part``).
 
@@ -208,14 +251,17 @@ class OpenAIVideosClient:
             dest=dest,
         )
 
-    async def check_credentials(self) -> None:
-        """Make one cheap authenticated request that creates nothing.
+    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
+        """Continue a completed job (``POST /videos/extensions``)."""
+        raise UnsupportedByUpstream("extend", Dialect.OPENAI.value)
 
-        Looks up a made-up video id: 401/403 raise ``UpstreamAuthError``; 404 or another
-        4xx means the key was accepted. Transient failures are retried, then raised.
-        """
-        path = f"/videos/{_quote(CREDENTIAL_PROBE_ID)}"
-        try:
-            await self._transport.request(Operation.RETRIEVE, "GET", path, _job)
-        except (UpstreamNotFound, UpstreamRejected):
-            return
+    async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
+        """The most recent jobs (``GET /videos``)."""
+        raise UnsupportedByUpstream("list", Dialect.OPENAI.value)
+
+    async def check_credentials(self) -> None:
+        """``GET /models``: creates nothing and every relay answers it (``models_list``)."""
+        await list_models(self._transport)
+
+    async def aclose(self) -> None:
+        """Nothing runs in the background."""

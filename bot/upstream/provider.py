@@ -1,13 +1,13 @@
 """The interface every upstream dialect adapter offers, and the rest of the bot uses.
 
-Today one adapter implements it (``OpenAIVideosClient``, the OpenAI Videos API and
-relays that copy it). Other relay dialects (chat-completions, new-api generations,
-video-create) can be added beside it as further adapters over the same ``Transport``;
-callers that hold a ``VideoProvider`` need not change.
+One adapter per dialect (``bot.core.dialects.Dialect``), all over the same
+``Transport``; ``bot.upstream.factory`` builds the one a config or a detection names.
+Callers hold a ``VideoProvider`` and ask ``capabilities()`` before offering an operation:
+one a dialect lacks raises ``UnsupportedByUpstream`` and sends nothing.
 
-Every adapter keeps the money rule of ``bot.upstream.failures``: ``create`` and ``remix``
-are never re-sent once a byte of them may have reached the upstream; such a failure
-raises ``SubmissionUncertain``.
+Every adapter keeps the money rule of ``bot.upstream.failures``: ``create``, ``remix``
+and ``extend`` are never re-sent once a byte of them may have reached the upstream;
+such a failure raises ``SubmissionUncertain``.
 """
 
 from __future__ import annotations
@@ -48,8 +48,16 @@ class VideoProvider(Protocol):
         """Start a remix of a completed job (costs money)."""
         ...
 
+    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
+        """Continue a completed job by ``seconds`` more (costs money)."""
+        ...
+
     async def retrieve(self, upstream_id: str) -> UpstreamJob:
         """The job's current state."""
+        ...
+
+    async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
+        """The upstream's most recent jobs, newest first (``capabilities().can_list``)."""
         ...
 
     async def download(
@@ -59,11 +67,20 @@ class VideoProvider(Protocol):
         variant: Variant = "video",
         max_bytes: int,
         dest: Path | None = None,
+        result_url: str | None = None,
     ) -> Download:
-        """The finished job's asset, in memory or streamed to ``dest``, at most ``max_bytes``."""
+        """The finished job's asset, in memory or streamed to ``dest``, at most ``max_bytes``.
+
+        ``result_url`` is the link the completed job carried (stored with the task), for
+        dialects whose result is only reachable that way.
+        """
         ...
 
     async def check_credentials(self) -> None:
         """One cheap authenticated request that creates nothing; ``UpstreamAuthError`` if
         the key is refused."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop background work (e.g. open streams); the HTTP client is the caller's."""
         ...

@@ -10,6 +10,7 @@ money rule); this module only follows that decision.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -17,17 +18,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot.core.errors import ContentTooLarge, UpstreamUnavailable
 from bot.upstream.failures import MAX_ERROR_BODY, Failure, FailureMapper, Operation
 from bot.upstream.parsing import EmbeddedError
-from bot.upstream.values import Download
+from bot.upstream.values import Download, ProbeAnswer
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: How much of a detection answer's body is kept as text.
+MAX_PROBE_TEXT = 4096
 
 #: Turns a decoded 2xx JSON answer into a value: (body, headers, secret to redact).
 #: Raises ``ValueError`` (``MalformedAnswer``, ``EmbeddedError``) when it cannot.
@@ -123,6 +128,64 @@ class Transport:
                     )
             await self._pause_or_raise(op, attempt, failure)
 
+    async def probe(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None
+    ) -> ProbeAnswer:
+        """One attempt, for detection: any HTTP answer is returned as it came.
+
+        Never retried and never used for anything that costs money. A network failure
+        raises ``UpstreamUnavailable`` with its cause in ``detail``.
+        """
+        try:
+            response = await self._http.request(
+                method,
+                self.base_url + path,
+                params=params,
+                headers=self._headers(),
+                timeout=self._json_timeout,
+            )
+        except httpx.HTTPError as exc:
+            failure = self._failures.transport(Operation.RETRIEVE, exc)
+            failure.error.detail = failure.reason or None
+            raise failure.error from exc
+        text = response.content[:MAX_PROBE_TEXT].decode("utf-8", "replace")
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        try:
+            body: object | None = json.loads(response.content)
+        except ValueError:
+            body = None
+        return ProbeAnswer(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            json=body,
+            text=text,
+        )
+
+    async def download_url(
+        self, url: str, *, with_key: bool, max_bytes: int, dest: Path | None
+    ) -> Download:
+        """Like ``download``, for an absolute URL an answer gave (a result link).
+
+        The key is sent only when ``with_key`` and the URL is on the API's own origin.
+        """
+        send_key = with_key and _origin(url) == _origin(self.base_url)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(self._download_timeout):
+                    return await self._download_once(url, {}, max_bytes, dest, send_key)
+            except _AttemptFailed as failed:
+                failure = failed.failure
+            except TimeoutError:
+                failure = Failure(
+                    UpstreamUnavailable("The video download took too long."),
+                    retry=True,
+                    reason=f"no complete download within {self._download_timeout:g}s",
+                )
+            await self._pause_or_raise(Operation.CONTENT, attempt, failure)
+
     async def download(
         self, path: str, *, params: Mapping[str, str], max_bytes: int, dest: Path | None
     ) -> Download:
@@ -177,15 +240,21 @@ class Transport:
         return ceiling * self._random.uniform(0.5, 1.0)
 
     async def _download_once(
-        self, url: str, params: Mapping[str, str], max_bytes: int, dest: Path | None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        max_bytes: int,
+        dest: Path | None,
+        send_key: bool = True,
     ) -> Download:
         """One download attempt; failures come out as ``_AttemptFailed``."""
+        headers = self._headers(accept="*/*") if send_key else {"Accept": "*/*"}
         try:
             async with self._http.stream(
                 "GET",
                 url,
                 params=params,
-                headers=self._headers(accept="*/*"),
+                headers=headers,
                 timeout=self._json_timeout,
                 follow_redirects=True,
             ) as response:
@@ -241,6 +310,11 @@ async def _receive(
         await asyncio.to_thread(part.unlink, True)
         raise
     return Download(size=size, content_type=content_type, path=dest)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _media_type(header: str | None) -> str | None:

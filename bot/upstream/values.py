@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.core.dialects import Dialect
 from bot.core.models import TaskStatus
 
 
@@ -61,11 +62,12 @@ class Download:
 class VideoCapabilities:
     """What one upstream dialect can do, so callers can ask instead of assuming.
 
-    ``can_list`` and ``can_extend`` describe the dialect itself: no operation for them is
-    part of ``VideoProvider`` yet. ``models`` are the documented names; a dialect may
-    accept others.
+    ``models``, ``sizes`` and ``seconds`` are in the bot's vocabulary (``"1280x720"``,
+    ``4``, ``"sora-2"``); the adapter translates them the dialect's way. ``models`` are the
+    documented names, narrowed to those the relay lists when it lists any.
     """
 
+    dialect: Dialect
     can_remix: bool
     can_list: bool
     can_extend: bool
@@ -73,3 +75,23 @@ class VideoCapabilities:
     models: tuple[str, ...]
     sizes: tuple[str, ...]
     seconds: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProbeAnswer:
+    """One raw answer to a detection request: nothing parsed, nothing retried."""
+
+    status: int
+    headers: dict[str, str]
+    json: object | None  # the decoded body, when it was JSON
+    text: str  # the body as text, at most a few KiB, the key redacted
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DialectProbe:
+    """Whether an upstream speaks one dialect, and what showed it (for ``check``)."""
+
+    dialect: Dialect
+    speaks: bool
+    evidence: str
+    can_list: bool = False
