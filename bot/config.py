@@ -36,8 +36,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from bot.core.video_spec import VIDEO_SECONDS as SPEC_SECONDS
-from bot.core.video_spec import VIDEO_SIZES as SPEC_SIZES
+from bot.core.dialects import AUTO, Dialect
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Estimated USD per second of video, per model: the one place these numbers live.
@@ -98,17 +97,28 @@ class Secret:
 # --- field types: each names what it accepts ---------------------------------------------
 
 
-def _one_of(allowed: Sequence[object]) -> AfterValidator:
-    def check(value: Any) -> Any:
-        if value not in allowed:
-            raise PydanticCustomError(
-                "not_one_of",
-                "{value} is not one of {allowed}",
-                {"value": _show(value), "allowed": ", ".join(map(str, allowed))},
-            )
-        return value
+def _size(value: str) -> str:
+    width, sep, height = value.partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+        raise PydanticCustomError(
+            "not_size", "{value} is not a size like 1280x720", {"value": _show(value)}
+        )
+    return value
 
-    return AfterValidator(check)
+
+def _size_or_empty(value: str) -> str:
+    return _size(value) if value else value
+
+
+def _dialect(value: str) -> str:
+    allowed = (AUTO, *(d.value for d in Dialect))
+    if value not in allowed:
+        raise PydanticCustomError(
+            "not_one_of",
+            "{value} is not one of {allowed}",
+            {"value": _show(value), "allowed": ", ".join(allowed)},
+        )
+    return value
 
 
 def _http_url(value: str) -> str:
@@ -133,8 +143,10 @@ Count = Annotated[int, Strict(), Field(ge=0)]
 PositiveCount = Annotated[int, Strict(), Field(gt=0)]
 Number = Annotated[float, Strict(), Field(ge=0)]
 PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
-Size = Annotated[str, Strict(), _one_of(SPEC_SIZES)]
-Seconds = Annotated[int, Strict(), _one_of(SPEC_SECONDS)]
+Size = Annotated[str, Strict(), AfterValidator(_size)]
+#: Seconds of video; which lengths exist is the relay's dialect's business (checked at start).
+Seconds = Annotated[int, Strict(), Field(gt=0, le=120)]
+DialectName = Annotated[str, Strict(), AfterValidator(_dialect)]
 HttpUrl = Annotated[str, Strict(), AfterValidator(_http_url)]
 #: A TCP port; 0 picks a free one (tests).
 Port = Annotated[int, Strict(), Field(ge=0, le=65535)]
@@ -164,16 +176,23 @@ class DiscordConfig:
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)
 class UpstreamConfig:
-    """The relay that speaks the Videos API; there is no default (OpenAI's own is gone)."""
+    """The relay that serves Sora; there is no default (OpenAI's own API is gone).
+
+    ``dialect`` is ``auto`` (detected at start) or one of ``bot.core.dialects.Dialect``.
+    ``models``, ``seconds`` and ``sizes`` narrow what the relay offers (empty: all of it);
+    an empty default is the first offered. Whether the relay offers them is checked at
+    start (``bot.core.options``), since only then is its dialect known.
+    """
 
     base_url: HttpUrl = ""
     api_key: Secret = field(default_factory=lambda: Secret(""))
-    default_model: Text = "sora-2"
-    models: Annotated[tuple[Text, ...], Field(min_length=1)] = ("sora-2", "sora-2-pro")
-    seconds: tuple[Seconds, ...] = SPEC_SECONDS
-    sizes: tuple[Size, ...] = SPEC_SIZES
-    default_seconds: Seconds = 4
-    default_size: Size = "1280x720"
+    dialect: DialectName = AUTO
+    default_model: Text = ""
+    models: tuple[Text, ...] = ()
+    seconds: tuple[Seconds, ...] = ()
+    sizes: tuple[Size, ...] = ()
+    default_seconds: Annotated[int, Strict(), Field(ge=0, le=120)] = 0
+    default_size: Annotated[str, Strict(), AfterValidator(_size_or_empty)] = ""
     request_timeout: PositiveNumber = 30.0
     download_timeout: PositiveNumber = 300.0
     max_retries: Count = 4
@@ -186,7 +205,7 @@ class UpstreamConfig:
             ("default_seconds", self.default_seconds, "seconds", self.seconds),
             ("default_size", self.default_size, "sizes", self.sizes),
         ):
-            if value not in offered:
+            if value and offered and value not in offered:
                 listed = ", ".join(map(str, offered))
                 raise _rule(key, f"{_show(value)} is not one of {offered_key} ({listed})")
         return self

@@ -90,9 +90,17 @@ async def test_a_good_setup_is_all_ok_and_exits_0(setup: Setup):
     assert line(lines, "discord token").startswith("OK   discord token: valid: bot user sora-bot")
     guild = line(lines, "guild 'Video Team'")
     assert guild.startswith("OK") and "1 of 1 text channels (#videos)" in guild
-    assert lines[-1] == "check: 6 OK, 0 WARN, 0 FAIL, 0 SKIP: ready to run"
+    dialect = line(lines, "dialect")
+    assert dialect.startswith("OK   dialect: openai (GET /v1/videos"), dialect
+    assert dialect.endswith("remix yes, extend yes, list yes, image input yes"), dialect
+    assert line(lines, "options") == (
+        "OK   options: /sora offers models sora-2, sora-2-pro; seconds 4, 8, 12; "
+        "sizes 720x1280, 1280x720, 1024x1792, 1792x1024"
+    )
+    assert lines[-1] == "check: 8 OK, 0 WARN, 0 FAIL, 0 SKIP: ready to run"
     assert not (setup.config.storage.database).exists(), "check must not create the database"
-    assert [r.path for r in setup.upstream.requests] == ["/v1/models"]
+    assert setup.upstream.requests[0].path == "/v1/models"
+    assert {r.method for r in setup.upstream.requests} == {"GET"} and not setup.upstream.jobs
     assert setup.discord.contract_violations == [] and setup.discord.unimplemented == []
 
 

@@ -52,7 +52,7 @@ def test_invalid_config_file_names_the_key(tmp_path):
 
 def test_config_path_from_environment_is_used(tmp_path):
     config = tmp_path / "elsewhere.toml"
-    config.write_text("[upstream]\nseconds = [7]\n")
+    config.write_text("[upstream]\nseconds = [0]\n")
     env = {
         "DISCORD_TOKEN": "t",
         "SORA_API_KEY": "k",
@@ -61,4 +61,4 @@ def test_config_path_from_environment_is_used(tmp_path):
     }
     result = run_bot(env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert "[upstream] seconds[0]: 7 is not one of 4, 8, 12" in result.stderr
+    assert "[upstream] seconds[0]: must be greater than 0, got 0" in result.stderr

@@ -83,16 +83,20 @@ def test_config_path_from_environment(tmp_path):
         ("", {"SORA_API_KEY": "k"}, "DISCORD_TOKEN is not set"),
         ("", {"DISCORD_TOKEN": "t"}, "SORA_API_KEY is not set"),
         ("[upstream]\napi_key = 'sk-x'\n", ENV, "must not be in the config file"),
-        ("[upstream]\nseconds = [5]\n", ENV, "[upstream] seconds[0]: 5 is not one of 4, 8, 12"),
         (
-            "[upstream]\nsizes = ['1x1']\n",
+            "[upstream]\nseconds = [0]\n",
             ENV,
-            '[upstream] sizes[0]: "1x1" is not one of 720x1280, 1280x720, 1024x1792, 1792x1024',
+            "[upstream] seconds[0]: must be greater than 0, got 0",
         ),
         (
-            "[upstream]\ndefault_model = 'x'\n",
+            "[upstream]\nsizes = ['big']\n",
             ENV,
-            '[upstream] default_model: "x" is not one of models (sora-2, sora-2-pro)',
+            '[upstream] sizes[0]: "big" is not a size like 1280x720',
+        ),
+        (
+            "[upstream]\nmodels = ['sora-2']\ndefault_model = 'x'\n",
+            ENV,
+            '[upstream] default_model: "x" is not one of models (sora-2)',
         ),
         (
             "[poller]\ntick_seconds = 0\n",
@@ -171,15 +175,17 @@ def test_secrets_do_not_show_in_repr():
             '[upstream] request_timeout: expected a number, got "fast"',
         ),
         (
-            "[upstream]\ndefault_size = '999x1'\n",
-            '[upstream] default_size: "999x1" is not one of 720x1280, 1280x720, 1024x1792,'
-            " 1792x1024",
+            "[upstream]\ndefault_size = 'huge'\n",
+            '[upstream] default_size: "huge" is not a size like 1280x720',
         ),
         (
-            "[upstream]\nseconds = [8, 12]\n",
+            "[upstream]\nseconds = [8, 12]\ndefault_seconds = 4\n",
             "[upstream] default_seconds: 4 is not one of seconds (8, 12)",
         ),
-        ("[upstream]\nmodels = []\n", "[upstream] models: must not be empty"),
+        (
+            "[upstream]\ndialect = 'sora'\n",
+            '[upstream] dialect: "sora" is not one of auto, openai, chat, generations, video-create',
+        ),
         ("[upstream]\nmodels = 'sora-2'\n", '[upstream] models: expected a list, got "sora-2"'),
         (
             "[discord]\nmention_author = 1\n",

@@ -15,6 +15,7 @@ import zlib
 import pytest
 
 from bot.core.models import DeliveryState, TaskStatus
+from bot.core.video_spec import VIDEO_SIZES
 from bot.emulators.fake_discord import FakeAttachment, ManualClock, Permission
 from bot.emulators.fake_discord.gateway import Intent
 from bot.emulators.fake_discord.permissions import DEFAULT_BOT_PERMISSIONS
@@ -358,10 +359,8 @@ async def test_commands_are_synced_once_not_on_every_start(tmp_path):
         commands = {c["name"]: c for c in h.discord.registered_commands}
         assert {"sora", "remix"} <= set(commands)
         options = {o["name"]: o for o in commands["sora"]["options"]}
-        assert [c["value"] for c in options["seconds"]["choices"]] == list(
-            h.config.upstream.seconds
-        )
-        assert [c["value"] for c in options["size"]["choices"]] == list(h.config.upstream.sizes)
+        assert [c["value"] for c in options["seconds"]["choices"]] == [4, 8, 12]
+        assert [c["value"] for c in options["size"]["choices"]] == list(VIDEO_SIZES)
         assert options["prompt"]["max_length"] == 4000
         await h.restart()
         await h.restart()

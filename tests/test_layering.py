@@ -292,7 +292,12 @@ def test_the_size_check_counts_whole_definitions() -> None:
 # --- the Discord layer ---------------------------------------------------------------------
 
 COGS = frozenset(
-    {"bot.discord_ui.video_cog", "bot.discord_ui.chains_cog", "bot.discord_ui.admin_cog"}
+    {
+        "bot.discord_ui.video_cog",
+        "bot.discord_ui.extend_cog",
+        "bot.discord_ui.chains_cog",
+        "bot.discord_ui.admin_cog",
+    }
 )
 #: Who may import the bot class: the runner starts it, the harness runs it in tests.
 APP_USERS = frozenset({"bot.cli.runner", "bot.emulators.harness"})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.cli.startup import EXIT_REFUSED, EXIT_UNREACHABLE
+from bot.cli.startup import EXIT_CONFIG, EXIT_REFUSED, EXIT_UNREACHABLE
 from bot.emulators.fake_discord import FakeDiscord
 from bot.emulators.fake_upstream import FakeUpstream
 
@@ -140,3 +140,34 @@ async def test_a_refused_api_key_is_exit_3_with_the_relays_own_words(world: Worl
     )
     assert KEY not in result.stderr
     assert world.created() == []
+
+
+@pytest.mark.asyncio
+async def test_an_address_without_an_api_is_exit_2_and_never_called_reachable(world: World):
+    """A 404 for GET /models: no OpenAI-compatible API there (often a missing /v1)."""
+    result = await world.start(relay=world.upstream.origin)
+    assert result.code == EXIT_CONFIG
+    line = one_line(result)
+    assert line.startswith(
+        f"sora-bot: there is no OpenAI-compatible API at {world.upstream.origin}: GET /models "
+    ), line
+    assert "HTTP 404" in line and line.endswith("SORA_API_BASE usually ends in /v1")
+    assert world.created() == []
+
+
+@pytest.mark.asyncio
+async def test_a_relay_speaking_no_video_dialect_is_exit_2_listing_what_each_probe_saw(
+    tmp_path: Path,
+):
+    async with (
+        FakeUpstream(api_key=KEY, dialects=()) as chat_only,
+        FakeDiscord(bot_token=TOKEN) as discord,
+    ):
+        result = await World(discord, chat_only, tmp_path).start()
+        assert result.code == EXIT_CONFIG
+        line = one_line(result)
+        assert line.startswith(f"sora-bot: the relay at {chat_only.base_url} speaks none of "), line
+        assert "openai: GET /v1/videos/<made-up id> answered HTTP 404" in line
+        assert "check SORA_API_BASE, or set [upstream] dialect" in line
+        assert all(r.method == "GET" for r in chat_only.requests) and not chat_only.jobs
+        assert World(discord, chat_only, tmp_path).created() == []

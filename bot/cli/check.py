@@ -13,11 +13,15 @@ by the bot at its next start.
 Items:
 
 * ``config``: the file parses and every value is in range (``load_config`` did that),
-  the secrets are set, and every offered model has a price;
+  and the secrets are set;
 * ``database`` / ``media``: the folders are writable, the SQLite file (if it exists)
   is a database whose migrations this version knows;
-* ``upstream``: one cheap authenticated request (``VideoProvider.check_credentials``;
-  it creates nothing) proves the Videos API reachable and the key accepted;
+* ``upstream``: ``GET /models`` (it creates nothing, and every relay answers it) proves
+  the relay reachable and the key accepted; a 404 means no OpenAI-compatible API there;
+* ``dialect``: which relay dialect it speaks (detected with requests that create
+  nothing, or set in config) and what that dialect can do;
+* ``options``: the models, seconds and sizes ``/sora`` will offer, and every offered
+  model has a price;
 * ``discord token``: ``GET /users/@me`` with the bot token (no gateway login);
 * ``guild ...``: for every server the bot is in, its permissions in each text channel,
   computed from the server's roles, the bot's roles and the channel overwrites, against
@@ -45,12 +49,20 @@ from urllib.parse import quote
 import httpx
 from sqlite_utils import Database
 
+from bot.cli.upstream_setup import make_upstream
 from bot.config import ENV_API_BASE, ENV_API_KEY, ENV_DISCORD_TOKEN, NO_RELAY, Config, ConfigError
 from bot.core import errors
+from bot.core.dialects import AUTO, Dialect
+from bot.core.options import OptionsUnavailable
 from bot.discord_ui.setup_check import check_discord
 from bot.ops.check_lines import STATUSES, CheckLine, fail, ok, public_url, skip, warn
+from bot.services.submission import video_options
 from bot.storage.migrations import MIGRATIONS
-from bot.upstream import OpenAIVideosClient
+from bot.upstream import VideoCapabilities
+from bot.upstream.detect import Detection, NoVideoDialect, detect_with_models
+from bot.upstream.factory import ClientSettings, make_transport
+from bot.upstream.models_list import list_models
+from bot.upstream.transport import Transport
 
 #: Seconds to wait for any one HTTP answer during the check.
 HTTP_TIMEOUT = 10.0
@@ -103,7 +115,7 @@ async def collect_checks(config: Config) -> list[CheckLine]:
         if not config.upstream.base_url:
             lines.append(skip("upstream", f"not checked: {ENV_API_BASE} is not set"))
         elif config.upstream.api_key:
-            lines.append(await check_upstream(config, http))
+            lines.extend(await check_upstream(config, http))
         else:
             lines.append(skip("upstream", f"not checked: {ENV_API_KEY} is not set"))
         if config.discord.token:
@@ -118,7 +130,7 @@ async def collect_checks(config: Config) -> list[CheckLine]:
 
 
 def check_config(config: Config) -> list[CheckLine]:
-    """The config loaded (else we would not be here); secrets set; every model priced."""
+    """The config loaded (else we would not be here) and the secrets are set."""
     source = f"{config.source} parses" if config.source else "no config file, defaults"
     lines = [ok("config", f"{source} + environment; every value is in range")]
     for name, secret, what in (
@@ -129,15 +141,6 @@ def check_config(config: Config) -> list[CheckLine]:
             lines.append(fail("config", f"{name} is not set ({what}); set it in the environment"))
     if not config.upstream.base_url:
         lines.append(fail("config", NO_RELAY))
-    unpriced = [m for m in config.upstream.models if config.price_per_second(m) is None]
-    if unpriced:
-        lines.append(
-            warn(
-                "config",
-                f"no [prices] entry for {', '.join(unpriced)}: their cost is not estimated, "
-                "so the daily budget does not count them",
-            )
-        )
     return lines
 
 
@@ -230,29 +233,99 @@ def folder_problem(folder: Path) -> str | None:
 # --- upstream -----------------------------------------------------------------------------
 
 
-async def check_upstream(config: Config, http: httpx.AsyncClient) -> CheckLine:
-    """One cheap authenticated lookup that creates nothing."""
+async def check_upstream(config: Config, http: httpx.AsyncClient) -> list[CheckLine]:
+    """The key (``GET /models``), then the dialect and what ``/sora`` will offer.
+
+    Every request creates nothing. The dialect is detected afresh (the bot itself keeps
+    the one remembered for this base URL; see ``bot.cli.upstream_setup``).
+    """
     up = config.upstream
     where = public_url(up.base_url)
-    client = OpenAIVideosClient(
+    transport = make_transport(
         http,
         base_url=up.base_url,
         api_key=up.api_key.reveal(),
-        default_model=up.default_model,
-        json_timeout=min(up.request_timeout, HTTP_TIMEOUT),
-        max_retries=1,
+        settings=ClientSettings(json_timeout=min(up.request_timeout, HTTP_TIMEOUT), max_retries=1),
     )
     try:
         with _quiet("bot.upstream"):
-            await client.check_credentials()
+            models = await list_models(transport)
+            detection = await _dialect(config, transport, models)
     except errors.UpstreamAuthError as exc:
-        return fail(
-            "upstream",
-            f"{where} refused the API key ({ENV_API_KEY}): {upstream_cause(exc)}; check the key",
-        )
+        return [
+            fail(
+                "upstream",
+                f"{where} refused the API key ({ENV_API_KEY}): {upstream_cause(exc)}; check the key",
+            )
+        ]
+    except errors.UpstreamNotFound as exc:
+        return [
+            fail(
+                "upstream",
+                f"{where} has no OpenAI-compatible API: GET /models {upstream_cause(exc)}; "
+                f"{ENV_API_BASE} usually ends in /v1",
+            )
+        ]
+    except NoVideoDialect as exc:
+        return [
+            ok("upstream", f"{where} accepted the API key ({len(models)} models listed)"),
+            fail("dialect", f"{where} {exc.detail}; check {ENV_API_BASE}"),
+        ]
     except errors.UpstreamError as exc:
-        return fail("upstream", f"{where} is not usable: {upstream_cause(exc)}")
-    return ok("upstream", f"{where} is reachable and accepted the API key")
+        return [fail("upstream", f"{where} is not usable: {upstream_cause(exc)}")]
+    return [
+        ok("upstream", f"{where} accepted the API key ({len(models)} models listed)"),
+        *_dialect_lines(config, http, detection),
+    ]
+
+
+async def _dialect(config: Config, transport: Transport, models: tuple[str, ...]) -> Detection:
+    if config.upstream.dialect != AUTO:
+        dialect = Dialect(config.upstream.dialect)
+        return Detection(
+            dialect=dialect, listed_models=models, evidence="set by [upstream] dialect"
+        )
+    return await detect_with_models(transport, models)
+
+
+def _dialect_lines(
+    config: Config, http: httpx.AsyncClient, detection: Detection
+) -> list[CheckLine]:
+    """The dialect, its capabilities, and the options ``/sora`` offers (or why none)."""
+    caps = make_upstream(config, http, detection).capabilities()
+    lines = [ok("dialect", f"{detection.dialect} ({detection.evidence}); {capability_text(caps)}")]
+    try:
+        options = video_options(config, caps)
+    except OptionsUnavailable as exc:
+        return [*lines, fail("options", str(exc))]
+    lines.append(
+        ok(
+            "options",
+            f"/sora offers models {', '.join(options.models)}; seconds "
+            f"{', '.join(map(str, options.seconds))}; sizes {', '.join(options.sizes)}",
+        )
+    )
+    unpriced = [m for m in options.models if config.price_per_second(m) is None]
+    if unpriced:
+        lines.append(
+            warn(
+                "options",
+                f"no [prices] entry for {', '.join(unpriced)}: their cost is not estimated, "
+                "so the daily budget does not count them",
+            )
+        )
+    return lines
+
+
+def capability_text(caps: VideoCapabilities) -> str:
+    """``remix yes, extend no, list no, image input yes``."""
+    flags = (
+        ("remix", caps.can_remix),
+        ("extend", caps.can_extend),
+        ("list", caps.can_list),
+        ("image input", caps.image_input),
+    )
+    return ", ".join(f"{name} {'yes' if value else 'no'}" for name, value in flags)
 
 
 def upstream_cause(exc: errors.UpstreamError) -> str:

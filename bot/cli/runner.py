@@ -24,6 +24,13 @@ from bot.cli.startup import (
     StartupFailure,
     preflight,
 )
+from bot.cli.upstream_setup import (
+    DIALECT_META_KEY,
+    find_dialect,
+    make_upstream,
+    remember,
+    remembered_dialect,
+)
 from bot.config import Config
 from bot.core.network import network_cause
 from bot.delivery.media_server import start_media_server
@@ -31,25 +38,9 @@ from bot.discord_ui.app import DiscordRefused, SoraBot, start_gateway
 from bot.discord_ui.endpoint import use_discord_endpoint
 from bot.ops.health import Observability
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream import OpenAIVideosClient, VideoProvider
+from bot.storage.peek import read_meta_if_present
 
 log = logging.getLogger(__name__)
-
-
-def make_upstream(
-    config: Config, http: httpx.AsyncClient, *, max_retries: int | None = None
-) -> VideoProvider:
-    """The Videos API client the config describes (``max_retries`` overrides, for probes)."""
-    up = config.upstream
-    return OpenAIVideosClient(
-        http,
-        base_url=up.base_url,
-        api_key=up.api_key.reveal(),
-        default_model=up.default_model,
-        json_timeout=up.request_timeout,
-        download_timeout=up.download_timeout,
-        max_retries=up.max_retries if max_retries is None else max_retries,
-    )
 
 
 async def run_bot(config: Config) -> int:
@@ -81,25 +72,37 @@ async def run_bot(config: Config) -> int:
 
 async def _run(config: Config) -> None:
     """Preflight, then create the database and run; everything closes in reverse order."""
+    memory = read_meta_if_present(config.storage.database, DIALECT_META_KEY)
     async with httpx.AsyncClient() as probe_http:
-        await preflight(config, probe_http, make_upstream(config, probe_http, max_retries=1))
+        await preflight(config, probe_http)
+        detection = await find_dialect(
+            config,
+            probe_http,
+            remembered=remembered_dialect(memory, config.upstream.base_url),
+            max_retries=1,
+        )
     config.storage.database.parent.mkdir(parents=True, exist_ok=True)
     store = await AsyncTaskStore.open(config.storage.database)
+    await remember(store, config, detection)
     observability = Observability(config)
     media_server = None
     try:
         media_server = await start_media_server(config)  # None without [media] public_url
         async with httpx.AsyncClient(event_hooks=observability.httpx_event_hooks()) as http:
+            upstream = make_upstream(config, http, detection)
             bot = SoraBot(
                 config=config,
                 store=store,
-                upstream=make_upstream(config, http),
+                upstream=upstream,
                 http_trace=observability.discord_trace(),
             )
             _close_on_signals(bot)
             await observability.attach(bot)
-            async with bot:
-                await start_gateway(bot, config.discord.token.reveal())
+            try:
+                async with bot:
+                    await start_gateway(bot, config.discord.token.reveal())
+            finally:
+                await upstream.aclose()
     finally:
         if media_server is not None:
             await media_server.stop()

@@ -20,11 +20,8 @@ import logging
 
 import httpx
 
-from bot.config import ENV_API_KEY, ENV_DISCORD_TOKEN, Config
-from bot.core import errors
+from bot.config import ENV_DISCORD_TOKEN, Config
 from bot.discord_ui.setup_check import DiscordAnswer, DiscordRest, discord_api
-from bot.ops.check_lines import public_url
-from bot.upstream import VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +40,10 @@ class StartupFailure(Exception):
         self.exit_code = exit_code
 
 
-async def preflight(config: Config, http: httpx.AsyncClient, probe: VideoProvider) -> None:
-    """Raise ``StartupFailure`` unless the Discord token and the Videos API key work."""
+async def preflight(config: Config, http: httpx.AsyncClient) -> None:
+    """Raise ``StartupFailure`` unless the Discord token works (the relay is checked by
+    ``bot.cli.upstream_setup.find_dialect``)."""
     await check_discord_token(config, http)
-    await check_upstream_reachable(config, probe)
 
 
 async def check_discord_token(config: Config, http: httpx.AsyncClient) -> None:
@@ -63,26 +60,3 @@ async def check_discord_token(config: Config, http: httpx.AsyncClient) -> None:
             ) from None
         raise StartupFailure(EXIT_UNREACHABLE, str(exc)) from None
     log.info("Discord accepted the token: bot user %s", me.get("username"))
-
-
-async def check_upstream_reachable(config: Config, probe: VideoProvider) -> None:
-    """One request that creates nothing. A relay that answers at all, even with an error
-    of its own, is reachable: the bot starts and its polls retry (only the key or no
-    answer at all stop it)."""
-    where = public_url(config.upstream.base_url)
-    try:
-        await probe.check_credentials()
-    except errors.UpstreamAuthError as exc:
-        raise StartupFailure(
-            EXIT_REFUSED,
-            f"the Videos API at {where} refused the key ({ENV_API_KEY}): {exc.detail or 'HTTP 401'}",
-        ) from None
-    except errors.UpstreamError as exc:
-        detail = exc.detail or exc.user_message
-        if detail.startswith("HTTP "):
-            log.warning("the Videos API at %s answered %s; starting anyway", where, detail)
-            return
-        _, _, cause = detail.partition(": ")
-        raise StartupFailure(
-            EXIT_UNREACHABLE, f"cannot reach the Videos API at {where}: {cause or detail}"
-        ) from None

@@ -27,5 +27,16 @@ DIALECT_PREFERENCE: tuple[Dialect, ...] = (
     Dialect.CHAT,
 )
 
+#: How members and operators read each dialect's name.
+DIALECT_LABELS: dict[str, str] = {
+    Dialect.OPENAI: "OpenAI Videos API",
+    Dialect.CHAT: "chat-completions",
+    Dialect.GENERATIONS: "new-api video generations",
+    Dialect.VIDEO_CREATE: "unified video/create",
+}
+
+#: What to do instead of an operation the relay lacks.
+INSTEAD = {"remix": "make a new video with /sora instead", "extend": "make a longer one with /sora"}
+
 #: How ``[upstream] dialect`` asks for detection.
 AUTO = "auto"

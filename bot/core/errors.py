@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
+from bot.core.dialects import DIALECT_LABELS, INSTEAD
+
 
 class FailureCode(StrEnum):
     """Why a task failed or a poll went wrong, as stored in ``tasks.error_code``.
@@ -41,6 +43,7 @@ class FailureCode(StrEnum):
     UPSTREAM_AUTH_REFUSED = "upstream_auth_refused"
     CONTENT_EXPIRED = "expired"
     CONTENT_TOO_LARGE = "content_too_large"
+    UNSUPPORTED_BY_UPSTREAM = "unsupported_by_upstream"
 
 
 def parse_failure_code(text: str | None) -> FailureCode | str | None:
@@ -129,13 +132,16 @@ class UnsupportedByUpstream(UpstreamError):
     "list"), ``dialect`` the relay's dialect value.
     """
 
-    failure_code = FailureCode.UPSTREAM_REJECTED
+    failure_code = FailureCode.UNSUPPORTED_BY_UPSTREAM
 
     def __init__(self, operation: str, dialect: str) -> None:
         self.operation = operation
         self.dialect = dialect
+        label = DIALECT_LABELS.get(dialect, dialect)
+        instead = INSTEAD.get(operation)
         super().__init__(
-            f"This server's video relay ({dialect} dialect) cannot {operation} a video."
+            f"The video relay this bot uses speaks the {label} dialect, which cannot "
+            f"{operation} videos" + (f"; {instead}." if instead else ".")
         )
 
 

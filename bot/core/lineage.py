@@ -240,8 +240,8 @@ _NOT_READY_WORDING = {
 }
 
 
-def check_remixable(parent: VideoTask, guild_id: int) -> None:
-    """Raise unless ``parent`` may be remixed from ``guild_id``.
+def check_remixable(parent: VideoTask, guild_id: int, *, verb: str = "remixed") -> None:
+    """Raise unless ``parent`` may be remixed (or ``verb``: extended) from ``guild_id``.
 
     ``NotFound`` if it belongs to another guild (same answer as an unknown id),
     ``ParentNotReady`` unless it is completed with an upstream video.
@@ -250,6 +250,6 @@ def check_remixable(parent: VideoTask, guild_id: int) -> None:
         raise NotFound(parent.id)
     if parent.status is not TaskStatus.COMPLETED:
         state = _NOT_READY_WORDING.get(parent.status, parent.status.value)
-        raise ParentNotReady(f"Video `{parent.id}` {state}; only a finished video can be remixed.")
+        raise ParentNotReady(f"Video `{parent.id}` {state}; only a finished video can be {verb}.")
     if parent.upstream_id is None:
-        raise ParentNotReady(f"Video `{parent.id}` has no stored upstream video to remix.")
+        raise ParentNotReady(f"Video `{parent.id}` has no stored upstream video to work on.")

@@ -101,6 +101,7 @@ class TaskKind(StrEnum):
     GENERATE = "generate"
     REMIX = "remix"
     RETRY = "retry"
+    EXTEND = "extend"  # continues its parent (``/extend``); a child in the tree like a remix
 
 
 class EventKind(StrEnum):

@@ -258,7 +258,11 @@ class AdminCog(commands.Cog):
         except BotError:
             await card.delete()
             raise
-        await card.edit(content=None, embed=render.card_embed(task), view=video_view(task))
+        await card.edit(
+            content=None,
+            embed=render.card_embed(task),
+            view=video_view(task, remix=self.bot.service.can_remix),
+        )
         await self.bot.store.record_card_edit(task.id, status=task.status, progress=task.progress)
         await interaction.followup.send(
             f"Retrying `{old.id}` as `{task.id}`: {render.message_link(task, card.id)}",

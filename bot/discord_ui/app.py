@@ -44,6 +44,7 @@ discord.VoiceClient.warn_dave = False
 #: The cogs, loaded as extensions: no cog imports another, and none imports this module.
 EXTENSIONS = (
     "bot.discord_ui.video_cog",
+    "bot.discord_ui.extend_cog",
     "bot.discord_ui.chains_cog",
     "bot.discord_ui.admin_cog",
 )
@@ -98,7 +99,12 @@ class SoraBot(commands.Bot):
         self.service = VideoService(
             store=store, upstream=upstream, config=config, policy=self.policy, clock=clock
         )
-        self.notifier = DiscordNotifier(self, store, mention_author=config.discord.mention_author)
+        self.notifier = DiscordNotifier(
+            self,
+            store,
+            mention_author=config.discord.mention_author,
+            can_remix=upstream.capabilities().can_remix,
+        )
         self.poller = Poller(
             store=store,
             upstream=upstream,

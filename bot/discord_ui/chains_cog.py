@@ -53,7 +53,9 @@ class ChainsCog(commands.Cog):
         children = await self.bot.store.children_of(task.id, guild_id=guild_id)
         embed = render.video_embed(task, parent=parent, children=len(children))
         await interaction.response.send_message(
-            embed=embed, view=video_view(task), allowed_mentions=render.NO_MENTIONS
+            embed=embed,
+            view=video_view(task, remix=self.bot.service.can_remix),
+            allowed_mentions=render.NO_MENTIONS,
         )
 
     @app_commands.command(name="history", description="Your recent videos in this server")

@@ -56,11 +56,18 @@ class DiscordNotifier:
     """Edits status cards and posts results as replies."""
 
     def __init__(
-        self, client: discord.Client, store: AsyncTaskStore, *, mention_author: bool = True
+        self,
+        client: discord.Client,
+        store: AsyncTaskStore,
+        *,
+        mention_author: bool = True,
+        can_remix: bool = True,
     ) -> None:
         self.client = client
         self.store = store
         self.mention_author = mention_author
+        #: Whether results get a Remix button (the relay's dialect can remix).
+        self.can_remix = can_remix
         #: Interactions whose tokens may still edit their cards (in memory, 15 minutes).
         self.card_hooks = CardHooks()
 
@@ -82,7 +89,10 @@ class DiscordNotifier:
             reason = task.delivery_error or "unknown reason"
             fields = {"content": f"⚠️ The video is ready but could not be posted here: {reason}."}
         else:
-            fields = {"embed": render.card_embed(task), "view": video_view(task)}
+            fields = {
+                "embed": render.card_embed(task),
+                "view": video_view(task, remix=self.can_remix),
+            }
         try:
             with _delivery_errors():
                 if await self.card_hooks.edit(task.id, task.card_message_id, **fields):
@@ -175,7 +185,7 @@ class DiscordNotifier:
             "embed": render.result_embed(
                 task, parent_link=parent_link, image=extras.image_name(task, video)
             ),
-            "view": result_view(task.id),
+            "view": result_view(task.id, remix=self.can_remix),
         }
         if video is None:
             files = extras.thumbnail_file(task)

@@ -22,7 +22,7 @@ from bot.core.lineage import (
     prompt_change,
     render_text_tree,
 )
-from bot.core.models import TaskStatus, VideoTask
+from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.buttons import LINEAGE_KIND
 from bot.discord_ui.context import BotContext, context_of, guild_id_of
@@ -53,6 +53,8 @@ def _change(task: VideoTask, by_id: dict[str, VideoTask]) -> str:
     parent = by_id.get(task.parent_id) if task.parent_id else None
     if parent is None:
         return f"“{render.snippet(task.prompt, ROOT_PROMPT_CHARS)}”"
+    if task.kind is TaskKind.EXTEND:
+        return f"⏩ +{task.seconds}s “{render.snippet(task.prompt, ROOT_PROMPT_CHARS)}”"
     return prompt_change(parent.prompt, task.prompt)
 
 

@@ -28,7 +28,7 @@ class VideoCog(commands.Cog):
 
     def __init__(self, bot: BotContext) -> None:
         self.bot = bot
-        up = bot.config.upstream
+        up = bot.service.options
         _set_choices(self.sora, "model", [app_commands.Choice(name=m, value=m) for m in up.models])
         _set_choices(
             self.sora, "seconds", [app_commands.Choice(name=f"{s}s", value=s) for s in up.seconds]

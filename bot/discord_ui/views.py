@@ -104,19 +104,20 @@ def form_values(data: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def result_view(video_id: str) -> discord.ui.View:
-    """The buttons under a result post."""
+def result_view(video_id: str, *, remix: bool = True) -> discord.ui.View:
+    """The buttons under a result post (Remix only where the relay can remix)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RemixButton(video_id))
+    if remix:
+        view.add_item(RemixButton(video_id))
     view.add_item(LineageButton(video_id))
     view.add_item(DetailsButton(video_id))
     return view
 
 
-def video_view(task: VideoTask) -> discord.ui.View:
+def video_view(task: VideoTask, *, remix: bool = True) -> discord.ui.View:
     """The buttons under a re-posted card: Remix only once the video is finished."""
     if task.status is TaskStatus.COMPLETED:
-        return result_view(task.id)
+        return result_view(task.id, remix=remix)
     return card_view(task.id)
 
 

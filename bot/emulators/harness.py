@@ -18,7 +18,13 @@ from typing import Any
 
 import httpx
 
-from bot.cli.runner import make_upstream
+from bot.cli.upstream_setup import (
+    DIALECT_META_KEY,
+    find_dialect,
+    make_upstream,
+    remember,
+    remembered_dialect,
+)
 from bot.config import (
     Config,
     DiscordConfig,
@@ -36,6 +42,8 @@ from bot.emulators.fake_discord import FakeDiscord
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.ops.health import Observability
 from bot.storage.async_store import AsyncTaskStore
+from bot.upstream import VideoProvider
+from bot.upstream.detect import Detection
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +117,8 @@ class BotHarness:
         self.store: AsyncTaskStore | None = None
         self.bot: SoraBot | None = None
         self._http: httpx.AsyncClient | None = None
+        self.detection: Detection | None = None
+        self.provider: VideoProvider | None = None
         self.observability: Observability | None = None
         #: The media server, with ``[media] public_url`` set (``media_server.port``).
         self.media_server: MediaServer | None = None
@@ -142,10 +152,19 @@ class BotHarness:
         self.observability = Observability(self.config)
         self.media_server = await start_media_server(self.config, self.clock)
         self._http = httpx.AsyncClient(event_hooks=self.observability.httpx_event_hooks())
+        memory = await self.store.get_meta(DIALECT_META_KEY)
+        self.detection = await find_dialect(
+            self.config,
+            self._http,
+            remembered=remembered_dialect(memory, self.config.upstream.base_url),
+            max_retries=1,
+        )
+        await remember(self.store, self.config, self.detection)
+        self.provider = make_upstream(self.config, self._http, self.detection)
         self.bot = SoraBot(
             config=self.config,
             store=self.store,
-            upstream=make_upstream(self.config, self._http),
+            upstream=self.provider,
             clock=self.clock,
             guild_ready_timeout=0.1,
             http_trace=self.observability.discord_trace(),
@@ -163,6 +182,9 @@ class BotHarness:
         if self._bot_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._bot_task, timeout=10)
+        if self.provider is not None:
+            await self.provider.aclose()
+            self.provider = None
         if self._http is not None:
             await self._http.aclose()
         if self.observability is not None:

@@ -24,11 +24,12 @@ from bot.core.images import check_reference_image
 from bot.core.limits import SubmissionQuota, estimate_cost
 from bot.core.lineage import check_remixable, inherit_parameters
 from bot.core.models import TaskKind, TaskStatus, VideoTask
+from bot.core.options import VideoOptions, Wanted, offer
 from bot.core.poll_policy import PollPolicy
 from bot.core.prompts import clean_prompt
 from bot.services.quotas import check_submission, effective_limits
 from bot.storage.async_store import AsyncTaskStore
-from bot.upstream import ReferenceImage, UpstreamJob, VideoProvider
+from bot.upstream import ReferenceImage, UpstreamJob, VideoCapabilities, VideoProvider
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,29 @@ class GenerateOptions:
     reference: ReferenceImage | None = None
 
 
+def video_options(config: Config, caps: VideoCapabilities) -> VideoOptions:
+    """The relay's models, seconds and sizes narrowed by ``[upstream]`` config.
+
+    ``OptionsUnavailable`` when config names nothing the relay offers.
+    """
+    up = config.upstream
+    wanted = Wanted(
+        models=up.models,
+        seconds=up.seconds,
+        sizes=up.sizes,
+        default_model=up.default_model,
+        default_seconds=up.default_seconds,
+        default_size=up.default_size,
+    )
+    return offer(
+        models=caps.models,
+        seconds=caps.seconds,
+        sizes=caps.sizes,
+        wanted=wanted,
+        relay=f"the {caps.dialect} dialect",
+    )
+
+
 class VideoService:
     """Creates generate and remix tasks."""
 
@@ -81,6 +105,8 @@ class VideoService:
         self.config = config
         self.policy = policy or PollPolicy()
         self.clock = clock
+        #: What ``/sora`` offers: the relay's dialect narrowed by config.
+        self.options = video_options(config, upstream.capabilities())
 
     # --- lookups ---------------------------------------------------------------
 
@@ -94,8 +120,23 @@ class VideoService:
             )
         return await self.store.get_in_guild(normalized, guild_id)
 
+    @property
+    def can_remix(self) -> bool:
+        """Whether the relay's dialect can remix (else ``/remix`` is refused, sending nothing)."""
+        return self.upstream.capabilities().can_remix
+
+    @property
+    def can_extend(self) -> bool:
+        """Whether the relay's dialect can extend a video (else ``/extend`` is not offered)."""
+        return self.upstream.capabilities().can_extend
+
+    def _require(self, operation: str, offered: bool) -> None:
+        if not offered:
+            raise errors.UnsupportedByUpstream(operation, self.upstream.capabilities().dialect)
+
     async def find_remix_parent(self, guild_id: int, video_id: str) -> VideoTask:
-        """A completed video of this guild that may be remixed."""
+        """A completed video of this guild that may be remixed (by a relay that can)."""
+        self._require("remix", self.can_remix)
         parent = await self.find_video(guild_id, video_id)
         check_remixable(parent, guild_id)
         return parent
@@ -103,19 +144,8 @@ class VideoService:
     # --- submissions -----------------------------------------------------------
 
     def resolve_options(self, options: GenerateOptions) -> tuple[str, int, str]:
-        """Model, seconds and size after defaults, checked against the configured choices."""
-        up = self.config.upstream
-        model = up.default_model if options.model is None else options.model
-        seconds = up.default_seconds if options.seconds is None else options.seconds
-        size = up.default_size if options.size is None else options.size
-        if model not in up.models:
-            raise errors.InvalidInput("model", f"Model must be one of: {', '.join(up.models)}.")
-        if seconds not in up.seconds:
-            allowed = ", ".join(str(s) for s in up.seconds)
-            raise errors.InvalidInput("seconds", f"Seconds must be one of: {allowed}.")
-        if size not in up.sizes:
-            raise errors.InvalidInput("size", f"Size must be one of: {', '.join(up.sizes)}.")
-        return model, seconds, size
+        """Model, seconds and size after defaults, checked against what is offered."""
+        return self.options.resolve(options.model, options.seconds, options.size)
 
     @property
     def max_reference_bytes(self) -> int:
@@ -189,6 +219,54 @@ class VideoService:
         parent = await self.check_remix(origin, video_id, prompt)
         return await self.remix_of(origin, parent, prompt)
 
+    async def check_extend(
+        self, origin: Origin, video_id: str, prompt: str, seconds: int | None
+    ) -> tuple[VideoTask, int]:
+        """Everything that can refuse an extension before anything is written.
+
+        Returns the parent and the extension's length (the parent's when not given).
+        """
+        self._require("extend", self.can_extend)
+        text = clean_prompt(prompt)
+        parent = await self.find_video(origin.guild_id, video_id)
+        check_remixable(parent, origin.guild_id, verb="extended")
+        length = parent.seconds if seconds is None else seconds
+        if length not in self.options.seconds:
+            allowed = ", ".join(str(s) for s in self.options.seconds)
+            raise errors.InvalidInput("seconds", f"Seconds must be one of: {allowed}.")
+        await self._admit(origin, text, parent.model, length)
+        return parent, length
+
+    async def extend_of(
+        self, origin: Origin, parent: VideoTask, prompt: str, seconds: int
+    ) -> VideoTask:
+        """Submit an extension of a checked parent: ``seconds`` more, same model and size."""
+        self._require("extend", self.can_extend)
+        text = clean_prompt(prompt)
+        quota = await self._admit(origin, text, parent.model, seconds)
+        task = await self.store.create_task(
+            guild_id=origin.guild_id,
+            channel_id=origin.channel_id,
+            user_id=origin.user_id,
+            author_name=origin.author_name,
+            upload_limit=origin.upload_limit,
+            prompt=text,
+            parent=parent,
+            kind=TaskKind.EXTEND,
+            estimated_cost=quota.cost,
+            admission=quota,
+            model=parent.model,
+            seconds=seconds,
+            size=parent.size,
+        )
+        upstream_parent = parent.upstream_id
+        assert upstream_parent is not None, "a completed task always has an upstream id"
+        return await self._submit(
+            task,
+            origin,
+            lambda: self.upstream.extend(upstream_parent, prompt=text, seconds=seconds),
+        )
+
     async def remix_of(
         self,
         origin: Origin,
@@ -198,6 +276,7 @@ class VideoService:
         metadata_extra: dict[str, Any] | None = None,
     ) -> VideoTask:
         """Submit a remix of an already checked parent (batch remixes call this per variant)."""
+        self._require("remix", self.can_remix)
         text = clean_prompt(prompt)
         params = inherit_parameters(parent)
         quota = await self._admit(origin, text, params["model"], params["seconds"])

@@ -31,7 +31,9 @@ from bot.storage.core import Operations
 from bot.storage.usage import Admission, usage_of
 
 _MAX_ID_ATTEMPTS = 20
-_RESERVED_METADATA = frozenset({"type", "remix_from", "remix_from_external"})
+_RESERVED_METADATA = frozenset(
+    {"type", "remix_from", "remix_from_external", "extend_from", "extend_from_external"}
+)
 
 
 def status_changes(task: VideoTask, new: TaskStatus, now: datetime) -> dict[str, Any]:
@@ -61,7 +63,9 @@ def _lineage_metadata(
     if parent is not None and kind is TaskKind.GENERATE:
         kind = TaskKind.REMIX
     metadata: dict[str, Any] = {"type": kind.value}
-    if parent is not None:
+    if parent is not None and kind is TaskKind.EXTEND:
+        metadata.update(extend_from=parent.id, extend_from_external=parent.upstream_id)
+    elif parent is not None:
         metadata.update(remix_from=parent.id, remix_from_external=parent.upstream_id)
     metadata.update(extra)
     return kind, metadata

@@ -12,7 +12,7 @@ import httpx
 from bot.core.dialects import Dialect
 from bot.upstream.openai_videos import OpenAIVideosClient
 from bot.upstream.provider import VideoProvider
-from bot.upstream.transport import Transport
+from bot.upstream.transport import RetrySettings, Transport
 from bot.upstream.values import DialectProbe
 
 
@@ -52,6 +52,23 @@ class ClientSettings:
     json_timeout: float = 30.0
     download_timeout: float = 300.0
     max_retries: int = 4
+
+
+def make_transport(
+    http: httpx.AsyncClient, *, base_url: str, api_key: str, settings: ClientSettings | None = None
+) -> Transport:
+    """A transport for detection requests (the adapters build their own)."""
+    settings = settings or ClientSettings()
+    return Transport(
+        http,
+        base_url=base_url,
+        api_key=api_key,
+        settings=RetrySettings(
+            json_timeout=settings.json_timeout,
+            download_timeout=settings.download_timeout,
+            max_retries=settings.max_retries,
+        ),
+    )
 
 
 def make_provider(
