@@ -244,9 +244,17 @@ class DemoChannel:
         videos = [a for a in post.attachments if a.filename.endswith(".mp4") and a.size > 0]
         if not videos:
             raise StepFailed(f"the result of {task.id} has no MP4 attached")
-        if not any(c.startswith("sora:remix:") for c in post.custom_ids()):
-            raise StepFailed(f"the result of {task.id} has no Remix button")
+        has_remix = any(c.startswith("sora:remix:") for c in post.custom_ids())
+        if has_remix != self.can_remix:
+            shown = "has no" if self.can_remix else "shows a"
+            raise StepFailed(f"the result of {task.id} {shown} Remix button")
         return post
+
+    @property
+    def can_remix(self) -> bool:
+        """Whether the emulated relay's dialect can remix (else the scene shows the refusal)."""
+        assert self.h.bot is not None
+        return self.h.bot.service.can_remix
 
     def _said(self, ix: FakeInteraction) -> str:
         message = ix.original
@@ -521,6 +529,14 @@ class _Scene:
             f"{parent.id}'s result ({_files(post)})"
         )
 
+    async def remix_refused(self) -> str:
+        parent = self.videos["first"]
+        options = {"video_id": parent.id, "prompt": REMIX_PROMPT}
+        answer = await self.channel.answer(await self.channel.command(self.h.bob, "remix", options))
+        if not answer.ephemeral or "cannot remix" not in answer.content:
+            raise StepFailed(f"/remix should be refused by this relay, got: {answer.content}")
+        return f"/remix {parent.id} is refused, only bob sees why: {answer.content}"
+
     async def refused(self) -> str:
         task = await self.channel.finished((await self.channel.sora(self.h.bob, REFUSED_PROMPT)).id)
         if task.status is not TaskStatus.FAILED:
@@ -531,7 +547,8 @@ class _Scene:
         return f"video {task.id} failed as scripted; the author is told why: {task.error_message}"
 
     async def lineage(self) -> str:
-        leaf, root = self.videos["third"], self.videos["first"]
+        root = self.videos["first"]
+        leaf = self.videos.get("third", root)
         options = lineage_options(self.h.discord.registered_commands, leaf.id)
         ix = await self.channel.command(self.h.alice, "lineage", options)
         answer = await self.channel.answer(ix)
@@ -546,11 +563,16 @@ async def play_scene(channel: DemoChannel, say: Callable[[str], None]) -> SceneR
     report = SceneReport()
     scene = _Scene(channel)
     steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
-        ("alice runs /sora", scene.first_video),
-        ("bob runs /remix", scene.command_remix),
-        ("alice presses Remix", scene.button_remix),
-        ("bob asks for a refused video", scene.refused),
+        ("alice runs /sora", scene.first_video)
     ]
+    if channel.can_remix:
+        steps += [
+            ("bob runs /remix", scene.command_remix),
+            ("alice presses Remix", scene.button_remix),
+        ]
+    else:
+        steps.append(("bob runs /remix", scene.remix_refused))
+    steps.append(("bob asks for a refused video", scene.refused))
     report.lineage_available = command_registered(channel.h.discord.registered_commands, "lineage")
     if report.lineage_available:
         steps.append(("alice runs /lineage", scene.lineage))
@@ -608,6 +630,7 @@ async def run_demo(
     inp: TextIO | None = None,
     quiet_logs: bool = True,
     job_seconds: float = JOB_SECONDS,
+    dialect: str = "openai",
 ) -> int:
     """Play the scene and print the transcript; 0 only if every step went as scripted.
 
@@ -622,7 +645,7 @@ async def run_demo(
         # Expected chatter at demo speed: "voice not supported", "tick skipped: still running".
         for noisy in ("discord.client", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
-    session = _Session(out or sys.stdout, inp or sys.stdin, keep_running, job_seconds)
+    session = _Session(out or sys.stdout, inp or sys.stdin, keep_running, job_seconds, dialect)
     with StopSignals() as signals:
         return await session.run(signals)
 
@@ -633,7 +656,10 @@ STOPPED = "the bot and both emulators are shut down."
 class _Session:
     """One demo run: the harness in a temporary folder, the scene, then maybe the prompt."""
 
-    def __init__(self, out: TextIO, inp: TextIO, keep_running: bool, job_seconds: float) -> None:
+    def __init__(
+        self, out: TextIO, inp: TextIO, keep_running: bool, job_seconds: float, dialect: str
+    ) -> None:
+        self.dialect = dialect
         self.out = out
         self.inp = inp
         self.keep_running = keep_running
@@ -659,7 +685,11 @@ class _Session:
             async with contextlib.AsyncExitStack() as stack:
                 try:
                     harness = await stack.enter_async_context(
-                        BotHarness(Path(workdir), job_seconds=self.job_seconds)
+                        BotHarness(
+                            Path(workdir),
+                            job_seconds=self.job_seconds,
+                            upstream_options={"dialects": (self.dialect,)},
+                        )
                     )
                 except (OSError, RuntimeError, TimeoutError) as exc:
                     self.say(f"demo FAILED: could not start the bot against the emulators: {exc}")

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bot.config import ConfigError, load_config
+from bot.core.dialects import Dialect
 from bot.ops.logs import setup_logging
 
 
@@ -20,6 +21,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--config", help="path to config.toml (default: $SORA_BOT_CONFIG or ./config.toml)"
     )
     parser.add_argument("--keep-running", action="store_true", help="demo: leave the channel open")
+    parser.add_argument(
+        "--dialect",
+        default="openai",
+        choices=[d.value for d in Dialect],
+        help="demo: the relay dialect the emulated upstream speaks (default openai)",
+    )
     return parser.parse_args(argv)
 
 
@@ -29,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.demo import run_demo
 
         # The demo handles SIGINT and SIGTERM in its own loop (``bot.cli.demo_input``).
-        return asyncio.run(run_demo(keep_running=args.keep_running))
+        return asyncio.run(run_demo(keep_running=args.keep_running, dialect=args.dialect))
     try:
         # `check` reports missing secrets as FAIL lines of its own, next to everything else.
         config = load_config(args.config, require_secrets=args.command != "check")
