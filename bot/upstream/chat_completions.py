@@ -366,11 +366,11 @@ class ChatCompletionsClient:
             job.lost = True
             raise
         except TimeoutError:
-            state.broken = f"it was still open after {MAX_STREAM_SECONDS:g}s"
+            state.broken = state.broken or f"it was still open after {MAX_STREAM_SECONDS:g}s"
         except httpx.ReadTimeout:
-            state.broken = f"nothing arrived for {self._idle_timeout:g}s"
+            state.broken = state.broken or f"nothing arrived for {self._idle_timeout:g}s"
         except httpx.HTTPError as exc:
-            state.broken = f"the connection ended early: {type(exc).__name__}"
+            state.broken = state.broken or f"the connection ended early: {type(exc).__name__}"
         finally:
             job.ended = True
             with contextlib.suppress(httpx.HTTPError):

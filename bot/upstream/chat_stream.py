@@ -91,7 +91,7 @@ class ChatStreamState:
         try:
             chunk = json.loads(payload)
         except ValueError:
-            self.broken = "the relay sent a line that is not JSON"
+            self.broken = self.broken or "the relay sent a line that is not JSON"
             return
         if isinstance(chunk, dict):
             self.feed_chunk(chunk)
