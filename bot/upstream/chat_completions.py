@@ -371,6 +371,9 @@ class ChatCompletionsClient:
             state.broken = state.broken or f"nothing arrived for {self._idle_timeout:g}s"
         except httpx.HTTPError as exc:
             state.broken = state.broken or f"the connection ended early: {type(exc).__name__}"
+        except Exception:  # a bug here must still end the job, not leave it hanging
+            log.exception("chat stream %s: could not be read", job.id)
+            state.broken = state.broken or "the bot could not read it"
         finally:
             job.ended = True
             with contextlib.suppress(httpx.HTTPError):
