@@ -10,6 +10,7 @@ from typing import Protocol
 import httpx
 
 from bot.core.dialects import Dialect
+from bot.upstream.chat_completions import ChatCompletionsClient
 from bot.upstream.openai_videos import OpenAIVideosClient
 from bot.upstream.provider import VideoProvider
 from bot.upstream.transport import RetrySettings, Transport
@@ -42,6 +43,7 @@ class AdapterClass(Protocol):
 #: The adapter of each dialect.
 ADAPTERS: dict[Dialect, AdapterClass] = {
     Dialect.OPENAI: OpenAIVideosClient,
+    Dialect.CHAT: ChatCompletionsClient,
 }
 
 
