@@ -9,6 +9,9 @@ over real HTTP on 127.0.0.1; only the network edge is emulated.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -748,3 +751,32 @@ async def test_a_relay_with_both_dialects_serves_generations_and_its_content(
         video = await client.download(job.id, max_bytes=10**6, result_url=done.result_url)
     assert probe.speaks and job.id.startswith("task_")
     assert video.data is not None and is_mp4(video.data)
+
+
+def test_the_standalone_emulator_speaks_the_dialect_with_its_faults() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "bot.emulators.fake_upstream", "--port", str(port)]
+    command += ["--api-key", "sk-cli", "--job-seconds", "0", "--dialect", "generations"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    body = {"model": "sora-2", "prompt": "cli", "seconds": "4", "size": "720x1280"}
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/v1", headers={"Authorization": "Bearer sk-cli"}
+        ) as http:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    created = http.post("/video/generations", json=body)
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline and process.poll() is None
+                    time.sleep(0.05)
+            done = http.get(f"/video/generations/{created.json()['task_id']}")
+            refused = http.post(
+                "/video/generations", json={**body, "prompt": "cli [fault:http_500]"}
+            )
+        assert created.status_code == 200 and done.json()["data"]["status"] == "SUCCESS"
+        assert refused.status_code == 500 and refused.json()["code"] == "fail_to_fetch_task"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
