@@ -1246,4 +1246,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module's copy: the dialect modules import ``bot.emulators.fake_upstream``,
+    # and ``__main__``'s classes (request keys, faults) would not be theirs.
+    from bot.emulators import fake_upstream as _imported
+
+    _imported.main()

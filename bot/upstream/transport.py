@@ -253,7 +253,7 @@ class Transport:
             async with self._http.stream(
                 "GET",
                 url,
-                params=params,
+                params=params or None,  # {} would drop a result URL's own query string
                 headers=headers,
                 timeout=self._json_timeout,
                 follow_redirects=True,
