@@ -1,13 +1,18 @@
 """The video service: HTTP transport with the money rule, answer parsing, dialect adapters.
 
-Callers hold a ``VideoProvider`` (``provider.py``); ``OpenAIVideosClient``
-(``openai_videos.py``) is today's one implementation. The layers under it:
+Callers hold a ``VideoProvider`` (``provider.py``), one adapter per relay dialect:
+``OpenAIVideosClient`` (``openai_videos.py``), ``ChatCompletionsClient``
+(``chat_completions.py``), ``GenerationsClient`` (``generations.py``) and
+``VideoCreateClient`` (``video_create.py``); ``factory.py`` builds the one a detection
+(``detect.py``) or the config names. The layers under them:
 ``transport.py`` (httpx, timeouts, retries, capped downloads), ``failures.py`` (what a
 failed attempt means, and the money rule), ``parsing.py`` (lenient reading of answers),
 ``values.py`` (what crosses the boundary).
 """
 
+from bot.upstream.chat_completions import ChatCompletionsClient
 from bot.upstream.failures import RETRY_AFTER_LIMIT, Operation
+from bot.upstream.generations import GenerationsClient
 from bot.upstream.openai_videos import (
     CREDENTIAL_PROBE_ID,
     OPENAI_VIDEOS_CAPABILITIES,
@@ -26,6 +31,8 @@ from bot.upstream.values import Download, ReferenceImage, UpstreamJob, VideoCapa
 
 __all__ = [
     "CREDENTIAL_PROBE_ID",
+    "ChatCompletionsClient",
+    "GenerationsClient",
     "OPENAI_VIDEOS_CAPABILITIES",
     "RETRY_AFTER_LIMIT",
     "Download",

@@ -11,6 +11,7 @@ import httpx
 
 from bot.core.dialects import Dialect
 from bot.upstream.chat_completions import ChatCompletionsClient
+from bot.upstream.generations import GenerationsClient
 from bot.upstream.openai_videos import OpenAIVideosClient
 from bot.upstream.provider import VideoProvider
 from bot.upstream.transport import RetrySettings, Transport
@@ -44,6 +45,7 @@ class AdapterClass(Protocol):
 ADAPTERS: dict[Dialect, AdapterClass] = {
     Dialect.OPENAI: OpenAIVideosClient,
     Dialect.CHAT: ChatCompletionsClient,
+    Dialect.GENERATIONS: GenerationsClient,
 }
 
 

@@ -355,7 +355,12 @@ class GenerationsClient:
         """The task's current state. Retried on transient failures."""
         _check_text("video_id", upstream_id, "video id")
         path = f"{TASKS_PATH}/{_quote(upstream_id)}"
-        return await self._transport.request(Operation.RETRIEVE, "GET", path, parse_task)
+        job = await self._transport.request(Operation.RETRIEVE, "GET", path, parse_task)
+        if job.result_url is not None and _PROXY_PATH.search(urlsplit(job.result_url).path):
+            # new-api's proxy needs the key: members would get a dead link. Without a
+            # stored link, ``download`` fetches the same proxy path on our base URL.
+            return dataclasses.replace(job, result_url=None)
+        return job
 
     async def download(
         self,
