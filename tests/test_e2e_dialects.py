@@ -106,6 +106,7 @@ async def test_a_restart_mid_job_never_creates_twice_and_never_hangs(
         if dialect is Dialect.CHAT:  # the stream was the job: cut, it cannot be followed
             assert task.status is TaskStatus.FAILED and task.error_code == "stream_lost"
             assert f"<@{h.alice.id}>" in outcome.content and not outcome.attachments
+            assert "restart" in outcome.content and "not re-sent" in outcome.content
         else:
             assert task.status is TaskStatus.COMPLETED and outcome.attachments
         await h.restart()

@@ -29,6 +29,10 @@ class FailureCode(StrEnum):
     TIMED_OUT = "timed_out"
     SUBMISSION_INTERRUPTED = "submission_interrupted"
     INTERNAL_ERROR = "internal_error"
+    # A chat-completions relay's stream (which is the job) was cut: by a restart, or
+    # broken without a result. The message is the bot's own, shown as it is.
+    STREAM_LOST = "stream_lost"
+    STREAM_BROKEN = "stream_broken"
     # The upstream reported the job failed (or cancelled/expired it) without a code.
     UPSTREAM_FAILED = "failed"
     UPSTREAM_CANCELLED = "cancelled"

@@ -408,6 +408,8 @@ def _failure_message(job: UpstreamJob) -> str:
         return "The video expired at the video service before it could be fetched."
     if job.error_code == FailureCode.UPSTREAM_CANCELLED:
         return "The video service cancelled this video."
+    if job.error_code in (FailureCode.STREAM_LOST, FailureCode.STREAM_BROKEN) and job.error_message:
+        return job.error_message[:300]
     if job.error_message:
         return f"The video service could not make this video: {job.error_message[:200]}"
     return "The video service could not make this video."
