@@ -51,7 +51,12 @@ NAME = "video-create"
 #: What ``GET /v1/models`` lists for this dialect.
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
 #: The lengths each model makes (fast-token, octopusx, yunwu-style tables).
-MODEL_DURATIONS: dict[str, tuple[int, ...]] = {"sora-2": (10, 15), "sora-2-pro": (15, 25)}
+#: ``sora-2-all`` (image-to-video on some relays) is accepted but not listed.
+MODEL_DURATIONS: dict[str, tuple[int, ...]] = {
+    "sora-2": (10, 15),
+    "sora-2-pro": (15, 25),
+    "sora-2-all": (10, 15),
+}
 ORIENTATIONS = ("portrait", "landscape")
 SIZES = ("small", "large")
 MAX_PROMPT_CHARS = 32000
@@ -148,7 +153,7 @@ def check_create(body: dict[str, Any]) -> dict[str, Any]:
         raise _Invalid("'prompt' must be a non-empty string.", param="prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise _Invalid(f"'prompt' is longer than {MAX_PROMPT_CHARS} characters.", param="prompt")
-    model = _check_choice(body, "model", MODELS)
+    model = _check_choice(body, "model", tuple(MODEL_DURATIONS))
     for flag in ("watermark", "private"):
         if flag in body and not isinstance(body[flag], bool):
             raise _Invalid(f"'{flag}' must be a boolean.", param=flag, code="invalid_type")
