@@ -31,7 +31,7 @@ from tests.e2e_helpers import (
 pytestmark = pytest.mark.asyncio
 
 #: Every dialect the emulator speaks, as ``[upstream] dialect`` names it.
-DIALECTS = [Dialect.OPENAI, Dialect.CHAT, Dialect.GENERATIONS]
+DIALECTS = [Dialect.OPENAI, Dialect.CHAT, Dialect.GENERATIONS, Dialect.VIDEO_CREATE]
 
 
 def harness_for(tmp_path: Path, dialect: Dialect, **options: object) -> BotHarness:

@@ -28,6 +28,7 @@ from bot.upstream.parsing import (
 from bot.upstream.provider import Variant, VideoProvider
 from bot.upstream.transport import RetrySettings, Transport
 from bot.upstream.values import Download, ReferenceImage, UpstreamJob, VideoCapabilities
+from bot.upstream.video_create import VideoCreateClient
 
 __all__ = [
     "CREDENTIAL_PROBE_ID",
@@ -45,6 +46,7 @@ __all__ = [
     "UpstreamJob",
     "Variant",
     "VideoCapabilities",
+    "VideoCreateClient",
     "VideoProvider",
     "normalize_status",
     "parse_job",

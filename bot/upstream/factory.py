@@ -16,6 +16,7 @@ from bot.upstream.openai_videos import OpenAIVideosClient
 from bot.upstream.provider import VideoProvider
 from bot.upstream.transport import RetrySettings, Transport
 from bot.upstream.values import DialectProbe
+from bot.upstream.video_create import VideoCreateClient
 
 
 class AdapterClass(Protocol):
@@ -46,6 +47,7 @@ ADAPTERS: dict[Dialect, AdapterClass] = {
     Dialect.OPENAI: OpenAIVideosClient,
     Dialect.CHAT: ChatCompletionsClient,
     Dialect.GENERATIONS: GenerationsClient,
+    Dialect.VIDEO_CREATE: VideoCreateClient,
 }
 
 

@@ -253,7 +253,9 @@ class Transport:
             async with self._http.stream(
                 "GET",
                 url,
-                params=params or None,  # {} would drop a result URL's own query string
+                # None, not {}: an empty mapping would drop a result URL's own query
+                # string (a signed CDN link's signature).
+                params=params or None,
                 headers=headers,
                 timeout=self._json_timeout,
                 follow_redirects=True,
