@@ -378,3 +378,43 @@ async def test_storage_paths_from_config_are_checked(tmp_path: Path):
     lines = [x.render() for x in await collect_checks(config)]
     assert f"FAIL media: {blocked / 'media'}: {blocked} is not a folder" in lines
     assert any(x.startswith("OK   database:") for x in lines)
+
+
+@pytest.mark.asyncio
+async def test_a_relay_speaking_no_video_dialect_fails_the_dialect_line(setup: Setup):
+    async with FakeUpstream(api_key=KEY, dialects=()) as chat_only:
+        upstream = dataclasses.replace(setup.config.upstream, base_url=chat_only.base_url)
+        code, lines = await check(dataclasses.replace(setup.config, upstream=upstream))
+    assert code == 1
+    assert line(lines, "upstream").startswith("OK   upstream:")
+    dialect = line(lines, "dialect")
+    assert dialect.startswith(
+        f"FAIL dialect: {chat_only.base_url} speaks none of openai, generations, video-create, chat"
+    ), dialect
+    assert not chat_only.jobs
+
+
+@pytest.mark.asyncio
+async def test_options_the_dialect_lacks_fail_the_options_line(setup: Setup):
+    upstream = dataclasses.replace(setup.config.upstream, seconds=(10, 15))
+    code, lines = await check(dataclasses.replace(setup.config, upstream=upstream))
+    assert code == 1
+    assert line(lines, "options") == (
+        "FAIL options: [upstream] seconds: none of 10, 15 is offered by the relay "
+        "(the openai dialect offers 4, 8, 12)"
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_forced_dialect_is_named_as_set_by_config(setup: Setup):
+    async with FakeUpstream(api_key=KEY, dialects=("chat",)) as chat:
+        upstream = dataclasses.replace(
+            setup.config.upstream, base_url=chat.base_url, dialect="chat"
+        )
+        code, lines = await check(dataclasses.replace(setup.config, upstream=upstream))
+    assert code == 0, lines
+    assert line(lines, "dialect") == (
+        "OK   dialect: chat (set by [upstream] dialect); "
+        "remix no, extend no, list no, image input yes"
+    )
+    assert [r.path for r in chat.requests] == ["/v1/models"]
