@@ -552,3 +552,22 @@ def test_matching_rules() -> None:
     assert {k: v.id for k, v in only_a.items()} == {"aaaaaa": "video_b", "bbbbbb": "video_far"}
     no_prompt = parse_job({"id": "video_np", "status": "queued", "created_at": t0 + 1})
     assert match_interrupted([a], [no_prompt], set()) == {}
+
+
+@pytest.mark.asyncio
+async def test_openais_newer_unknown_url_wording_is_a_missing_route() -> None:
+    unknown_url = {
+        "error": {
+            "message": "Unknown request URL: POST /v1/videos/x/remix. Please check the URL "
+            "for typos, or see the docs at https://platform.openai.com/docs/api-reference/.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "unknown_url",
+        }
+    }
+    async with emulator() as (up, client):
+        parent = await client.create(prompt="a kite", seconds=4, size="1280x720")
+        up.inject("remix", Fault.RESPOND, status=404, json=unknown_url)
+        child = await client.remix(parent.id, prompt="a blue kite")
+    assert child.remixed_from == parent.id
+    assert len(requests_to(up, "POST", "/v1/videos/edits")) == 1

@@ -1455,6 +1455,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--video-url", action="store_true", help="add a public video_url to completed jobs"
     )
     parser.add_argument("--poll-after-ms", type=int, default=None)
+    parser.add_argument(
+        "--absent-route",
+        action="append",
+        choices=ROUTES,
+        default=[],
+        help="a /v1/videos route not to serve (repeatable), on top of the relay's own",
+    )
     return parser.parse_args(argv)
 
 
@@ -1469,6 +1476,7 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         poll_after_ms=args.poll_after_ms,
+        absent_routes=tuple(args.absent_route),
     )
     async with upstream:
         log.info("base_url=%s (Ctrl-C stops)", upstream.base_url)
