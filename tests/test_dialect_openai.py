@@ -571,3 +571,14 @@ async def test_openais_newer_unknown_url_wording_is_a_missing_route() -> None:
         child = await client.remix(parent.id, prompt="a blue kite")
     assert child.remixed_from == parent.id
     assert len(requests_to(up, "POST", "/v1/videos/edits")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_probe_that_saw_no_list_tells_the_client() -> None:
+    async with emulator(relay="newapi") as (up, client):
+        assert client.capabilities().can_list is True  # the API has it, until shown otherwise
+        client.adopt_probe(await _probe(up))
+        sent = len(up.requests)
+        with pytest.raises(errors.UnsupportedByUpstream):
+            await client.list_recent(limit=5)
+    assert client.capabilities().can_list is False and len(up.requests) == sent

@@ -28,6 +28,7 @@ import httpx
 from bot.core.errors import (
     BotError,
     ContentExpired,
+    FailureCode,
     ModerationBlocked,
     RateLimited,
     SubmissionUncertain,
@@ -81,6 +82,7 @@ class RouteMissing(UpstreamNotFound):
     adapters catch it to fall back to another path or to say the relay cannot do it.
     """
 
+    failure_code = FailureCode.ROUTE_MISSING
     default_message = "The video relay has no such operation."
 
 

@@ -217,6 +217,14 @@ class OpenAIVideosClient:
             f"GET /v1/videos/<made-up id> answered {why}",
         )
 
+    def adopt_probe(self, probe: DialectProbe) -> None:
+        """Take what detection saw: a relay whose list request failed cannot list.
+
+        Saves ``list_recent`` a request that would fail (``capabilities().can_list``).
+        """
+        if probe.dialect is Dialect.OPENAI and probe.speaks and not probe.can_list:
+            self._missing.add("list")
+
     async def create(
         self,
         *,
