@@ -430,6 +430,8 @@ async def test_a_create_lost_in_a_crash_is_found_by_listing_and_delivered(tmp_pa
         assert await c.poller.recover() == 1
         resumed = await c.store.get(task.id)
         assert resumed.status is TaskStatus.IN_PROGRESS and resumed.upstream_id == job_id
+        assert await c.poller.cards.flush() == 1  # the card no longer says "sending"
+        assert c.notifier.cards == [(task.id, TaskStatus.IN_PROGRESS, resumed.progress)]
 
         async def delivered() -> bool:
             return (await c.store.get(task.id)).delivery_state is DeliveryState.DELIVERED
