@@ -37,6 +37,7 @@ from tests.core_fixtures import (
     make_poller,
     no_sleep,
 )
+from tests.subprocess_bot import ProcessWorld, outcome_post, settled, wait_for_row
 from tests.test_upstream_contract import ContractRequest, component, request_errors, response_errors
 from tests.upstream_fixtures import API_KEY, RecordingSleep, make_client, wait_until
 
@@ -584,3 +585,25 @@ async def test_a_probe_that_saw_no_list_tells_the_client() -> None:
         with pytest.raises(errors.UnsupportedByUpstream):
             await client.list_recent(limit=5)
     assert client.capabilities().can_list is False and len(up.requests) == sent
+
+
+@pytest.mark.asyncio
+async def test_a_sigkilled_bot_resumes_the_create_it_was_sending(tmp_path: Path) -> None:
+    """The real bot as a process, SIGKILLed while its create hangs (the job exists upstream,
+    its id reached nobody), restarted on the same database: the video is found and posted."""
+    async with ProcessWorld(tmp_path / "world") as w:
+        await w.start_bot()
+        w.upstream.inject("create", Fault.HANG, seconds=60)
+        await w.discord.slash(w.alice, w.channel, "sora", {"prompt": "a lighthouse at dusk"})
+        await wait_until(lambda: len(w.upstream.jobs) == 1, within=15)
+        await w.kill_bot()
+        [job_id] = w.upstream.jobs
+        [orphan] = await w.tasks()
+        assert orphan.status is TaskStatus.SUBMITTING and orphan.upstream_id is None
+        await w.start_bot()
+        post = await outcome_post(w, orphan.id)
+        done = await wait_for_row(w, orphan.id, settled)
+        assert w.discord.contract_violations == []
+    assert done.status is TaskStatus.COMPLETED and done.upstream_id == job_id
+    assert post.attachments and done.result_message_id == post.id
+    assert w.upstream.count("create") == 1  # found, never re-sent
