@@ -72,7 +72,7 @@ async def test_the_detected_dialect_is_remembered_and_a_new_base_url_is_detected
         assert h.detection is not None and h.detection.dialect is Dialect.GENERATIONS
         assert h.store is not None
         memory = json.loads(await h.store.get_meta(DIALECT_META_KEY) or "{}")
-        assert memory == {"base_url": h.upstream.base_url, "dialect": "generations"}
+        assert memory == {"base_url": h.upstream.base_url, "dialect": "generations", "lacks": []}
 
         # The relay learns /v1/videos too: the remembered dialect stays (in-flight tasks
         # were made in it), and no probe is sent again.
@@ -91,4 +91,4 @@ async def test_the_detected_dialect_is_remembered_and_a_new_base_url_is_detected
             await h.restart()
             assert h.detection.dialect is Dialect.CHAT and not h.detection.remembered
             memory = json.loads(await h.store.get_meta(DIALECT_META_KEY) or "{}")
-            assert memory == {"base_url": other.base_url, "dialect": "chat"}
+            assert memory == {"base_url": other.base_url, "dialect": "chat", "lacks": []}

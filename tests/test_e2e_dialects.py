@@ -131,3 +131,54 @@ async def test_a_relay_serving_several_dialects_gets_the_richest(tmp_path: Path)
     served = tuple(d.value for d in DIALECTS)
     async with BotHarness(tmp_path, upstream_options={"dialects": served[::-1]}) as h:
         assert h.detection is not None and h.detection.dialect is Dialect.OPENAI
+
+
+async def test_extend_continues_a_finished_video_and_the_lineage_shows_it(tmp_path: Path):
+    async with harness_for(tmp_path, Dialect.OPENAI) as h:
+        _, card = await submit(h, h.alice, "sora", {"prompt": "a kite over a beach"})
+        parent_id = video_id_of(card)
+        parent_result = await result_post(h, parent_id)
+        parent = await delivered(h, parent_id)
+        _, extend_card = await submit(
+            h,
+            h.bob,
+            "extend",
+            {"video_id": parent_id, "prompt": "the kite flies away", "seconds": 8},
+        )
+        child_id = video_id_of(extend_card)
+        child_result = await result_post(h, child_id)
+        child = await delivered(h, child_id)
+        assert child_result.message_reference["message_id"] == str(parent_result.id)
+        assert child.metadata == {
+            "type": "extend",
+            "extend_from": parent_id,
+            "extend_from_external": parent.upstream_id,
+        }
+        assert (child.parent_id, child.root_id, child.depth) == (parent_id, parent_id, 1)
+        assert (child.model, child.size, child.seconds) == (parent.model, parent.size, 8)
+        [extension] = [r for r in h.upstream.requests if r.op == "extend"]
+        assert extension.path == "/v1/videos/extensions"
+        lineage = await h.discord.slash(h.alice, h.channel, "lineage", {"video_id": child_id})
+        await lineage.initial_response()
+        tree = await lineage.original_message(timeout=10)
+        text = "\n".join(str(e.get("description", "")) for e in tree.embeds)
+        assert "⏩ +8s" in text, text
+
+
+@pytest.mark.parametrize(
+    ("dialects", "relay"),
+    [
+        (("openai",), "openai"),
+        (("openai",), "newapi"),
+        *((((d.value,), "openai")) for d in DIALECTS[1:]),
+    ],
+    ids=str,
+)
+async def test_extend_is_offered_only_where_the_relay_can_extend(
+    tmp_path: Path, dialects: tuple[str, ...], relay: str
+):
+    async with BotHarness(tmp_path, upstream_options={"dialects": dialects, "relay": relay}) as h:
+        names = {c["name"] for c in h.discord.registered_commands}
+        can_extend = h.bot.service.can_extend
+        assert ("extend" in names) is can_extend
+        assert can_extend is (dialects == ("openai",) and relay == "openai")

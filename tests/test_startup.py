@@ -167,7 +167,7 @@ async def test_a_relay_speaking_no_video_dialect_is_exit_2_listing_what_each_pro
         assert result.code == EXIT_CONFIG
         line = one_line(result)
         assert line.startswith(f"sora-bot: the relay at {chat_only.base_url} speaks none of "), line
-        assert "openai: GET /v1/videos/<made-up id> answered HTTP 404" in line
+        assert "(openai: GET /v1/videos answered HTTP 404" in line and "chat: " in line
         assert "check SORA_API_BASE, or set [upstream] dialect" in line
         assert all(r.method == "GET" for r in chat_only.requests) and not chat_only.jobs
         assert World(discord, chat_only, tmp_path).created() == []

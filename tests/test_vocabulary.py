@@ -39,8 +39,11 @@ OLD_CLASS_NAMES = {
     "ContentExpired": FailureCode.CONTENT_EXPIRED,
     "ContentTooLarge": FailureCode.CONTENT_TOO_LARGE,
 }
-#: Error types added after m004 (their codes were never class names).
-NEW_TYPES = {"UnsupportedByUpstream": FailureCode.UNSUPPORTED_BY_UPSTREAM}
+#: Error types added after m004 (never stored under a class name), with their codes.
+NEW_TYPES = {
+    "UnsupportedByUpstream": FailureCode.UNSUPPORTED_BY_UPSTREAM,
+    "RouteMissing": FailureCode.ROUTE_MISSING,
+}
 EVERY_TYPE = {**OLD_CLASS_NAMES, **NEW_TYPES}
 
 

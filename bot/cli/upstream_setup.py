@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 import httpx
 
@@ -31,17 +32,27 @@ from bot.upstream.transport import Transport
 
 log = logging.getLogger(__name__)
 
-#: The meta key that remembers the detected dialect: ``{"base_url": ..., "dialect": ...}``.
+#: The meta key that remembers the detected dialect:
+#: ``{"base_url": ..., "dialect": ..., "lacks": [...]}``.
 DIALECT_META_KEY = "upstream.dialect"
 
 
-def remembered_dialect(value: str | None, base_url: str) -> Dialect | None:
-    """The dialect stored in ``value`` when it was detected for this ``base_url``."""
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """A dialect detected at an earlier start for the same base URL."""
+
+    dialect: Dialect
+    lacks: frozenset[str] = frozenset()
+
+
+def remembered_dialect(value: str | None, base_url: str) -> Remembered | None:
+    """The detection stored in ``value`` when it was made for this ``base_url``."""
     try:
         memory = json.loads(value or "null")
         if isinstance(memory, dict) and memory.get("base_url") == base_url:
-            return Dialect(str(memory.get("dialect")))
-    except ValueError:
+            lacks = memory.get("lacks") or []
+            return Remembered(Dialect(str(memory.get("dialect"))), frozenset(map(str, lacks)))
+    except (ValueError, TypeError):
         pass
     return None
 
@@ -50,7 +61,13 @@ async def remember(store: AsyncTaskStore, config: Config, detection: Detection) 
     """Store a fresh detection (a forced dialect is config's, not memory's)."""
     if config.upstream.dialect != AUTO or detection.remembered:
         return
-    value = json.dumps({"base_url": config.upstream.base_url, "dialect": detection.dialect})
+    value = json.dumps(
+        {
+            "base_url": config.upstream.base_url,
+            "dialect": detection.dialect,
+            "lacks": sorted(detection.lacks),
+        }
+    )
     await store.set_meta(DIALECT_META_KEY, value)
 
 
@@ -76,6 +93,7 @@ def make_upstream(
         default_model=up.default_model or None,
         listed_models=detection.listed_models,
         settings=_settings(config, max_retries),
+        lacks=detection.lacks,
     )
 
 
@@ -83,7 +101,7 @@ async def find_dialect(
     config: Config,
     http: httpx.AsyncClient,
     *,
-    remembered: Dialect | None,
+    remembered: Remembered | None,
     max_retries: int | None = None,
 ) -> Detection:
     """The dialect to speak and the models listed; ``StartupFailure`` says what to fix."""
@@ -108,10 +126,11 @@ async def find_dialect(
         )
     elif remembered is not None:
         detection = Detection(
-            dialect=remembered,
+            dialect=remembered.dialect,
             listed_models=models,
             evidence="detected at an earlier start for this base_url",
             remembered=True,
+            lacks=remembered.lacks,
         )
     else:
         detection = await _detect(config, transport, models)
@@ -158,6 +177,7 @@ async def _detect(config: Config, transport: Transport, models: tuple[str, ...])
         listed_models=models,
         evidence=found.evidence,
         can_list=found.can_list,
+        lacks=found.lacks,
     )
 
 

@@ -42,6 +42,7 @@ class FailureCode(StrEnum):
     MODERATION_BLOCKED = "moderation_blocked"
     UPSTREAM_REJECTED = "upstream_rejected"
     NOT_FOUND = "not_found"
+    ROUTE_MISSING = "route_missing"
     RATE_LIMITED = "rate_limited"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     UPSTREAM_AUTH_REFUSED = "upstream_auth_refused"

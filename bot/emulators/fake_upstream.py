@@ -10,6 +10,10 @@ What it serves (``/v1`` prefix, bearer auth):
 * ``POST /videos`` (multipart or JSON; validated like the real API), ``GET /videos/{id}``,
   ``POST /videos/{id}/remix`` (completed videos only), ``GET /videos/{id}/content?variant=``
   (a small valid MP4, or a WebP thumbnail).
+* ``POST /videos/edits`` (``{prompt, video: {id}}``, remix's successor),
+  ``POST /videos/extensions`` (``{prompt, seconds, video: {id}}``; the new job's ``seconds``
+  is the stitched total), ``GET /videos?limit=&order=&after=`` (a ``VideoListResource``,
+  newest first by default) and ``DELETE /videos/{id}`` (finished jobs only).
 * ``GET /files/{name}``: a public, unauthenticated download (the ``video_url`` some relays
   add, and the target of ``redirect_content_to``).
 
@@ -27,7 +31,16 @@ Relay dialects (see shared/notes/upstream-api.md, section 2):
   top-level ``{"code", "message", "data": null}`` error bodies, unknown task -> 400
   ``task_not_exist``, error objects without ``param``/``code``.
 * ``litellm``: ``video_`` + base64 ids (contain ``=``, maybe ``+``/``/``), ``usage`` added,
-  ``prompt`` dropped, content sent with ``Content-Disposition: attachment``.
+  ``prompt`` dropped, content sent with ``Content-Disposition: attachment``. An id it did
+  not issue answers 500 ``litellm.APIConnectionError`` (it cannot route it); a 429 passes
+  the backend's Retry-After on as ``llm_provider-retry-after``; every JSON answer carries
+  ``x-litellm-*`` headers; an unknown path answers FastAPI's ``{"detail": "Not Found"}``.
+
+Which ``/videos`` routes exist follows each relay's router (docs/dialects/openai.md):
+new-api has no list, edits, extensions or delete; LiteLLM no delete. ``absent_routes``
+removes more (e.g. ``("remix",)``: a relay whose ``/remix`` is gone, so clients must use
+``/videos/edits``). Under ``litellm`` an absent ``list`` answers LiteLLM's 500 (the
+proxy routes it, the backend behind cannot list); other absent routes its 404.
 """
 
 from __future__ import annotations
@@ -65,7 +78,19 @@ DIALECTS = ("openai", "chat", "generations", "video-create")
 #: What ``GET /v1/models`` lists for the openai dialect, and for a relay with no video.
 OPENAI_MODELS = ("sora-2", "sora-2-pro")
 CHAT_ONLY_MODELS = ("gpt-4o-mini", "text-embedding-3-small")
-OPS = ("create", "remix", "retrieve", "content", "other")
+OPS = ("create", "remix", "extend", "retrieve", "list", "content", "other")
+#: The optional ``/videos`` routes, and which ones each relay lacks.
+ROUTES = ("remix", "edits", "extensions", "list", "delete")
+RELAY_ABSENT_ROUTES: dict[str, frozenset[str]] = {
+    "openai": frozenset(),
+    "newapi": frozenset({"edits", "extensions", "list", "delete"}),
+    "litellm": frozenset({"delete"}),
+}
+#: What ``extensions`` accepts for ``seconds`` (the spec's description: 4, 8, 12, 16, 20).
+EXTEND_SECONDS = ("4", "8", "12", "16", "20")
+#: The LiteLLM version the ``litellm`` flavour says it is (issue 13 was seen on it).
+LITELLM_VERSION = "1.110.2"
+DEFAULT_LIST_LIMIT = 20
 
 VIDEO_SECONDS = ("4", "8", "12")
 VIDEO_SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
@@ -204,6 +229,8 @@ class FakeJob:
     state: Literal["running", "completed", "failed", "expired"] = "running"
     completed_at: int | None = None
     error: dict[str, str] | None = None
+    extended_from: str | None = None  # the job an extension continues
+    wall_clock: Callable[[], float] = time.time  # unix seconds, for created_at/completed_at
 
     def status(self, now: float) -> tuple[str, int]:
         """The (status, progress) the API reports at clock time ``now``."""
@@ -229,12 +256,12 @@ class FakeJob:
 
     def complete(self) -> None:
         self.state = "completed"
-        self.completed_at = int(time.time())
+        self.completed_at = int(self.wall_clock())
         self.error = None
 
     def fail(self, code: str, message: str) -> None:
         self.state = "failed"
-        self.completed_at = int(time.time())
+        self.completed_at = int(self.wall_clock())
         self.error = {"code": code, "message": message}
 
     def expire(self) -> None:
@@ -384,6 +411,19 @@ def _litellm_id(model: str) -> str:
     return "video_" + base64.b64encode(inner.encode()).decode()
 
 
+def litellm_error(
+    status: int, message: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An error as LiteLLM's proxy sends it (``ProxyException``: ``code`` is a string)."""
+    body = {"error": {"message": message, "type": None, "param": None, "code": str(status)}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _litellm_headers() -> dict[str, str]:
+    """What LiteLLM's proxy adds to its answers (its docs: proxy/response_headers)."""
+    return {"x-litellm-version": LITELLM_VERSION, "x-litellm-call-id": secrets.token_hex(16)}
+
+
 def _newapi_id() -> str:
     alphabet = string.ascii_letters + string.digits
     return "task_" + "".join(secrets.choice(alphabet) for _ in range(32))
@@ -400,7 +440,9 @@ class FakeUpstream:
     header to job answers; ``wrap_data`` wraps retrieve answers in new-api's generic
     ``{"code": "success", "data": {...}}``; ``chunked_content`` streams downloads without a
     Content-Length; ``redirect_content_to`` (an origin such as ``http://127.0.0.1:PORT``)
-    answers content requests with a 302 to that server's public ``/files/`` route.
+    answers content requests with a 302 to that server's public ``/files/`` route;
+    ``absent_routes`` drops optional ``/videos`` routes (``ROUTES``) on top of the relay's;
+    ``wall_clock`` (unix seconds) stamps ``created_at``/``completed_at``.
     """
 
     def __init__(
@@ -419,9 +461,13 @@ class FakeUpstream:
         wrap_data: bool = False,
         chunked_content: bool = False,
         redirect_content_to: str | None = None,
+        absent_routes: tuple[str, ...] = (),
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if relay not in RELAYS:
             raise ValueError(f"unknown relay {relay!r}")
+        if unknown_routes := [r for r in absent_routes if r not in ROUTES]:
+            raise ValueError(f"unknown route {unknown_routes[0]!r}; routes are {ROUTES}")
         unknown = [d for d in dialects if d not in DIALECTS]
         if unknown:
             raise ValueError(f"unknown dialect {unknown[0]!r}")
@@ -440,6 +486,9 @@ class FakeUpstream:
         self.wrap_data = wrap_data
         self.chunked_content = chunked_content
         self.redirect_content_to = redirect_content_to.rstrip("/") if redirect_content_to else None
+        #: The optional ``/videos`` routes this emulator does not serve.
+        self.absent_routes = RELAY_ABSENT_ROUTES[relay] | frozenset(absent_routes)
+        self.wall_clock = wall_clock
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, FakeJob] = {}
         self._armed: list[_ArmedFault] = []
@@ -551,18 +600,33 @@ class FakeUpstream:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
         app.router.add_get("/v1/models", self._handle_models, name="models")
         if "openai" in self.dialects:
-            app.router.add_post("/v1/videos", self._handle_create, name="create")
-            app.router.add_get("/v1/videos/{video_id}", self._handle_retrieve, name="retrieve")
-            app.router.add_post("/v1/videos/{video_id}/remix", self._handle_remix, name="remix")
-            app.router.add_get(
-                "/v1/videos/{video_id}/content", self._handle_content, name="content"
-            )
+            self._add_openai_routes(app)
         for dialect in self.dialects:
             if dialect != "openai":
                 _dialect_module(dialect).add_routes(app, self)
         app.router.add_get("/files/{name}", self._handle_public_file, name="file")
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown, name="unknown")
         return app
+
+    def _serves(self, route: str) -> bool:
+        return route not in self.absent_routes
+
+    def _add_openai_routes(self, app: web.Application) -> None:
+        """The ``/v1/videos`` family, minus the routes this relay lacks (fixed paths first)."""
+        router = app.router
+        router.add_post("/v1/videos", self._handle_create, name="create")
+        if self._serves("list") or self.relay == "litellm":  # LiteLLM always routes the list
+            router.add_get("/v1/videos", self._handle_list, name="list")
+        if self._serves("edits"):
+            router.add_post("/v1/videos/edits", self._handle_edit, name="openai-edits:remix")
+        if self._serves("extensions"):
+            router.add_post("/v1/videos/extensions", self._handle_extend, name="extend")
+        router.add_get("/v1/videos/{video_id}", self._handle_retrieve, name="retrieve")
+        if self._serves("delete"):
+            router.add_delete("/v1/videos/{video_id}", self._handle_delete, name="delete")
+        if self._serves("remix"):
+            router.add_post("/v1/videos/{video_id}/remix", self._handle_remix, name="remix")
+        router.add_get("/v1/videos/{video_id}/content", self._handle_content, name="content")
 
     @web.middleware
     async def _middleware(
@@ -591,6 +655,8 @@ class FakeUpstream:
             else:
                 response = await handler(request)
             rec.status = None if rec.dropped else response.status
+            if self.relay == "litellm" and not response.prepared:
+                response.headers.update(_litellm_headers())
             return response
         except web.HTTPException as exc:  # redirects are raised
             rec.status = exc.status
@@ -662,6 +728,14 @@ class FakeUpstream:
             )
         if params.get("retry_after_ms") is not None:
             headers["retry-after-ms"] = f"{params['retry_after_ms']:g}"
+        if self.relay == "litellm":  # the backend's headers, passed on with a prefix
+            prefixed = {f"llm_provider-{k.lower()}": v for k, v in headers.items()}
+            return litellm_error(
+                429,
+                "litellm.RateLimitError: RateLimitError: OpenAIException - "
+                "Rate limit reached for requests. Please try again later.",
+                headers=prefixed,
+            )
         if self.relay == "newapi":
             return newapi_error(429, "upstream_saturated", _NEWAPI_SATURATED, headers=headers)
         return openai_error(
@@ -731,6 +805,12 @@ class FakeUpstream:
     def _not_found(self, video_id: str) -> web.Response:
         if self.relay == "newapi":
             return newapi_error(400, "task_not_exist", "task_not_exist")
+        if self.relay == "litellm":  # it cannot route an id it did not issue
+            return litellm_error(
+                500,
+                "litellm.APIConnectionError: openai - 3 validation errors for VideoObject "
+                "id Field required object Field required status Field required",
+            )
         return openai_error(404, f"Video with id '{video_id}' not found.", param="video_id")
 
     # --- job views ---------------------------------------------------------------
@@ -805,7 +885,7 @@ class FakeUpstream:
             prompt=prompt,
             size=size,
             seconds=seconds,
-            created_at=int(time.time()),
+            created_at=int(self.wall_clock()),
             started=self.clock(),
             duration=self.job_seconds if words.duration is None else words.duration,
             video_bytes=words.video_bytes or self.video_bytes,
@@ -815,6 +895,7 @@ class FakeUpstream:
             stuck=Fault.STUCK in faults,
             drop_content=any(f.fault is Fault.DROP for f in words.faults),
             real=words.real,
+            wall_clock=self.wall_clock,
         )
         if Fault.EXPIRED in faults:
             job.expire()
@@ -988,18 +1069,89 @@ class FakeUpstream:
         video_id = request.match_info["video_id"]
         try:
             form = self._read_form(rec)
-            unknown = sorted(set(form) - {"prompt"})
-            if unknown:
-                raise _invalid(
-                    f"Unknown parameter: '{unknown[0]}'.",
-                    param=unknown[0],
-                    code="unknown_parameter",
-                )
+            self._check_known(form, {"prompt"})
             prompt = self._check_prompt(form)
         except _ApiError as err:
             return err.response
-        words = _PromptWords.parse(prompt, "remix")
-        armed = self._take_fault("remix", video_id) or words.request_fault
+        return await self._derive(request, "remix", video_id, prompt)
+
+    async def _handle_edit(self, request: web.Request) -> web.StreamResponse:
+        """``POST /videos/edits``: remix's successor, the source named in the body."""
+        try:
+            form = self._read_form(request[_REC_KEY])
+            self._check_known(form, {"prompt", "video"})
+            prompt = self._check_prompt(form)
+            video_id = self._check_reference(form)
+        except _ApiError as err:
+            return err.response
+        return await self._derive(request, "remix", video_id, prompt)
+
+    async def _handle_extend(self, request: web.Request) -> web.StreamResponse:
+        """``POST /videos/extensions``: continue a completed video by ``seconds``."""
+        try:
+            form = self._read_form(request[_REC_KEY])
+            self._check_known(form, {"prompt", "video", "seconds"})
+            prompt = self._check_prompt(form)
+            video_id = self._check_reference(form)
+            if "seconds" not in form:
+                raise _invalid(
+                    "Missing required parameter: 'seconds'.",
+                    param="seconds",
+                    code="missing_required_parameter",
+                )
+            seconds = self._check_enum(form, "seconds", EXTEND_SECONDS, "4")
+        except _ApiError as err:
+            return err.response
+        return await self._derive(request, "extend", video_id, prompt, extra_seconds=seconds)
+
+    @staticmethod
+    def _check_known(form: dict[str, Any], allowed: set[str]) -> None:
+        unknown = sorted(set(form) - allowed)
+        if unknown:
+            raise _invalid(
+                f"Unknown parameter: '{unknown[0]}'.", param=unknown[0], code="unknown_parameter"
+            )
+
+    @staticmethod
+    def _check_reference(form: dict[str, Any]) -> str:
+        """The id in ``video: {"id": ...}`` (JSON, or a JSON text field in multipart)."""
+        if "video" not in form:
+            raise _invalid(
+                "Missing required parameter: 'video'.",
+                param="video",
+                code="missing_required_parameter",
+            )
+        video = form["video"]
+        if isinstance(video, FormPart):
+            raise _invalid(
+                "This emulator does not take uploaded source videos; reference a completed "
+                "video as {'id': ...}.",
+                param="video",
+                code="invalid_value",
+            )
+        if isinstance(video, str):
+            with contextlib.suppress(ValueError):
+                video = json.loads(video)
+        if not isinstance(video, dict) or not isinstance(video.get("id"), str) or not video["id"]:
+            raise _invalid(
+                "Invalid type for 'video': expected an object with an 'id'.",
+                param="video",
+                code="invalid_type",
+            )
+        return cast(str, video["id"])
+
+    async def _derive(
+        self,
+        request: web.Request,
+        op: str,
+        video_id: str,
+        prompt: str,
+        *,
+        extra_seconds: str | None = None,
+    ) -> web.StreamResponse:
+        """Start a job from a completed one: a remix/edit, or an extension (``extra_seconds``)."""
+        words = _PromptWords.parse(prompt, op)
+        armed = self._take_fault(op, video_id) or words.request_fault
         if armed is not None and armed.fault.refuses:
             return self._refusal(armed)
         parent = self.jobs.get(video_id)
@@ -1010,7 +1162,7 @@ class FakeUpstream:
             return openai_error(
                 400,
                 f"Video '{video_id}' is not completed (status: {status}); "
-                "only completed videos can be remixed.",
+                f"only completed videos can be {'extended' if extra_seconds else 'remixed'}.",
                 param="video_id",
                 code="invalid_video_status",
             )
@@ -1018,16 +1170,93 @@ class FakeUpstream:
         if armed is not None and armed.fault.is_job_fault:
             faults.add(armed.fault)
             armed = None
+        seconds = parent.seconds
+        if extra_seconds is not None:  # the answer shows the stitched total
+            seconds = str(int(parent.seconds) + int(extra_seconds))
         job = self._new_job(
             prompt=prompt,
             model=parent.model,
             size=parent.size,
-            seconds=parent.seconds,
+            seconds=seconds,
             words=words,
             faults=faults,
-            remixed_from=parent.id,
+            remixed_from=None if extra_seconds is not None else parent.id,
         )
+        job.extended_from = parent.id if extra_seconds is not None else None
         return await self._deliver(request, armed, self._job_response(job, just_created=True))
+
+    async def _handle_list(self, request: web.Request) -> web.StreamResponse:
+        """``GET /videos``: a ``VideoListResource`` page (``limit``, ``order``, ``after``)."""
+        armed = self._take_fault("list", None)
+        if armed is not None and armed.fault.refuses:
+            return self._refusal(armed)
+        if "list" in self.absent_routes:  # LiteLLM routes it; the backend cannot list
+            return litellm_error(
+                500, "litellm.APIConnectionError: openai - the backend has no video list"
+            )
+        try:
+            limit, order = self._list_query(request.query)
+        except _ApiError as err:
+            return err.response
+        jobs = list(self.jobs.values())
+        if order == "desc":
+            jobs.reverse()
+        after = request.query.get("after")
+        if after is not None:  # unknown cursor: an empty page (CHOICE, docs/dialects)
+            ids = [job.id for job in jobs]
+            jobs = jobs[ids.index(after) + 1 :] if after in ids else []
+        page = jobs[:limit]
+        body = {
+            "object": "list",
+            "data": [self._job_payload(job) for job in page],
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": len(jobs) > len(page),
+        }
+        return await self._deliver(request, armed, web.json_response(body))
+
+    @staticmethod
+    def _list_query(query: Any) -> tuple[int, str]:
+        text = query.get("limit", str(DEFAULT_LIST_LIMIT))
+        try:
+            limit = int(text)
+        except ValueError:
+            raise _invalid(
+                f"Invalid type for 'limit': expected an integer, but got '{text}' instead.",
+                param="limit",
+                code="invalid_type",
+            ) from None
+        if not 0 <= limit <= 100:
+            raise _invalid(
+                f"Invalid 'limit': integer {limit} is out of range; expected 0 to 100.",
+                param="limit",
+                code="integer_out_of_range",
+            )
+        order = query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise _invalid(
+                f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.",
+                param="order",
+                code="invalid_value",
+            )
+        return limit, order
+
+    async def _handle_delete(self, request: web.Request) -> web.Response:
+        """``DELETE /videos/{id}``: a completed or failed job and its assets go."""
+        video_id = request.match_info["video_id"]
+        job = self.jobs.get(video_id)
+        if job is None:
+            return self._not_found(video_id)
+        status, _ = job.status(self.clock())
+        if status in ("queued", "in_progress"):
+            return openai_error(
+                400,
+                f"Video '{video_id}' is still {status}; only finished videos can be deleted.",
+                param="video_id",
+                code="invalid_video_status",
+            )
+        del self.jobs[video_id]
+        return web.json_response({"id": video_id, "object": "video.deleted", "deleted": True})
 
     async def _handle_content(self, request: web.Request) -> web.StreamResponse:
         video_id = request.match_info["video_id"]
@@ -1117,7 +1346,15 @@ class FakeUpstream:
         return web.json_response({"object": "list", "data": data})
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
-        return openai_error(404, f"Invalid URL ({request.method} {request.path})")
+        """The relay's router answer for a path it does not have."""
+        if self.relay == "litellm":  # FastAPI's default
+            return web.json_response({"detail": "Not Found"}, status=404)
+        message = f"Invalid URL ({request.method} {request.path})"
+        if self.relay == "newapi":  # controller.RelayNotFound: empty param and code
+            body = {"error": {"message": message, "type": "invalid_request_error"}}
+            body["error"].update(param="", code="")
+            return web.json_response(body, status=404)
+        return openai_error(404, message)
 
     async def _send_asset(
         self,
@@ -1218,6 +1455,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--video-url", action="store_true", help="add a public video_url to completed jobs"
     )
     parser.add_argument("--poll-after-ms", type=int, default=None)
+    parser.add_argument(
+        "--absent-route",
+        action="append",
+        choices=ROUTES,
+        default=[],
+        help="a /v1/videos route not to serve (repeatable), on top of the relay's own",
+    )
     return parser.parse_args(argv)
 
 
@@ -1232,6 +1476,7 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         poll_after_ms=args.poll_after_ms,
+        absent_routes=tuple(args.absent_route),
     )
     async with upstream:
         log.info("base_url=%s (Ctrl-C stops)", upstream.base_url)

@@ -38,6 +38,7 @@ from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.media_links import originals_for
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
+from bot.polling.reconcile import reconcile_interrupted
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
 
@@ -152,12 +153,15 @@ class Poller:
             )
 
     async def recover(self) -> int:
-        """Start-up: resume everything now, and fail creates a crash left undecided.
+        """Start-up: resume everything now, and settle creates a crash left undecided.
 
         Claims and backoffs left by a previous process are released, so in-flight tasks
         and owed posts are looked at on the first rounds. A task still ``submitting`` may
-        or may not have reached the upstream; re-sending could pay twice, so it is failed
-        with a clear reason and its author is told (like any other failure).
+        or may not have reached the upstream; re-sending could pay twice. When the
+        upstream lists its recent jobs, the task's job is looked for there and, if found,
+        the task resumes with it (``bot.polling.reconcile``); otherwise it is failed with
+        a clear reason and its author is told (like any other failure). Returns how many
+        tasks were found ``submitting``.
         """
         released = await self.store.release_claims(self.clock())
         if released:
@@ -168,7 +172,10 @@ class Poller:
         if stale:
             log.info("%d status cards left behind by the previous run will be edited", stale)
         interrupted = await self.store.interrupted_submissions()
+        resumed = await reconcile_interrupted(self.store, self.upstream, interrupted, self.clock())
         for task in interrupted:
+            if task.id in resumed:
+                continue
             await self.store.fail(
                 task.id,
                 code=FailureCode.SUBMISSION_INTERRUPTED,

@@ -8,6 +8,7 @@ so the scheduler tick and the lease agree.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from bot.storage.codec import ACTIVE, check_page, from_db_time, marks, to_db_tim
 from bot.storage.core import Operations, StoreCore
 
 _OWED = (DeliveryState.PENDING.value, DeliveryState.DELIVERING.value)
+#: Ids per ``IN (...)`` query (well under SQLite's limit on bound variables).
+_ID_BATCH = 500
 
 
 def _claim(
@@ -54,6 +57,23 @@ class Claims(Operations):
         return self._core.select(
             "WHERE status = ? ORDER BY created_at, id", [TaskStatus.SUBMITTING.value]
         )
+
+    @writer
+    def upstream_ids_in_use(self, upstream_ids: Collection[str]) -> set[str]:
+        """Which of ``upstream_ids`` some task already holds (start-up reconciliation).
+
+        A job listed by the upstream that a task already owns must never be given to a
+        second task.
+        """
+        wanted = list(dict.fromkeys(upstream_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _ID_BATCH):
+            batch = wanted[start : start + _ID_BATCH]
+            rows = self._core.db.execute(
+                f"SELECT upstream_id FROM tasks WHERE upstream_id IN ({marks(batch)})", batch
+            ).fetchall()
+            found.update(row[0] for row in rows)
+        return found
 
     @writer
     def release_claims(self, now: datetime) -> int:

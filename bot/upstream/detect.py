@@ -38,6 +38,7 @@ class Detection:
     evidence: str
     can_list: bool = False
     remembered: bool = False  # taken from an earlier start's detection
+    lacks: frozenset[str] = frozenset()  # operations the probe showed missing
 
 
 async def probe_dialects(
@@ -77,4 +78,5 @@ async def detect_with_models(transport: Transport, models: tuple[str, ...]) -> D
         listed_models=models,
         evidence=found.evidence,
         can_list=found.can_list,
+        lacks=found.lacks,
     )

@@ -86,10 +86,11 @@ def make_provider(
     default_model: str | None = None,
     listed_models: tuple[str, ...] = (),
     settings: ClientSettings | None = None,
+    lacks: frozenset[str] = frozenset(),
 ) -> VideoProvider:
-    """The adapter for ``dialect`` over ``http``."""
+    """The adapter for ``dialect`` over ``http``; ``lacks``: what detection saw missing."""
     settings = settings or ClientSettings()
-    return ADAPTERS[dialect](
+    provider = ADAPTERS[dialect](
         http,
         base_url=base_url,
         api_key=api_key,
@@ -99,3 +100,6 @@ def make_provider(
         download_timeout=settings.download_timeout,
         max_retries=settings.max_retries,
     )
+    if lacks and isinstance(provider, OpenAIVideosClient):
+        provider.assume_missing(lacks)
+    return provider

@@ -5,10 +5,15 @@ The only place that sets ``retry=True``; the money rule lives here:
 * ``retrieve`` and ``content`` (and the credential probe, a retrieve) are idempotent: they
   retry 429 (honouring Retry-After up to ``RETRY_AFTER_LIMIT``), 408, 5xx, timeouts,
   connection errors and malformed answers.
-* ``create`` and ``remix`` cost money. They are re-sent only when the previous attempt
-  provably never reached the upstream (no connection was made, so no byte of the request
-  left this process) or was answered 429 (refused, not processed). Any other failure
-  after the request may have been sent becomes ``SubmissionUncertain``, never re-sent.
+* ``create``, ``remix`` and ``extend`` cost money. They are re-sent only when the
+  previous attempt provably never reached the upstream (no connection was made, so no
+  byte of the request left this process) or was answered 429 (refused, not processed).
+  Any other failure after the request may have been sent becomes ``SubmissionUncertain``,
+  never re-sent.
+* A 404/405 in a relay router's own words ("Invalid URL (POST /v1/...)", FastAPI's
+  ``{"detail": "Not Found"}``) is ``RouteMissing``: the path does not exist there, so no
+  handler ran and nothing was started. An adapter may then try the operation's other
+  path (remix -> ``/videos/edits``) without breaking the rule above.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import httpx
 from bot.core.errors import (
     BotError,
     ContentExpired,
+    FailureCode,
     ModerationBlocked,
     RateLimited,
     SubmissionUncertain,
@@ -48,6 +54,8 @@ _MODERATION_TEXT = re.compile(r"moderation|content[ _]policy|safety|content[ _]f
 _MAYBE_STARTED = (
     "may still have started the video. It was not re-sent, to avoid paying twice; please try again."
 )
+#: FastAPI's (Starlette's) bodies for an unknown path or a path without that method.
+_ROUTER_DETAILS = frozenset({"Not Found", "Method Not Allowed"})
 #: httpx errors raised before any byte of the request was sent.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -57,13 +65,25 @@ class Operation(StrEnum):
 
     CREATE = "create"
     REMIX = "remix"
+    EXTEND = "extend"
     RETRIEVE = "retrieve"
     CONTENT = "content"
 
     @property
     def costs_money(self) -> bool:
-        """Create and remix start a paid job: see the module docstring for their rule."""
-        return self in (Operation.CREATE, Operation.REMIX)
+        """Create, remix and extend start a paid job: see the module docstring."""
+        return self in (Operation.CREATE, Operation.REMIX, Operation.EXTEND)
+
+
+class RouteMissing(UpstreamNotFound):
+    """The relay has no such route (its router said so, before any handler ran).
+
+    A kind of ``UpstreamNotFound``, so callers that only know "not found" still work;
+    adapters catch it to fall back to another path or to say the relay cannot do it.
+    """
+
+    failure_code = FailureCode.ROUTE_MISSING
+    default_message = "The video relay has no such operation."
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +163,8 @@ class FailureMapper:
         code = info.code
         message = short_text(info.message, self._api_key) if info.message else None
         haystack = f"{code or ''} {info.type or ''} {info.message or ''}".lower()
+        if op is not Operation.CONTENT and status in (404, 405) and is_route_missing(info):
+            return RouteMissing(code=code, status_code=status)
         if op is Operation.CONTENT and (status in (404, 410) or "expired" in haystack):
             return ContentExpired(code=code, status_code=status)
         if status in (404, 410) or code in ("task_not_exist", "not_found"):
@@ -156,6 +178,22 @@ class FailureMapper:
             code=code,
             status_code=status,
         )
+
+
+def is_route_missing(info: ErrorInfo) -> bool:
+    """Whether an error body is a router's "no such path", not a handler's "no such id".
+
+    OpenAI and new-api answer an unknown path ``Invalid URL (METHOD /path)``; OpenAI's
+    newer wording is code ``unknown_url`` / "Unknown request URL"; FastAPI (LiteLLM's
+    proxy) answers ``{"detail": "Not Found"}`` or ``"Method Not Allowed"``. Sources in
+    docs/dialects/openai.md.
+    """
+    message = (info.message or "").strip()
+    if message.startswith(("Invalid URL (", "Unknown request URL")):
+        return True
+    if (info.code or "").lower() == "unknown_url":
+        return True
+    return info.code is None and info.type is None and message in _ROUTER_DETAILS
 
 
 def _uncertain(status: int) -> SubmissionUncertain:

@@ -1,5 +1,7 @@
-"""The OpenAI Videos dialect: ``POST /videos``, ``/videos/{id}/remix``, ``GET /videos/{id}``
-and ``/videos/{id}/content``, as OpenAI and the relays that copy it speak it.
+"""The OpenAI Videos dialect: ``POST /videos``, ``/videos/{id}/remix`` (or its successor
+``/videos/edits``), ``/videos/extensions``, ``GET /videos`` (list), ``GET /videos/{id}`` and
+``/videos/{id}/content``, as OpenAI, LiteLLM's proxy and new-api speak it
+(docs/dialects/openai.md).
 
 No Discord here. Answers become ``UpstreamJob`` values (``bot.upstream.parsing``),
 failures the ``bot.core.errors`` vocabulary (``bot.upstream.failures``), requests go
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +31,10 @@ from bot.core.video_spec import (
     VIDEO_SIZES,
     seconds_text,
 )
-from bot.upstream.failures import Operation
+from bot.upstream.failures import Operation, RouteMissing
 from bot.upstream.models_list import list_models
-from bot.upstream.parsing import parse_job
+from bot.upstream.openai_probe import NEW_API_LACKS, knows_video_route, lists_videos
+from bot.upstream.parsing import MalformedAnswer, parse_job
 from bot.upstream.provider import Variant
 from bot.upstream.transport import RetrySettings, Transport
 from bot.upstream.values import (
@@ -41,8 +45,12 @@ from bot.upstream.values import (
     VideoCapabilities,
 )
 
+log = logging.getLogger(__name__)
+
 #: The made-up id the dialect probe looks up (it creates nothing).
 CREDENTIAL_PROBE_ID = "video_credential_check_0000"
+#: ``GET /videos`` takes at most this ``limit`` (the spec's maximum).
+MAX_LIST_LIMIT = 100
 
 #: What this dialect offers.
 OPENAI_VIDEOS_CAPABILITIES = VideoCapabilities(
@@ -59,6 +67,25 @@ OPENAI_VIDEOS_CAPABILITIES = VideoCapabilities(
 
 def _job(data: object, headers: Mapping[str, str], secret: str) -> UpstreamJob:
     return parse_job(data, headers=headers, redact=secret)
+
+
+def _job_list(data: object, headers: Mapping[str, str], secret: str) -> list[UpstreamJob]:
+    """The jobs of a ``VideoListResource``; an item without an id is skipped."""
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise MalformedAnswer("the video list has no data list")
+    jobs = []
+    for item in items:
+        try:
+            jobs.append(parse_job(item, redact=secret))
+        except MalformedAnswer:
+            log.warning("skipping a listed video without an id")
+    return jobs
+
+
+def _reference(upstream_id: str) -> dict[str, str]:
+    """The spec's ``VideoReferenceInputParam``: which completed video to edit or extend."""
+    return {"id": upstream_id}
 
 
 def _quote(upstream_id: str) -> str:
@@ -138,6 +165,8 @@ class OpenAIVideosClient:
         )
         self.default_model = default_model or "sora-2"
         self._listed_models = listed_models
+        #: What this relay turned out to lack (its router answered "no such route").
+        self._missing: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -149,18 +178,30 @@ class OpenAIVideosClient:
         """The OpenAI Videos API's sizes, seconds and models (``bot.core.video_spec``).
 
         Models are narrowed to those the relay lists, when it lists any of them.
+        ``can_remix``, ``can_list`` and ``can_extend`` start true (the API has them) and
+        turn false once the relay's router said it has no such route (new-api, for one,
+        cannot list or extend): a failed ``list_recent`` or ``extend`` teaches the client.
         """
-        listed = tuple(m for m in OPENAI_VIDEOS_CAPABILITIES.models if m in self._listed_models)
-        if not listed:
-            return OPENAI_VIDEOS_CAPABILITIES
-        return dataclasses.replace(OPENAI_VIDEOS_CAPABILITIES, models=listed)
+        caps = OPENAI_VIDEOS_CAPABILITIES
+        listed = tuple(m for m in caps.models if m in self._listed_models)
+        return dataclasses.replace(
+            caps,
+            models=listed or caps.models,
+            can_remix="edits" not in self._missing or "remix" not in self._missing,
+            can_list="list" not in self._missing,
+            can_extend="extend" not in self._missing,
+        )
 
     @staticmethod
     async def probe(transport: Transport, listed_models: tuple[str, ...]) -> DialectProbe:
-        """Whether ``/videos`` exists here, with requests that create nothing."""
+        """Whether ``/videos`` exists here, with requests that create nothing.
+
+        A list answer to ``GET /videos?limit=1`` settles it (and shows the relay lists);
+        otherwise a made-up id is looked up and the answer read in each relay's words
+        (``bot.upstream.openai_probe``).
+        """
         listing = await transport.probe("GET", "/videos", params={"limit": "1"})
-        body = listing.json
-        if listing.status == 200 and isinstance(body, dict) and isinstance(body.get("data"), list):
+        if lists_videos(listing):
             return DialectProbe(
                 dialect=Dialect.OPENAI,
                 speaks=True,
@@ -168,17 +209,20 @@ class OpenAIVideosClient:
                 evidence="GET /v1/videos?limit=1 answered a list",
             )
         lookup = await transport.probe("GET", f"/videos/{_quote(CREDENTIAL_PROBE_ID)}")
-        text = lookup.text.lower()
-        # "Video with id ... not found" (OpenAI), 400 task_not_exist (new-api); a missing
-        # route answers "Invalid URL (GET ...)" or a bare 404 page.
-        speaks = (lookup.status == 404 and "not found" in text and "invalid url" not in text) or (
-            lookup.status == 400 and "task_not_exist" in text
-        )
+        speaks, why = knows_video_route(lookup)
+        new_api = "task_not_exist" in why
         return DialectProbe(
             dialect=Dialect.OPENAI,
             speaks=speaks,
-            evidence=f"GET /v1/videos/<made-up id> answered HTTP {lookup.status}",
+            evidence=f"GET /v1/videos answered HTTP {listing.status} (no list); "
+            f"GET /v1/videos/<made-up id> answered {why}",
+            lacks=NEW_API_LACKS if new_api else frozenset({"list"}),
         )
+
+    def assume_missing(self, operations: frozenset[str]) -> None:
+        """Take what detection saw missing (``DialectProbe.lacks``), e.g. a relay whose
+        list request failed cannot list: nothing that would fail is offered or sent."""
+        self._missing.update(operations)
 
     async def create(
         self,
@@ -212,13 +256,57 @@ class OpenAIVideosClient:
         )
 
     async def remix(self, upstream_id: str, *, prompt: str) -> UpstreamJob:
-        """Start a remix of a completed job (JSON body). Costs money: same rule as ``create``."""
+        """Start a remix of a completed job (JSON body). Costs money: same rule as ``create``.
+
+        ``POST /videos/{id}/remix``; when the relay's router says that route does not exist
+        (it ran no handler, so nothing started), its successor ``POST /videos/edits`` with
+        ``{"prompt", "video": {"id"}}`` instead, and straight away from then on. Neither:
+        ``UnsupportedByUpstream``.
+        """
         _check_id(upstream_id)
         _check_prompt(prompt)
-        path = f"/videos/{_quote(upstream_id)}/remix"
-        return await self._transport.request(
-            Operation.REMIX, "POST", path, _job, json={"prompt": prompt}
+        if "remix" not in self._missing:
+            path = f"/videos/{_quote(upstream_id)}/remix"
+            try:
+                return await self._transport.request(
+                    Operation.REMIX, "POST", path, _job, json={"prompt": prompt}
+                )
+            except RouteMissing:
+                log.info("the relay has no /videos/{id}/remix; using /videos/edits instead")
+                self._missing.add("remix")
+        body = {"prompt": prompt, "video": _reference(upstream_id)}
+        return await self._send_or_unsupported(
+            "edits", "remix", Operation.REMIX, "/videos/edits", body
         )
+
+    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
+        """Continue a completed job by ``seconds`` (``POST /videos/extensions``, JSON).
+
+        Costs money: same rule as ``create``. The answer's ``seconds`` is the stitched
+        total. A relay without the route raises ``UnsupportedByUpstream``.
+        """
+        _check_id(upstream_id)
+        _check_prompt(prompt)
+        caps = self.capabilities()
+        if isinstance(seconds, bool) or seconds not in caps.seconds:
+            allowed = seconds_text(caps.seconds, last=" or ")
+            raise InvalidInput("seconds", f"The duration must be {allowed} seconds.")
+        body = {"prompt": prompt, "seconds": str(seconds), "video": _reference(upstream_id)}
+        return await self._send_or_unsupported(
+            "extend", "extend", Operation.EXTEND, "/videos/extensions", body
+        )
+
+    async def _send_or_unsupported(
+        self, route: str, operation: str, op: Operation, path: str, body: dict[str, Any]
+    ) -> UpstreamJob:
+        """POST ``body`` to ``path``; a missing route is remembered and unsupported."""
+        if route in self._missing:
+            raise UnsupportedByUpstream(operation, Dialect.OPENAI.value)
+        try:
+            return await self._transport.request(op, "POST", path, _job, json=body)
+        except RouteMissing as exc:
+            self._missing.add(route)
+            raise UnsupportedByUpstream(operation, Dialect.OPENAI.value) from exc
 
     async def retrieve(self, upstream_id: str) -> UpstreamJob:
         """The job's current state. Retried on transient failures."""
@@ -251,13 +339,22 @@ class OpenAIVideosClient:
             dest=dest,
         )
 
-    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
-        """Continue a completed job (``POST /videos/extensions``)."""
-        raise UnsupportedByUpstream("extend", Dialect.OPENAI.value)
-
     async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
-        """The most recent jobs (``GET /videos``)."""
-        raise UnsupportedByUpstream("list", Dialect.OPENAI.value)
+        """The most recent jobs, newest first (``GET /videos?limit=&order=desc``).
+
+        Creates nothing; retried like a retrieve. A relay without the route (new-api)
+        raises ``UnsupportedByUpstream`` and ``capabilities().can_list`` turns false.
+        """
+        if "list" in self._missing:
+            raise UnsupportedByUpstream("list", Dialect.OPENAI.value)
+        params = {"limit": str(max(1, min(MAX_LIST_LIMIT, limit))), "order": "desc"}
+        try:
+            return await self._transport.request(
+                Operation.RETRIEVE, "GET", "/videos", _job_list, params=params
+            )
+        except RouteMissing as exc:
+            self._missing.add("list")
+            raise UnsupportedByUpstream("list", Dialect.OPENAI.value) from exc
 
     async def check_credentials(self) -> None:
         """``GET /models``: creates nothing and every relay answers it (``models_list``)."""

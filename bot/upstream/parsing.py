@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Upstream text shown to users is trimmed to this many characters.
 MAX_MESSAGE_CHARS = 200
+#: How LiteLLM's proxy passes on the backend's response headers (``llm_provider-retry-after``).
+LITELLM_HEADER_PREFIX = "llm_provider-"
 
 _STATUS_MAP: dict[str, TaskStatus] = {
     **dict.fromkeys(("queued", "pending", "submitted", "not_start", "unknown"), TaskStatus.QUEUED),
@@ -218,11 +220,16 @@ def _job_error(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _poll_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from ``openai-poll-after-ms``, or LiteLLM's copy of it (the larger wins)."""
     if headers is None:
         return None
-    with contextlib.suppress(TypeError, ValueError):
-        return float(headers.get("openai-poll-after-ms", "")) / 1000
-    return None
+    found: list[float] = []
+    for prefix in ("", LITELLM_HEADER_PREFIX):
+        with contextlib.suppress(TypeError, ValueError):
+            millis = float(headers.get(f"{prefix}openai-poll-after-ms", ""))
+            if millis >= 0:
+                found.append(millis / 1000)
+    return max(found) if found else None
 
 
 def parse_job(
@@ -254,16 +261,34 @@ def parse_job(
         result_url=_public_url(body),
         expires_at=_timestamp(body.get("expires_at")),
         poll_after=_poll_after(headers),
+        prompt=body.get("prompt") if isinstance(body.get("prompt"), str) else None,
+        created_at=_timestamp(body.get("created_at")),
     )
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date)."""
+    """Seconds to wait, from the upstream's own headers or LiteLLM's copies of them.
+
+    Each source gives ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date).
+    LiteLLM passes the backend's headers on with an ``llm_provider-`` prefix and may send
+    a ``Retry-After`` of its own: when both are there the larger wait wins (a floor).
+    """
+    found = [
+        wait
+        for prefix in ("", LITELLM_HEADER_PREFIX)
+        if (wait := _retry_after_from(headers, prefix, now)) is not None
+    ]
+    return max(found) if found else None
+
+
+def _retry_after_from(
+    headers: Mapping[str, str], prefix: str, now: datetime | None
+) -> float | None:
     with contextlib.suppress(TypeError, ValueError):
-        millis = float(headers.get("retry-after-ms", ""))
+        millis = float(headers.get(f"{prefix}retry-after-ms", ""))
         if millis >= 0:
             return millis / 1000
-    value = headers.get("retry-after")
+    value = headers.get(f"{prefix}retry-after")
     if not value:
         return None
     with contextlib.suppress(ValueError):

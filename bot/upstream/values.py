@@ -27,6 +27,8 @@ class UpstreamJob:
     result_url: str | None = None  # a public link to the result, when the upstream gave one
     expires_at: datetime | None = None
     poll_after: float | None = None  # seconds, from the openai-poll-after-ms header
+    prompt: str | None = None  # as the upstream echoes it (matching a listed job to a task)
+    created_at: datetime | None = None  # when the upstream says it created the job
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,3 +97,6 @@ class DialectProbe:
     speaks: bool
     evidence: str
     can_list: bool = False
+    #: Operations the answers showed this relay lacks (e.g. ``{"list", "extend"}`` for
+    #: new-api's ``/v1/videos``), so nothing is offered that would fail.
+    lacks: frozenset[str] = frozenset()
