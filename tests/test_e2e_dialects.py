@@ -4,7 +4,8 @@ The bot runs for real against the upstream emulator speaking one dialect at a ti
 (``FakeUpstream(dialects=(d,))``) with only the base URL and key configured (the
 default ``dialect = "auto"``), and against Discord's emulator. Per dialect: detection,
 the result posted as an MP4 reply, remix (or a clear refusal that calls nothing, and no
-Remix button), a restart mid-job, and a moderation failure reaching its author.
+Remix button), a restart mid-job, and a moderation failure reaching its author; the
+loop and ``check`` also through the LiteLLM and new-api flavours of ``/v1/videos``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,21 @@ pytestmark = pytest.mark.asyncio
 DIALECTS = [Dialect.OPENAI, Dialect.CHAT, Dialect.GENERATIONS, Dialect.VIDEO_CREATE]
 
 
-def harness_for(tmp_path: Path, dialect: Dialect, **options: object) -> BotHarness:
+#: The whole loop also runs through each relay flavour of the openai dialect.
+SETUPS = [
+    *((d, "openai") for d in DIALECTS),
+    (Dialect.OPENAI, "litellm"),
+    (Dialect.OPENAI, "newapi"),
+]
+
+
+def harness_for(
+    tmp_path: Path, dialect: Dialect, relay: str = "openai", **options: object
+) -> BotHarness:
     return BotHarness(
-        tmp_path, job_seconds=1.0, upstream_options={"dialects": (dialect.value,), **options}
+        tmp_path,
+        job_seconds=1.0,
+        upstream_options={"dialects": (dialect.value,), "relay": relay, **options},
     )
 
 
@@ -45,9 +58,11 @@ def button_labels(message: object) -> list[str]:
     return [c.get("label", "") for c in iter_components(components) if c.get("type") == 2]
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-async def test_the_whole_loop_speaks_the_detected_dialect(tmp_path: Path, dialect: Dialect):
-    async with harness_for(tmp_path, dialect) as h:
+@pytest.mark.parametrize(("dialect", "relay"), SETUPS, ids=str)
+async def test_the_whole_loop_speaks_the_detected_dialect(
+    tmp_path: Path, dialect: Dialect, relay: str
+):
+    async with harness_for(tmp_path, dialect, relay) as h:
         assert h.detection is not None and h.detection.dialect is dialect
         _, card = await submit(h, h.alice, "sora", {"prompt": "a paper boat on a pond"})
         video_id = video_id_of(card)
@@ -79,9 +94,9 @@ async def test_the_whole_loop_speaks_the_detected_dialect(tmp_path: Path, dialec
         assert h.discord.contract_violations == []
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-async def test_check_names_the_dialect_and_passes(tmp_path: Path, dialect: Dialect):
-    async with harness_for(tmp_path, dialect) as h:
+@pytest.mark.parametrize(("dialect", "relay"), SETUPS, ids=str)
+async def test_check_names_the_dialect_and_passes(tmp_path: Path, dialect: Dialect, relay: str):
+    async with harness_for(tmp_path, dialect, relay) as h:
         assert h.config is not None
         out = io.StringIO()
         code = await run_check(h.config, out=out)
