@@ -136,6 +136,7 @@ async def test_only_the_author_or_an_admin_may_delete_a_result_and_the_task_stay
     assert DELETED in line
     assert jump_url(h.guild.id, h.channel.id, post.id) not in line  # links the card instead
     card = h.discord.get_message(card_id)
+    assert fields(card.embeds[0])["Result"].startswith(DELETED)  # the card says so too
     details = fields(await pressed_embed(h, h.bob, card, f"sora:details:{video_id}"))
     assert details["Result"].startswith(DELETED)
 

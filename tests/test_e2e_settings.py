@@ -96,6 +96,14 @@ async def test_settings_are_saved_used_by_sora_shown_and_reset(harness):
     assert await made(h, h.alice, {"prompt": "a heron again"}) == server
     assert (await h.store.get_member_defaults(h.guild.id, h.alice.id)).empty
 
+    await settings(h, h.alice, {"seconds": seconds, "size": size})
+    fresh = fields(await settings(h, h.alice, {"reset": True, "model": model}))  # reset, then save
+    assert fresh == {
+        "Model": f"`{model}` (yours)",
+        "Seconds": f"`{server[1]}s` (server default)",
+        "Size": f"`{server[2]}` (server default)",
+    }
+
 
 async def test_settings_offer_exactly_the_choices_of_sora(harness):
     h = harness

@@ -13,12 +13,13 @@ what a dynamic item raises, so without it a failure would leave "interaction fai
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, ClassVar, Self
 
 import discord
 
-from bot.core.errors import BotError, PermissionMissing
+from bot.core.errors import BotError, DeliveryError, PermissionMissing
 from bot.core.models import VideoTask
 from bot.discord_ui import render
 from bot.discord_ui.context import BotContext, context_of, guild_id_of
@@ -27,6 +28,8 @@ from bot.discord_ui.pagination import PageKind, send_pages
 from bot.discord_ui.permissions import is_bot_admin
 from bot.discord_ui.replies import answer_errors
 from bot.services.admin import timings
+
+log = logging.getLogger(__name__)
 
 REMIX_ID = "sora:remix:{id}"
 LINEAGE_ID = "sora:lineage:{id}"
@@ -139,15 +142,26 @@ class DeleteButton(VideoButton, template=r"sora:delete:(?P<id>[a-z0-9]{6,8})"):
             raise BotError(f"The result post of `{task.id}` was already deleted.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         await delete_result_post(interaction, task)
-        await bot.store.mark_result_deleted(
+        marked = await bot.store.mark_result_deleted(
             task.id, guild_id=guild_id, by_user_id=interaction.user.id
         )
+        log.info("task %s: result post deleted by %s", task.id, interaction.user.id)
+        await _show_deleted_on_card(bot, marked)
         await interaction.followup.send(
             f"Deleted the result post of `{task.id}`. The video stays in this server's history,"
             " marked deleted.",
             ephemeral=True,
             allowed_mentions=render.NO_MENTIONS,
         )
+
+
+async def _show_deleted_on_card(bot: BotContext, task: VideoTask) -> None:
+    """Say on the status card that the result was deleted (best effort: the post is gone
+    and the mark is recorded whatever happens to the card)."""
+    try:
+        await bot.notifier.update_card(task)
+    except DeliveryError as exc:
+        log.info("task %s: the card could not show the deletion: %s", task.id, exc.reason)
 
 
 async def delete_result_post(interaction: discord.Interaction, task: VideoTask) -> None:

@@ -98,6 +98,8 @@ def card_embed(task: VideoTask) -> discord.Embed:
     embed = _task_embed(task)
     if task.parent_id:
         embed.add_field(name="Remix of", value=f"`{task.parent_id}`")
+    if task.deleted:
+        embed.add_field(name="Result", value=deleted_line(task))
     embed.set_footer(text=footer_marker(task.id))
     return embed
 

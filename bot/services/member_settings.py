@@ -15,7 +15,6 @@ from bot.core.member_defaults import (
     check_new_defaults,
     effective_defaults,
 )
-from bot.core.options import VideoOptions
 from bot.services.submission import VideoService
 
 
@@ -40,7 +39,6 @@ class DefaultsReport:
 
     saved: MemberDefaults
     effective: EffectiveDefaults
-    options: VideoOptions
     changed: bool
     cleared: bool
 
@@ -68,7 +66,6 @@ async def apply_settings(
     return DefaultsReport(
         saved=saved,
         effective=effective_defaults(service.options, saved),
-        options=service.options,
         changed=change.sets_anything,
         cleared=cleared,
     )
