@@ -27,6 +27,7 @@ from tests.e2e_helpers import (
     video_id_of,
 )
 from tests.e2e_helpers import harness as harness
+from tests.test_secrets import forged_click
 
 pytestmark = pytest.mark.asyncio
 
@@ -189,3 +190,24 @@ async def test_a_remix_of_a_video_whose_result_was_deleted_replies_to_its_card(h
     root_card = (await h.store.get(root)).card_message_id
     assert remix_post.message_reference is not None
     assert int(remix_post.message_reference["message_id"]) == root_card
+
+
+async def test_delete_refuses_a_video_without_a_result_post_and_a_second_delete(harness):
+    h = harness
+    _, running_card = await submit(h, h.alice, "sora", {"prompt": "[duration:600] a slow tide"})
+    running = video_id_of(running_card)
+    # A forged press (no result carries this button yet) deletes nothing, not even the card.
+    answer = await ephemeral_answer(
+        h, await forged_click(h.discord, h.alice, running_card, f"sora:delete:{running}")
+    )
+    assert answer == f"Video `{running}` has no result post to delete."
+    assert not h.discord.get_message(running_card.id).deleted
+
+    video_id, post = await finished(h, h.alice, "a sandcastle")
+    await press(h, h.alice, post, f"sora:delete:{video_id}")
+    again = await ephemeral_answer(
+        h, await forged_click(h.discord, h.admin, running_card, f"sora:delete:{video_id}")
+    )
+    assert again == f"The result post of `{video_id}` was already deleted."
+    assert h.discord.get_message(post.id).deleted
+    assert (await h.store.get(video_id)).deleted_by == h.alice.id  # the first mark stays

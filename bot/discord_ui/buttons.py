@@ -140,6 +140,8 @@ class DeleteButton(VideoButton, template=r"sora:delete:(?P<id>[a-z0-9]{6,8})"):
             )
         if task.deleted:
             raise BotError(f"The result post of `{task.id}` was already deleted.")
+        if task.result_message_id is None:
+            raise BotError(f"Video `{task.id}` has no result post to delete.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         await delete_result_post(interaction, task)
         marked = await bot.store.mark_result_deleted(
@@ -165,17 +167,15 @@ async def _show_deleted_on_card(bot: BotContext, task: VideoTask) -> None:
 
 
 async def delete_result_post(interaction: discord.Interaction, task: VideoTask) -> None:
-    """Delete the task's result post (the pressed message when none is recorded yet).
+    """Delete the task's recorded result post (never another message, whatever was pressed).
 
     A post that is already gone (10008, e.g. a moderator deleted it) counts as deleted;
     any other refusal is a ``BotError`` and nothing is marked.
     """
-    message_id = task.result_message_id or (interaction.message and interaction.message.id)
-    if not message_id:
-        return
+    assert task.result_message_id is not None
     channel = interaction.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
     try:
-        await channel.get_partial_message(message_id).delete()
+        await channel.get_partial_message(task.result_message_id).delete()
     except discord.NotFound:
         return
     except discord.HTTPException as exc:
