@@ -191,7 +191,7 @@ ID_COMMANDS = [
     ("admin cancel", {}),
     ("admin retry", {}),
 ]
-BUTTONS = ["sora:remix:{id}", "sora:lineage:{id}", "sora:details:{id}"]
+BUTTONS = ["sora:remix:{id}", "sora:lineage:{id}", "sora:details:{id}", "sora:delete:{id}"]
 
 
 async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
@@ -257,6 +257,7 @@ async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):
             assert typed == [], (command, typed)
 
         assert {t.id for t in await h.store.guild_history(h.guild.id, limit=100)} == ours_before
+        assert not any(t.deleted for t in await h.store.guild_history(h.guild.id, limit=100))
         assert [t.id for t in await h.store.guild_history(theirs.id, limit=100)] == [their_video]
         assert (await h.store.get(in_progress)).status in (
             TaskStatus.QUEUED,

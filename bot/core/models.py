@@ -124,6 +124,7 @@ class EventKind(StrEnum):
     CARD_POSTED = "card_posted"
     CARD_DEAD = "card_dead"
     RETRIED = "retried"
+    RESULT_DELETED = "result_deleted"  # the result post was deleted (Delete button)
     NOTE = "note"  # a free-form remark (operators, tests)
 
 
@@ -200,6 +201,14 @@ class VideoTask:
     metadata: dict[str, Any] = field(default_factory=dict)
     author_name: str | None = None
     upload_limit: int | None = None
+    #: When and by whom the result post was deleted (None: it was not); the task stays.
+    deleted_at: datetime | None = None
+    deleted_by: int | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the result post was deleted with the Delete button."""
+        return self.deleted_at is not None
 
     @property
     def card_settled(self) -> bool:

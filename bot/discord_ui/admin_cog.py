@@ -27,6 +27,7 @@ from bot.discord_ui.admin_render import limits_embed, stats_embed, task_embeds
 from bot.discord_ui.context import BotContext, context_of, guild_id_of, require_context
 from bot.discord_ui.pages import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import PageKind, register, send_pages
+from bot.discord_ui.permissions import is_bot_admin
 from bot.discord_ui.views import video_view
 from bot.services import admin as core
 from bot.services.admin import HistoryFilter, day_range, parse_status
@@ -55,15 +56,6 @@ class NotAnAdmin(app_commands.CheckFailure, PermissionMissing):
         PermissionMissing.__init__(
             self, f"Only members with the **Manage Server** permission{role} can use /admin."
         )
-
-
-def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
-    """Manage Server (Administrator implies it) or the configured admin role."""
-    permissions = interaction.permissions
-    if permissions.manage_guild or permissions.administrator:
-        return True
-    roles = getattr(interaction.user, "roles", [])
-    return bool(role_name) and any(role.name == role_name for role in roles)
 
 
 def require_admin(interaction: discord.Interaction) -> None:

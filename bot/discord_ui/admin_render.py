@@ -84,13 +84,6 @@ def stats_embed(stats: core.GuildStats, roots: dict[str, VideoTask]) -> discord.
     return embed
 
 
-def _when(moment: datetime | None, since: datetime | None = None) -> str:
-    text = render.timestamp(moment, "T") if moment else "—"
-    if moment is not None and since is not None:
-        text += f" (+{core.format_duration(moment - since)})"
-    return text
-
-
 def task_embeds(
     task: VideoTask,
     events: list[TaskEvent],
@@ -108,7 +101,11 @@ def task_embeds(
         name="Status", value=render.truncate(render.status_line(task), SHORT_FIELD), inline=False
     )
     _add_identity_fields(embed, task, children)
-    embed.add_field(name="Timings", value=_timing_lines(task, events), inline=False)
+    embed.add_field(
+        name="Timings", value=render.timing_lines(core.timings(task, events)), inline=False
+    )
+    if task.deleted:
+        embed.add_field(name="Deleted", value=render.deleted_line(task), inline=False)
     _add_outcome_fields(embed, task)
     if task.metadata.get("retry_of"):
         embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
@@ -129,20 +126,6 @@ def _add_identity_fields(embed: discord.Embed, task: VideoTask, children: int) -
         name="Lineage",
         value=(f"parent `{task.parent_id}` · " if task.parent_id else "")
         + f"root `{task.root_id}` · depth {task.depth} · {children} remixes",
-    )
-
-
-def _timing_lines(task: VideoTask, events: list[TaskEvent]) -> str:
-    """Each step's time, with how long it took after the one before."""
-    times = core.timings(task, events)
-    return "\n".join(
-        [
-            f"created {_when(times.created)}",
-            f"submitted {_when(times.submitted, times.created)}",
-            f"started {_when(times.started, times.submitted)}",
-            f"finished {_when(times.finished, times.started or times.submitted)}",
-            f"delivered {_when(times.delivered, times.finished)}",
-        ]
     )
 
 

@@ -47,6 +47,7 @@ EXTENSIONS = (
     "bot.discord_ui.extend_cog",
     "bot.discord_ui.chains_cog",
     "bot.discord_ui.admin_cog",
+    "bot.discord_ui.settings_cog",
 )
 
 

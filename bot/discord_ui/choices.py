@@ -1,10 +1,18 @@
-"""Autocomplete answers shared by the commands that take a video id."""
+"""Choices shared by commands: autocomplete for video ids, and ``/sora``'s options.
+
+``offer_video_options`` gives a command's ``model`` / ``seconds`` / ``size`` options the
+choices ``/sora`` offers (``VideoService.options``), so ``/sora`` and ``/settings`` can
+never offer different things.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import discord
 from discord import app_commands
 
+from bot.core.options import VideoOptions
 from bot.discord_ui import render
 from bot.storage.async_store import AsyncTaskStore
 
@@ -29,3 +37,23 @@ async def recent_video_choices(
         )
         for t in tasks
     ]
+
+
+def offer_video_options(
+    command: app_commands.Command[Any, ..., Any], options: VideoOptions
+) -> None:
+    """Give the command's model, seconds and size options the choices ``/sora`` offers."""
+    set_choices(command, "model", [app_commands.Choice(name=m, value=m) for m in options.models])
+    set_choices(
+        command, "seconds", [app_commands.Choice(name=f"{s}s", value=s) for s in options.seconds]
+    )
+    set_choices(command, "size", [app_commands.Choice(name=s, value=s) for s in options.sizes])
+
+
+def set_choices(
+    command: app_commands.Command[Any, ..., Any],
+    name: str,
+    choices: list[app_commands.Choice[Any]],
+) -> None:
+    """Give an option choices known only at start (decorators can only take static ones)."""
+    command._params[name].choices = choices  # discord.py has no public setter

@@ -267,6 +267,8 @@ class DiscordNotifier:
         parent = await self.store.get(task.parent_id) if task.parent_id else None
         if parent is None:
             return None, None
+        if parent.deleted:  # its result post was deleted (Delete button): reply to the card
+            return parent, parent.card_message_id
         posted = parent.result_message_id
         if posted is None and parent.delivery_state is DeliveryState.DELIVERING:
             posted = await self.find_delivery(parent)

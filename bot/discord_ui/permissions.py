@@ -1,5 +1,9 @@
 """Permission checks: the bot's own (for the late result post) and admins'.
 
+An admin (``is_bot_admin``) has Manage Server (Administrator implies it) or the role named
+``discord.admin_role``; /admin, the Delete button and the admin-only parts of Details
+all ask this one function.
+
 Two places pass the permission bits yet cannot take a late post, so they are refused by
 name before anything is written:
 
@@ -80,3 +84,12 @@ def check_bot_permissions(interaction: discord.Interaction) -> None:
         )
     if unjoined_private_thread(channel, permissions):
         raise PermissionMissing(PRIVATE_THREAD_REFUSAL)
+
+
+def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
+    """Manage Server (Administrator implies it) or the configured admin role."""
+    permissions = interaction.permissions
+    if permissions.manage_guild or permissions.administrator:
+        return True
+    roles = getattr(interaction.user, "roles", [])
+    return bool(role_name) and any(role.name == role_name for role in roles)

@@ -20,6 +20,7 @@ import discord
 from bot.core.models import TaskStatus, VideoTask
 from bot.delivery.notifier import FitNote, OriginalLink
 from bot.discord_ui.markup import escape_markdown
+from bot.services.admin import Timings, format_duration
 
 BRAND = "sora-bot"
 COLOURS = {
@@ -97,6 +98,8 @@ def card_embed(task: VideoTask) -> discord.Embed:
     embed = _task_embed(task)
     if task.parent_id:
         embed.add_field(name="Remix of", value=f"`{task.parent_id}`")
+    if task.deleted:
+        embed.add_field(name="Result", value=deleted_line(task))
     embed.set_footer(text=footer_marker(task.id))
     return embed
 
@@ -258,9 +261,19 @@ def message_link(task: VideoTask, message_id: int) -> str:
 
 
 def best_link(task: VideoTask) -> str | None:
-    """The result post if there is one, else the status card, else None."""
-    message_id = task.result_message_id or task.card_message_id
+    """The result post if there is one (not deleted), else the status card, else None."""
+    result = None if task.deleted else task.result_message_id
+    message_id = result or task.card_message_id
     return message_link(task, message_id) if message_id else None
+
+
+DELETED_MARK = "🗑️ result deleted"
+
+
+def deleted_line(task: VideoTask) -> str:
+    """When (and by whom) the result post was deleted, as embed text."""
+    by = f" by <@{task.deleted_by}>" if task.deleted_by else ""
+    return f"{DELETED_MARK} {timestamp(task.deleted_at)}{by}"
 
 
 def id_link(task: VideoTask) -> str:
@@ -283,6 +296,8 @@ def lineage_line(task: VideoTask, change: str, *, highlight: bool) -> str:
 def history_line(task: VideoTask, *, show_author: bool, prompt_chars: int = 50) -> str:
     """One entry of a history list."""
     parts = [id_link(task), status_word(task), timestamp(task.created_at)]
+    if task.deleted:
+        parts.insert(2, DELETED_MARK)
     if show_author:
         parts.append(f"{author_label(task)} in <#{task.channel_id}>")
     parts.append(f"{task.seconds}s {task.model}")
@@ -303,7 +318,9 @@ def video_embed(task: VideoTask, *, parent: VideoTask | None, children: int) -> 
         embed.add_field(name="Remix of", value=_parent_value(parent, task.parent_id))
     embed.add_field(name="Remixes", value=str(children))
     embed.add_field(name="Created", value=timestamp(task.created_at, "f"))
-    if task.result_message_id:
+    if task.deleted:
+        embed.add_field(name="Result", value=deleted_line(task))
+    elif task.result_message_id:
         embed.add_field(
             name="Result",
             value=f"[jump to the video]({message_link(task, task.result_message_id)})",
@@ -316,21 +333,21 @@ def video_embed(task: VideoTask, *, parent: VideoTask | None, children: int) -> 
     return embed
 
 
-def details_embed(
-    task: VideoTask, *, parent: VideoTask | None, children: list[VideoTask]
-) -> discord.Embed:
-    """The Details button's answer: everything a member may know about a video."""
-    embed = video_embed(task, parent=parent, children=len(children))
-    embed.title = f"Details of `{task.id}`"
-    if children:
-        shown = ", ".join(id_link(c) for c in children[:10])
-        more = f" and {len(children) - 10} more" if len(children) > 10 else ""
-        embed.add_field(name="Remixed as", value=truncate(shown + more, 1024), inline=False)
-    if task.completed_at:
-        embed.add_field(name="Completed", value=timestamp(task.completed_at, "f"))
-    if task.estimated_cost is not None:
-        embed.add_field(name="Estimated cost", value=f"${task.estimated_cost:.2f}")
-    if task.metadata.get("retry_of"):
-        embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
-    embed.set_footer(text=snapshot_footer(task.id, "details"))
-    return embed
+def _when(moment: datetime | None, since: datetime | None = None) -> str:
+    text = timestamp(moment, "T") if moment else "—"
+    if moment is not None and since is not None:
+        text += f" (+{format_duration(moment - since)})"
+    return text
+
+
+def timing_lines(times: Timings) -> str:
+    """Each stage's time, with how long it took after the one before."""
+    return "\n".join(
+        [
+            f"created {_when(times.created)}",
+            f"submitted {_when(times.submitted, times.created)}",
+            f"started {_when(times.started, times.submitted)}",
+            f"finished {_when(times.finished, times.started or times.submitted)}",
+            f"delivered {_when(times.delivered, times.finished)}",
+        ]
+    )

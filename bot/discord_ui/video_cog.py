@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,11 +12,11 @@ from bot.core.errors import InvalidInput
 from bot.core.images import check_declared_image
 from bot.core.models import VideoTask
 from bot.core.video_spec import PROMPT_MAX_CHARS
-from bot.discord_ui.choices import recent_video_choices
+from bot.discord_ui.choices import offer_video_options, recent_video_choices
 from bot.discord_ui.context import BotContext, require_context
 from bot.discord_ui.flows import origin_of, submit_followup_card, submit_with_card
 from bot.discord_ui.replies import guard_autocomplete
-from bot.services.submission import MAX_VARIANTS, GenerateOptions, Origin
+from bot.services.submission import MAX_VARIANTS, GenerateOptions, Origin, VideoService
 from bot.upstream import ReferenceImage
 
 log = logging.getLogger(__name__)
@@ -28,20 +27,15 @@ class VideoCog(commands.Cog):
 
     def __init__(self, bot: BotContext) -> None:
         self.bot = bot
-        up = bot.service.options
-        _set_choices(self.sora, "model", [app_commands.Choice(name=m, value=m) for m in up.models])
-        _set_choices(
-            self.sora, "seconds", [app_commands.Choice(name=f"{s}s", value=s) for s in up.seconds]
-        )
-        _set_choices(self.sora, "size", [app_commands.Choice(name=s, value=s) for s in up.sizes])
+        offer_video_options(self.sora, bot.service.options)
 
     @app_commands.command(name="sora", description="Generate a video from a prompt")
     @app_commands.guild_only()
     @app_commands.describe(
         prompt="What the video should show",
-        model="Video model (default from the bot's config)",
-        seconds="Length of the video",
-        size="Width x height",
+        model="Video model (default: yours from /settings, else the server's)",
+        seconds="Length of the video (default: yours from /settings, else the server's)",
+        size="Width x height (default: yours from /settings, else the server's)",
         image="Optional first frame; must match the size exactly (PNG, JPEG or WebP)",
     )
     async def sora(
@@ -57,18 +51,19 @@ class VideoCog(commands.Cog):
         options = GenerateOptions(model=model, seconds=seconds, size=size)
 
         async def check() -> None:
-            await service.check_generate(origin_of(interaction), prompt, options)
+            origin = origin_of(interaction)
+            await service.check_generate(origin, prompt, options)
             if image is not None:
-                _check_attachment(
-                    image, service.resolve_options(options)[2], service.max_reference_bytes
-                )
+                _model, _seconds, size = await service.resolve_for(origin, options)
+                _check_attachment(image, size, service.max_reference_bytes)
 
         async def submit(origin: Origin) -> VideoTask:
             reference = await _download_reference(image) if image is not None else None
             chosen = GenerateOptions(model=model, seconds=seconds, size=size, reference=reference)
             return await service.generate(origin, prompt, chosen)
 
-        await submit_with_card(interaction, check=check, submit=submit)
+        if await submit_with_card(interaction, check=check, submit=submit) is not None:
+            await _note_ignored_defaults(interaction, service, options)
 
     @app_commands.command(name="remix", description="Make a variant of a finished video")
     @app_commands.guild_only()
@@ -115,13 +110,18 @@ class VideoCog(commands.Cog):
         return await recent_video_choices(self.bot.store, interaction, current)
 
 
-def _set_choices(
-    command: app_commands.Command[Any, ..., Any],
-    name: str,
-    choices: list[app_commands.Choice[Any]],
+async def _note_ignored_defaults(
+    interaction: discord.Interaction, service: VideoService, options: GenerateOptions
 ) -> None:
-    """Give an option the choices from config (decorators can only take static ones)."""
-    command._params[name].choices = choices  # discord.py has no public setter
+    """Tell the member, privately, that a saved default of theirs was not used (no longer
+    offered); only for the options they left out, which is when it mattered."""
+    assert interaction.guild_id is not None
+    mine = await service.defaults_for(interaction.guild_id, interaction.user.id)
+    notes = [note for key, note in mine.ignored.items() if getattr(options, key) is None]
+    if notes:
+        await interaction.followup.send(
+            "\n".join(notes), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 def _check_attachment(image: discord.Attachment, size: str, max_bytes: int) -> None:

@@ -16,6 +16,7 @@ from bot.core.models import TaskStatus, VideoTask
 from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui.buttons import (
     REMIX_ID,
+    DeleteButton,
     DetailsButton,
     LineageButton,
     VideoButton,
@@ -104,20 +105,26 @@ def form_values(data: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def result_view(video_id: str, *, remix: bool = True) -> discord.ui.View:
-    """The buttons under a result post (Remix only where the relay can remix)."""
+def result_view(video_id: str, *, remix: bool = True, delete: bool = True) -> discord.ui.View:
+    """The buttons under a result post (Remix only where the relay can remix).
+
+    ``delete``: the Delete button, on the result post itself only (cards and re-posts
+    that show the same buttons leave it out: it deletes the result post).
+    """
     view = discord.ui.View(timeout=None)
     if remix:
         view.add_item(RemixButton(video_id))
     view.add_item(LineageButton(video_id))
     view.add_item(DetailsButton(video_id))
+    if delete:
+        view.add_item(DeleteButton(video_id))
     return view
 
 
 def video_view(task: VideoTask, *, remix: bool = True) -> discord.ui.View:
-    """The buttons under a re-posted card: Remix only once the video is finished."""
+    """The buttons under a status card or re-posted card: Remix once the video is finished."""
     if task.status is TaskStatus.COMPLETED:
-        return result_view(task.id, remix=remix)
+        return result_view(task.id, remix=remix, delete=False)
     return card_view(task.id)
 
 
@@ -125,5 +132,6 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RemixButton,
     LineageButton,
     DetailsButton,
+    DeleteButton,
     *PAGE_ITEMS,
 )

@@ -347,6 +347,8 @@ EXPORT_FIELDS = (
     "error_message",
     "result_link",
     "card_link",
+    "deleted_at",
+    "deleted_by",
 )
 #: Spreadsheet apps run cells starting with these as formulas (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -379,6 +381,8 @@ def export_row(task: VideoTask, message_link: MessageLink) -> dict[str, Any]:
         if task.result_message_id
         else None,
         "card_link": message_link(task, task.card_message_id) if task.card_message_id else None,
+        "deleted_at": task.deleted_at.isoformat() if task.deleted_at else None,
+        "deleted_by": str(task.deleted_by) if task.deleted_by else None,
     }
 
 

@@ -23,6 +23,7 @@ from bot.core.ids import normalize_video_id
 from bot.core.images import check_reference_image
 from bot.core.limits import SubmissionQuota, estimate_cost
 from bot.core.lineage import check_remixable, inherit_parameters
+from bot.core.member_defaults import EffectiveDefaults, effective_defaults
 from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.core.options import VideoOptions, Wanted, offer
 from bot.core.poll_policy import PollPolicy
@@ -57,7 +58,8 @@ class Origin:
 
 @dataclass(frozen=True, kw_only=True)
 class GenerateOptions:
-    """The user's choices for a new video; None means the configured default."""
+    """The user's choices for a new video; None means the member's default (``/settings``),
+    else the configured one."""
 
     model: str | None = None
     seconds: int | None = None
@@ -144,8 +146,23 @@ class VideoService:
     # --- submissions -----------------------------------------------------------
 
     def resolve_options(self, options: GenerateOptions) -> tuple[str, int, str]:
-        """Model, seconds and size after defaults, checked against what is offered."""
+        """Model, seconds and size after the server's defaults, checked against the offer."""
         return self.options.resolve(options.model, options.seconds, options.size)
+
+    async def defaults_for(self, guild_id: int, user_id: int) -> EffectiveDefaults:
+        """What an option left out of ``/sora`` becomes for this member (``/settings``)."""
+        saved = await self.store.get_member_defaults(guild_id, user_id)
+        return effective_defaults(self.options, saved)
+
+    async def resolve_for(self, origin: Origin, options: GenerateOptions) -> tuple[str, int, str]:
+        """Model, seconds and size after the member's defaults (where still offered), then
+        the server's; checked against what is offered."""
+        mine = await self.defaults_for(origin.guild_id, origin.user_id)
+        return self.options.resolve(
+            mine.model if options.model is None else options.model,
+            mine.seconds if options.seconds is None else options.seconds,
+            mine.size if options.size is None else options.size,
+        )
 
     @property
     def max_reference_bytes(self) -> int:
@@ -155,7 +172,7 @@ class VideoService:
     async def check_generate(self, origin: Origin, prompt: str, options: GenerateOptions) -> str:
         """Everything that can refuse a new video before anything is written; returns the clean prompt."""
         text = clean_prompt(prompt)
-        model, seconds, _size = self.resolve_options(options)
+        model, seconds, _size = await self.resolve_for(origin, options)
         await self._admit(origin, text, model, seconds)
         return text
 
@@ -183,7 +200,7 @@ class VideoService:
     ) -> VideoTask:
         """Validate, check quotas, record and submit a new video."""
         text = clean_prompt(prompt)
-        model, seconds, size = self.resolve_options(options)
+        model, seconds, size = await self.resolve_for(origin, options)
         quota = await self._admit(origin, text, model, seconds)
         if options.reference is not None:
             check_reference_image(

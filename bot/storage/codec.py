@@ -32,6 +32,7 @@ DATETIME_COLUMNS = frozenset(
         "next_poll_at",
         "card_edited_at",
         "next_delivery_at",
+        "deleted_at",
     }
 )
 #: Statuses the poller works on, and those plus SUBMITTING (a member's unfinished tasks).

@@ -240,3 +240,29 @@ def m007_upload_limit_column(db: Database) -> None:
     read from the guild once it is available.
     """
     db.execute("ALTER TABLE tasks ADD COLUMN upload_limit INTEGER")
+
+
+@MIGRATIONS()
+def m009_member_defaults_and_deleted_results(db: Database) -> None:
+    """``member_defaults`` (``/settings``) and ``tasks.deleted_at`` / ``deleted_by``.
+
+    ``member_defaults`` holds each member's own model, seconds and size for ``/sora``,
+    per guild (a member of two servers has two rows); NULL means the server's default.
+    ``deleted_at`` / ``deleted_by``: when and by whom the result post was deleted (the
+    Delete button); the task itself stays, so history, stats and exports still count it.
+    """
+    db.execute(
+        """
+        CREATE TABLE member_defaults (
+            guild_id    INTEGER NOT NULL,
+            user_id     INTEGER NOT NULL,
+            model       TEXT,
+            seconds     INTEGER,
+            size        TEXT,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (guild_id, user_id)
+        )
+        """
+    )
+    db.execute("ALTER TABLE tasks ADD COLUMN deleted_at TEXT")
+    db.execute("ALTER TABLE tasks ADD COLUMN deleted_by INTEGER")

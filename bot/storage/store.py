@@ -18,6 +18,8 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``reports``            status counts, totals, top chains, the audit trail
 ``settings``           meta values and guild limits
 ``upload_limits``      each task's recorded attachment limit, refreshed per guild
+``member_defaults``    each member's own /sora defaults, per guild (/settings)
+``deletions``          the deleted mark of result posts (the Delete button)
 ``core`` / ``codec``   connection plumbing and transactions / row encoding
 ``connection``         ``open_database`` (pragmas, migrations) and ``open_reader``
 =====================  ===================================================================
@@ -55,8 +57,10 @@ from bot.storage.claims import Claims
 from bot.storage.codec import to_db_time
 from bot.storage.connection import BUSY_TIMEOUT_MS, open_database, open_reader
 from bot.storage.core import StoreCore
+from bot.storage.deletions import Deletions
 from bot.storage.delivery import Delivery, IllegalDeliveryTransition
 from bot.storage.history import History
+from bot.storage.member_defaults import MemberDefaultsStore
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
 from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
@@ -92,6 +96,8 @@ class StoreOperations(
     Reports,
     Settings,
     UploadLimits,
+    MemberDefaultsStore,
+    Deletions,
 ):
     """Every store operation, declared once; ``TaskStore`` and ``AsyncTaskStore`` bind them."""
 
