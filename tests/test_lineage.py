@@ -197,8 +197,8 @@ def test_path_to_root_raises_on_cycles_and_excess_depth() -> None:
         ("a dog in rain", "a wet dog in heavy rain", 60, "+wet, +heavy"),
         ("a dog at noon", "a wet dog at dusk", 60, "+wet, noon→dusk"),
         ("", "fresh start", 60, "+fresh start"),
-        ("one two three", "four five six", 20, "one two three→four…"),
-        ("x", "supercalifragilistic", 10, "x→superca…"),
+        ("one two three", "four five six", 20, "“four five six”"),
+        ("x", "supercalifragilistic", 10, "“superca…”"),
     ],
 )
 def test_prompt_change(parent: str, child: str, max_len: int, expected: str) -> None:
