@@ -77,6 +77,12 @@ def stats_embed(stats: core.GuildStats, roots: dict[str, VideoTask]) -> discord.
         for c in stats.chains
     ]
     embed.add_field(name="Top chains", value="\n".join(chain_lines) or "—", inline=False)
+    picked_lines = [f"{render.id_link(p.task)}: ⭐ {p.picks}" for p in stats.most_picked]
+    embed.add_field(
+        name=f"Picks: {stats.picks}" + (" · most picked" if picked_lines else ""),
+        value="\n".join(picked_lines) or "—",
+        inline=False,
+    )
     embed.set_footer(
         text="count: videos · seconds: completed videos · $: estimated cost of every video "
         "except cancelled ones (as the daily budget counts)"
