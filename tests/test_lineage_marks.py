@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.lineage import build_tree, most_picked_path
 from bot.discord_ui import render
-from bot.discord_ui.pages import TeamMarks, picture_labels
+from bot.discord_ui.pages import TeamMarks, path_text, picture_labels
 from tests.store_fixtures import video_task
 
 
@@ -42,3 +42,9 @@ def test_the_picture_marks_the_most_picked_path_and_counts() -> None:
     assert labels["root00"].startswith("★ root00")
     assert labels["left11"].startswith("★ left11") and labels["left11"].endswith("  ⭐2")
     assert labels["right2"].startswith("right2") and labels["right2"].endswith("  ⭐1")
+
+
+def test_a_long_path_is_named_by_its_root_and_its_end() -> None:
+    assert path_text(["a", "b", "c", "d", "e"]) == "a → b → c → d → e"
+    path = [f"n{i}" for i in range(40)]
+    assert path_text(path) == "n0 → …36 more… → n37 → n38 → n39"

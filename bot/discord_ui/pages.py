@@ -44,6 +44,8 @@ ROOT_PROMPT_CHARS = 50
 #: Room for a remix's change: a diff, or a whole instruction prompt.
 CHANGE_CHARS = 100
 REROLLS_SHOWN = 3
+#: Videos of a long most-picked path named in the footer after its root.
+PATH_TAIL = 3
 #: Marks the most-picked path in the picture (which has no underline).
 PICTURE_PATH_MARK = "★ "
 STATUS_CHOICES = [
@@ -160,12 +162,19 @@ def picture_labels(
     return labels
 
 
+def path_text(path: list[str]) -> str:
+    """``a → b → c``; a long path keeps its root and its last ``PATH_TAIL`` videos."""
+    if len(path) <= PATH_TAIL + 2:
+        return " → ".join(path)
+    return " → ".join([path[0], f"…{len(path) - PATH_TAIL - 1} more…", *path[-PATH_TAIL:]])
+
+
 def _footer_note(tasks: list[VideoTask], root: LineageNode, pages: int, marks: TeamMarks) -> str:
     depth = max((t.depth for t in tasks), default=0) - root.task.depth
     note = f"{len(tasks)} videos · depth {depth} · root {root.task.id}"
     if marks.path:
         total = sum(marks.picks.values())
-        note += f" · ⭐ {total} · underlined: most-picked path ({' → '.join(marks.path)})"
+        note += f" · ⭐ {total} · underlined: most-picked path ({path_text(marks.path)})"
     if pages > 1:
         note += " · whole tree in the picture"
     return note
