@@ -271,3 +271,18 @@ async def ephemeral_embed(h: BotHarness, command: str, options: dict[str, Any]) 
     message = await ix.original_message(timeout=10)
     assert ix.is_ephemeral
     return message.embeds[0]
+
+
+async def test_a_reroll_in_flight_across_a_restart_is_delivered_once_to_its_card(harness):
+    h = harness
+    source, result = await finished(h, h.alice, "sora", {"prompt": "a paper boat"})
+    h.upstream.job_seconds = 3.0
+    answer = await press(h, h.bob, result, f"sora:reroll:{source}")
+    new_id = VIDEO_ID.findall(answer)[1]
+    await h.restart()
+    task = await delivered(h, new_id)
+    card = h.discord.get_message(task.card_message_id)
+    assert card.reply_to == result.id and card.embeds[0]["fields"][0]["value"] == "Done"
+    [post] = [m for m in posts_for(h, new_id) if m.id != card.id]
+    assert post.reply_to == card.id and post.id == task.result_message_id and post.attachments
+    assert h.upstream.count("create") == 2
