@@ -123,6 +123,9 @@ async def test_reroll_is_a_new_root_video_whose_card_replies_to_the_result(harne
     assert len(posts_for(h, source)) == 1
     assert await h.store.children_of(source, guild_id=h.guild.id) == []
 
+    admin = await ephemeral_embed(h, "admin task", {"video_id": new_id})
+    assert {f["name"]: f["value"] for f in admin["fields"]}["Reroll of"] == f"`{source}`"
+
     lines = lineage_lines(await lineage(h, h.alice, source))
     assert len(lines) == 1 and f"🎲 rerolled as `{new_id}`" in lines[0]
     rerolled = await lineage(h, h.bob, new_id)

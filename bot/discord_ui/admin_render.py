@@ -118,6 +118,8 @@ def task_embeds(
     _add_outcome_fields(embed, task)
     if task.metadata.get("retry_of"):
         embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
+    if task.rerolled_from:
+        embed.add_field(name="Reroll of", value=f"`{task.rerolled_from}`")
     if retried_as is not None:
         embed.add_field(name="Retried as", value=f"`{retried_as.id}` ({retried_as.status.value})")
     embed.set_footer(text=render.snapshot_footer(task.id, "admin"))
