@@ -137,22 +137,24 @@ async def test_reroll_is_a_new_root_video_whose_card_replies_to_the_result(harne
 async def test_a_reroll_counts_against_the_pressers_quotas(harness):
     h = harness
     source, result = await finished(h, h.alice, "sora", {"prompt": "a lighthouse", "seconds": 4})
+    reroll = f"sora:reroll:{source}"
+    assert (await press(h, h.alice, result, reroll)).startswith("🎲 Rerolling")  # the author
     await h.store.set_limits(
         h.guild.id, GuildLimits(daily_seconds_per_user=4), updated_by=h.admin.id
     )
-    refused = await press(h, h.alice, result, f"sora:reroll:{source}")  # alice used her 4 s
+    refused = await press(h, h.alice, result, reroll)  # alice made 8 s today
     assert "the daily limit is 4s" in refused and "Rerolling" not in refused
-    assert h.upstream.count("create") == 1
-
-    allowed = await press(h, h.bob, result, f"sora:reroll:{source}")
-    assert allowed.startswith(f"🎲 Rerolling `{source}`")
-    again = await press(h, h.bob, result, f"sora:reroll:{source}")
-    assert again == refused
     assert h.upstream.count("create") == 2
+
+    assert (await press(h, h.bob, result, reroll)).startswith(f"🎲 Rerolling `{source}`")
+    assert "the daily limit is 4s" in await press(h, h.bob, result, reroll)
+    assert (await press(h, h.admin, result, reroll)).startswith("🎲 Rerolling")  # same rules
+    assert h.upstream.count("create") == 4
     replies = [m for m in h.discord.channel_messages(h.channel) if m.reply_to == result.id]
-    assert len(replies) == 1  # one card: the refused presses posted nothing
+    assert len(replies) == 3  # one card per accepted press; the refused ones posted nothing
     tasks = await h.store.guild_history(h.guild.id, limit=10)
-    assert [t.user_id for t in tasks] == [h.bob.id, h.alice.id]
+    assert [t.user_id for t in tasks] == [h.admin.id, h.bob.id, h.alice.id, h.alice.id]
+    assert all(t.rerolled_from == source for t in tasks[:3])
 
 
 async def test_a_refused_create_takes_the_reroll_card_back(harness):
