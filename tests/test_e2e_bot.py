@@ -96,6 +96,8 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     card_buttons = [c["custom_id"] for row in card_now.components for c in row["components"]]
     assert card_buttons == [
         f"sora:remix:{video_id}",
+        f"sora:reroll:{video_id}",
+        f"sora:pick:{video_id}",
         f"sora:lineage:{video_id}",
         f"sora:details:{video_id}",
     ]

@@ -202,6 +202,8 @@ async def test_video_reposts_the_card_with_working_buttons(h):
     assert footer(reposted) != f"sora-bot · {remix}"  # never mistaken for the result post
     assert reposted.custom_ids() == [
         f"sora:remix:{remix}",
+        f"sora:reroll:{remix}",
+        f"sora:pick:{remix}",
         f"sora:lineage:{remix}",
         f"sora:details:{remix}",
     ]

@@ -14,6 +14,8 @@ from bot.core.lineage import (
     build_tree,
     check_remixable,
     inherit_parameters,
+    is_instruction,
+    most_picked_path,
     path_to_root,
     prompt_change,
     render_text_tree,
@@ -197,8 +199,8 @@ def test_path_to_root_raises_on_cycles_and_excess_depth() -> None:
         ("a dog in rain", "a wet dog in heavy rain", 60, "+wet, +heavy"),
         ("a dog at noon", "a wet dog at dusk", 60, "+wet, noon→dusk"),
         ("", "fresh start", 60, "+fresh start"),
-        ("one two three", "four five six", 20, "one two three→four…"),
-        ("x", "supercalifragilistic", 10, "x→superca…"),
+        ("one two three", "four five six", 20, "“four five six”"),
+        ("x", "supercalifragilistic", 10, "“superca…”"),
     ],
 )
 def test_prompt_change(parent: str, child: str, max_len: int, expected: str) -> None:
@@ -235,3 +237,62 @@ def test_remixable_parent_passes_and_other_guilds_look_unknown() -> None:
     assert raised.value.video_id == "p"
     with pytest.raises(ParentNotReady, match="no stored upstream"):
         check_remixable(video_task("p", upstream_id=None), GUILD)
+
+
+# --- readable changes (issue 15, item 9) -------------------------------------------------------
+
+FOX = "a red fox trotting through fresh snow"
+
+
+@pytest.mark.parametrize(
+    ("child", "expected"),
+    [
+        # Instructions are shown whole: before, the diff led with the parent's words and the
+        # new ones were cut (`+add, red fox trotting through fresh snow→glowing paper…`).
+        ("add a glowing paper lantern", "“add a glowing paper lantern”"),
+        ("turn it into a watercolor painting", "“turn it into a watercolor painting”"),
+        # Edits lead with what was added or replaced; punctuation next to a word is no change.
+        (FOX + ", add a glowing paper lantern", "+add a glowing paper lantern"),
+        ("a grey fox trotting through fresh snow", "red→grey"),
+        ("a fox trotting through snow at dusk", "+at dusk, -red, -fresh"),
+    ],
+)
+def test_prompt_change_keeps_what_the_remix_added(child: str, expected: str) -> None:
+    assert prompt_change(FOX, child) == expected
+
+
+def test_a_long_replacement_shortens_the_old_words_before_the_new_ones() -> None:
+    parent = "a red fox trotting through fresh snow under tall dark pines at dawn"
+    child = "a grey wolf pack running through fresh snow under tall dark pines at dusk"
+    assert prompt_change(parent, child) == "red fox trotting→grey wolf pack running, dawn→dusk"
+    assert prompt_change(parent, child, max_len=40) == "red…→grey wolf pack running, dawn→dusk"
+
+
+def test_a_cut_summary_ends_at_a_word_boundary() -> None:
+    parent = "one two three four five six seven eight"
+    child = parent + " nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    summary = prompt_change(parent, child, max_len=30)
+    assert summary == "+nine ten eleven twelve…"
+
+
+def test_instructions_are_told_apart_from_rewrites() -> None:
+    assert is_instruction(FOX, "make it night")
+    assert not is_instruction(FOX, FOX + " at night")
+    assert not is_instruction("a cat on a roof", "a cat")  # most of the child is the parent's
+    assert not is_instruction("", "fresh start")
+
+
+# --- most-picked path ---------------------------------------------------------------------------
+
+
+def test_most_picked_path_follows_the_branch_with_the_most_picks() -> None:
+    root = build_tree(SMALL_TREE)  # a → (b → (c, e), d → f)
+    assert most_picked_path(root, {}) == []
+    assert most_picked_path(root, {"f": 1}) == ["a", "d", "f"]
+    # b and e together (3) beat the single most-picked video f (2).
+    assert most_picked_path(root, {"b": 1, "e": 2, "f": 2}) == ["a", "b", "e"]
+    # The path ends at the last picked video, not at a leaf below it.
+    assert most_picked_path(root, {"b": 2}) == ["a", "b"]
+    # A tie goes to the longer path, then to the later video.
+    assert most_picked_path(root, {"b": 1, "c": 1, "d": 2}) == ["a", "b", "c"]
+    assert most_picked_path(root, {"c": 1, "e": 1}) == ["a", "b", "e"]

@@ -191,7 +191,14 @@ ID_COMMANDS = [
     ("admin cancel", {}),
     ("admin retry", {}),
 ]
-BUTTONS = ["sora:remix:{id}", "sora:lineage:{id}", "sora:details:{id}", "sora:delete:{id}"]
+BUTTONS = [
+    "sora:remix:{id}",
+    "sora:reroll:{id}",
+    "sora:pick:{id}",
+    "sora:lineage:{id}",
+    "sora:details:{id}",
+    "sora:delete:{id}",
+]
 
 
 async def test_another_servers_video_ids_behave_as_unknown_everywhere(tmp_path):

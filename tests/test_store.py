@@ -65,8 +65,8 @@ def is_legal(old: TaskStatus, new: TaskStatus) -> bool:
 
 def test_tasks_table_has_exactly_one_column_per_videotask_field(db: Database) -> None:
     fields = {f.name for f in dataclasses.fields(VideoTask)}
-    # plus the columns the store derives from a field on insert (retry_of: from metadata)
-    assert set(db["tasks"].columns_dict) == fields | {"retry_of"}
+    # plus the columns the store derives from a field on insert (from metadata)
+    assert set(db["tasks"].columns_dict) == fields | {"retry_of", "rerolled_from"}
 
 
 def test_schema_has_the_documented_tables_and_indexes(db: Database) -> None:
@@ -110,6 +110,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
         "m006_card_dead_reason_column",
         "m007_upload_limit_column",
         "m009_member_defaults_and_deleted_results",
+        "m010_rerolls_and_picks",
     ]
 
 

@@ -9,7 +9,7 @@ iterative). Trees mark where they were cut; flat paths raise ``LineageError``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
@@ -185,37 +185,122 @@ def render_text_tree(
 
 
 def _trim(text: str, max_len: int) -> str:
+    """``text`` cut at a word boundary to ``max_len`` characters, ending in ``…``."""
     if len(text) <= max_len:
         return text
     cut = text[: max_len - 1]
     if " " in cut:
         cut = cut[: cut.rindex(" ")]
-    return cut.rstrip() + "…"
+    return cut.rstrip(" ,;") + "…"
+
+
+#: Below this share of words in common (of each prompt), a remix prompt is taken for an
+#: instruction ("add a paper lantern") rather than a rewrite of its parent's prompt.
+INSTRUCTION_SHARE = 0.5
+_PUNCTUATION = ".,;:!?\"'()[]“”‘’«»…-—"
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """One changed run of words: ``removed`` words of the parent, ``added`` in their place."""
+
+    removed: list[str]
+    added: list[str]
+
+    def text(self, *, short_removed: bool) -> str:
+        """``old→new``, ``+new`` or ``-old``; ``short_removed`` keeps only the first old word."""
+        removed = " ".join(self.removed)
+        if short_removed and len(self.removed) > 1:
+            removed = self.removed[0] + "…"
+        added = " ".join(self.added)
+        if self.removed and self.added:
+            return f"{removed}→{added}"
+        return f"+{added}" if self.added else f"-{removed}"
+
+
+def _word_key(word: str) -> str:
+    """How words are compared: case and surrounding punctuation do not count."""
+    return word.lower().strip(_PUNCTUATION) or word.lower()
+
+
+def _edits(old: list[str], new: list[str]) -> tuple[list[_Edit], int]:
+    """The changed runs between two word lists, and how many words they have in common."""
+    matcher = difflib.SequenceMatcher(
+        None, [_word_key(w) for w in old], [_word_key(w) for w in new], autojunk=False
+    )
+    edits: list[_Edit] = []
+    shared = 0
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            shared += i2 - i1
+        else:
+            edits.append(_Edit(removed=old[i1:i2], added=new[j1:j2]))
+    return edits, shared
+
+
+def is_instruction(parent_prompt: str, child_prompt: str) -> bool:
+    """Whether a remix prompt reads as an instruction rather than an edit of its parent's.
+
+    An edit keeps most of the parent's words or most of its own come from the parent;
+    an instruction ("turn it into a watercolor painting") shares little with either.
+    """
+    old, new = parent_prompt.split(), child_prompt.split()
+    if not old or not new:
+        return False
+    _, shared = _edits(old, new)
+    return shared < INSTRUCTION_SHARE * len(old) and shared < INSTRUCTION_SHARE * len(new)
+
+
+def quoted(prompt: str, max_len: int) -> str:
+    """A prompt in quotes, one line, cut at a word boundary to ``max_len`` in all."""
+    return f"“{_trim(' '.join(prompt.split()), max(max_len - 2, 1))}”"
 
 
 def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> str:
-    """Summarise a remix's prompt edit word by word, e.g. ``"noon→sunset, +birds"``.
+    """Summarise a remix's prompt, e.g. ``"noon→sunset, +birds"``, within ``max_len``.
 
-    Words are compared case-insensitively. Each changed run reads ``old→new``, an added
-    run ``+words`` and a removed one ``-words``; runs are joined with ``", "``. The
-    summary is cut at a word boundary to ``max_len`` characters with a trailing ``…``.
+    An instruction (see ``is_instruction``) is shown whole, in quotes: a word diff of it
+    against the parent says nothing. An edit is summarised word by word (case and
+    punctuation around words do not count): a changed run reads ``old→new``, an added
+    run ``+words`` and a removed one ``-words``. What was added or replaced leads, in
+    prompt order, and removals follow. When that is too long, replaced and removed runs
+    are shortened to their first word first, so the new words are what stays; whatever
+    is still cut is cut at a word boundary with a trailing ``…``.
     """
     old, new = parent_prompt.split(), child_prompt.split()
-    matcher = difflib.SequenceMatcher(
-        None, [w.lower() for w in old], [w.lower() for w in new], autojunk=False
-    )
-    parts = [
-        _describe_edit(op, " ".join(old[i1:i2]), " ".join(new[j1:j2]))
-        for op, i1, i2, j1, j2 in matcher.get_opcodes()
-        if op != "equal"
-    ]
-    return _trim(", ".join(parts), max_len) if parts else SAME_PROMPT
+    edits, _ = _edits(old, new)
+    if not edits:
+        return SAME_PROMPT
+    if is_instruction(parent_prompt, child_prompt):
+        return quoted(child_prompt, max_len)
+    ordered = [e for e in edits if e.added] + [e for e in edits if not e.added]
+    for short in (False, True):
+        summary = ", ".join(e.text(short_removed=short) for e in ordered)
+        if len(summary) <= max_len:
+            return summary
+    return _trim(summary, max_len)
 
 
-def _describe_edit(op: str, removed: str, added: str) -> str:
-    if op == "replace":
-        return f"{removed}→{added}"
-    return f"+{added}" if op == "insert" else f"-{removed}"
+def most_picked_path(root: LineageNode, picks: Mapping[str, int]) -> list[str]:
+    """The ids from the root down the most-picked path; empty when nothing is picked.
+
+    The path is the one from the root to a picked video with the most picks in total
+    along it (so a branch the team kept picking beats a single popular side-shoot); a
+    tie goes to the longer path, then to the later video. ``picks`` maps ids to counts.
+    """
+    best: tuple[int, int, tuple[object, str]] | None = None
+    best_path: list[str] = []
+    stack: list[tuple[LineageNode, list[str], int]] = [(root, [], 0)]
+    while stack:
+        node, above, total = stack.pop()
+        path = [*above, node.task.id]
+        count = picks.get(node.task.id, 0)
+        total += count
+        score = (total, len(path), _order_key(node.task))
+        if count > 0 and (best is None or score > best):
+            best, best_path = score, path
+        stack.extend((child, path, total) for child in node.children)
+    return best_path
 
 
 class InheritedParameters(TypedDict):

@@ -222,6 +222,12 @@ class VideoTask:
         """The task's kind as recorded in its metadata."""
         return TaskKind(self.metadata.get("type", TaskKind.GENERATE))
 
+    @property
+    def rerolled_from(self) -> str | None:
+        """The video this one rerolls (same prompt and options, a new root), if any."""
+        source = self.metadata.get("rerolled_from")
+        return source if isinstance(source, str) else None
+
     def replace(self, **changes: Any) -> VideoTask:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)

@@ -77,6 +77,12 @@ def stats_embed(stats: core.GuildStats, roots: dict[str, VideoTask]) -> discord.
         for c in stats.chains
     ]
     embed.add_field(name="Top chains", value="\n".join(chain_lines) or "—", inline=False)
+    picked_lines = [f"{render.id_link(p.task)}: ⭐ {p.picks}" for p in stats.most_picked]
+    embed.add_field(
+        name=f"Picks: {stats.picks}" + (" · most picked" if picked_lines else ""),
+        value="\n".join(picked_lines) or "—",
+        inline=False,
+    )
     embed.set_footer(
         text="count: videos · seconds: completed videos · $: estimated cost of every video "
         "except cancelled ones (as the daily budget counts)"
@@ -109,6 +115,8 @@ def task_embeds(
     _add_outcome_fields(embed, task)
     if task.metadata.get("retry_of"):
         embed.add_field(name="Retry of", value=f"`{task.metadata['retry_of']}`")
+    if task.rerolled_from:
+        embed.add_field(name="Reroll of", value=f"`{task.rerolled_from}`")
     if retried_as is not None:
         embed.add_field(name="Retried as", value=f"`{retried_as.id}` ({retried_as.status.value})")
     embed.set_footer(text=render.snapshot_footer(task.id, "admin"))

@@ -52,9 +52,10 @@ class ChainsCog(commands.Cog):
         parent = await self.bot.store.get(task.parent_id) if task.parent_id else None
         children = await self.bot.store.children_of(task.id, guild_id=guild_id)
         embed = render.video_embed(task, parent=parent, children=len(children))
+        picks = await self.bot.store.pick_count(task.id, guild_id=guild_id)
         await interaction.response.send_message(
             embed=embed,
-            view=video_view(task, remix=self.bot.service.can_remix),
+            view=video_view(task, remix=self.bot.service.can_remix, picks=picks),
             allowed_mentions=render.NO_MENTIONS,
         )
 

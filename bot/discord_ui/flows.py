@@ -1,7 +1,8 @@
 """The shared shape of every submission: check, answer publicly, submit, show the card.
 
-/sora, /remix and the Remix modal all go through ``submit_with_card`` so that
-they answer inside Discord's 3 seconds the same way:
+/sora, /remix and the Remix modal all go through ``submit_with_card`` (the Reroll
+button through ``submit_reply_card``, whose card is a reply to the pressed result) so
+that they answer inside Discord's 3 seconds the same way:
 
 1. cheap checks (input, permissions, quotas: local and SQLite only) — a refusal
    is an ephemeral error and nothing is written;
@@ -63,6 +64,42 @@ async def submit_with_card(
     await interaction.response.defer(thinking=True)
     card = await interaction.original_response()
     return await _submit_and_show(interaction, card.id, submit)
+
+
+async def submit_reply_card(
+    interaction: discord.Interaction,
+    *,
+    check: Callable[[], Awaitable[object]],
+    submit: Callable[[Origin], Awaitable[VideoTask]],
+) -> VideoTask | None:
+    """A submission from a button on a post (Reroll): the card is a reply to that post.
+
+    The press is answered privately; the card is a channel message replying to the
+    pressed post (an interaction's own response cannot be a reply), edited through the
+    channel from then on. Returns the task, or None when it was refused (already answered).
+    """
+    try:
+        check_bot_permissions(interaction)
+        await check()
+    except BotError as exc:
+        await report_error(interaction, exc)
+        return None
+    assert interaction.message is not None, "a button press always carries its message"
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    card = await interaction.message.reply(
+        "Sending to the video service…", mention_author=False, allowed_mentions=render.NO_MENTIONS
+    )
+    try:
+        task = await submit(origin_of(interaction, card.id))
+    except BotError as exc:
+        await card.delete()
+        await report_error(interaction, exc)
+        return None
+    await card.edit(content=None, embed=render.card_embed(task), view=card_view(task.id))
+    await context_of(interaction).store.record_card_edit(
+        task.id, status=task.status, progress=task.progress
+    )
+    return task
 
 
 async def submit_followup_card(

@@ -91,7 +91,7 @@ class DiscordNotifier:
         else:
             fields = {
                 "embed": render.card_embed(task),
-                "view": video_view(task, remix=self.can_remix),
+                "view": video_view(task, remix=self.can_remix, picks=await self._picks(task)),
             }
         try:
             with _delivery_errors():
@@ -104,6 +104,12 @@ class DiscordNotifier:
             if isinstance(cause, discord.HTTPException) and cause.code in DEAD_CARD_CODES:
                 raise CardGone(DEAD_CARD_CODES[cause.code]) from cause
             raise
+
+    async def _picks(self, task: VideoTask) -> int | None:
+        """The ⭐ count a finished video's buttons show (None before it is finished)."""
+        if task.status is not TaskStatus.COMPLETED:
+            return None
+        return await self.store.pick_count(task.id, guild_id=task.guild_id)
 
     def edits_card_via_channel(self, task: VideoTask) -> bool:
         """False while the card's interaction token may edit it (a bucket of its own)."""
@@ -185,7 +191,7 @@ class DiscordNotifier:
             "embed": render.result_embed(
                 task, parent_link=parent_link, image=extras.image_name(task, video)
             ),
-            "view": result_view(task.id, remix=self.can_remix),
+            "view": result_view(task.id, remix=self.can_remix, picks=await self._picks(task)),
         }
         if video is None:
             files = extras.thumbnail_file(task)

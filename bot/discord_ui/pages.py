@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import discord
@@ -19,6 +19,7 @@ from bot.core.lineage import (
     HIGHLIGHT_MARK,
     LineageNode,
     build_tree,
+    most_picked_path,
     prompt_change,
     render_text_tree,
 )
@@ -40,6 +41,13 @@ from bot.services.admin import HistoryFilter
 LINES_PER_PAGE = 15
 HISTORY_PER_PAGE = 10
 ROOT_PROMPT_CHARS = 50
+#: Room for a remix's change: a diff, or a whole instruction prompt.
+CHANGE_CHARS = 100
+REROLLS_SHOWN = 3
+#: Videos of a long most-picked path named in the footer after its root.
+PATH_TAIL = 3
+#: Marks the most-picked path in the picture (which has no underline).
+PICTURE_PATH_MARK = "★ "
 STATUS_CHOICES = [
     app_commands.Choice(name=s.value.replace("_", " "), value=s.value) for s in TaskStatus
 ]
@@ -55,16 +63,60 @@ def _change(task: VideoTask, by_id: dict[str, VideoTask]) -> str:
         return f"“{render.snippet(task.prompt, ROOT_PROMPT_CHARS)}”"
     if task.kind is TaskKind.EXTEND:
         return f"⏩ +{task.seconds}s “{render.snippet(task.prompt, ROOT_PROMPT_CHARS)}”"
-    return prompt_change(parent.prompt, task.prompt)
+    return prompt_change(parent.prompt, task.prompt, max_len=CHANGE_CHARS)
 
 
-def _lineage_pages(task: VideoTask, tasks: list[VideoTask], root: LineageNode) -> list[list[str]]:
+@dataclass(frozen=True, kw_only=True)
+class TeamMarks:
+    """What a team added to a tree: picks per video, the most-picked path, rerolls."""
+
+    picks: dict[str, int] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    #: Rerolls made from each video of the tree, by source id.
+    rerolls: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, task: VideoTask) -> str:
+        """The node's ⭐ count and reroll relations, to follow its change (may be empty)."""
+        parts = []
+        if self.picks.get(task.id):
+            parts.append(f"⭐ {self.picks[task.id]}")
+        if task.rerolled_from:
+            parts.append(f"🎲 reroll of `{task.rerolled_from}`")
+        made = self.rerolls.get(task.id, [])
+        if made:
+            shown = ", ".join(f"`{r}`" for r in made[:REROLLS_SHOWN])
+            more = f" +{len(made) - REROLLS_SHOWN}" if len(made) > REROLLS_SHOWN else ""
+            parts.append(f"🎲 rerolled as {shown}{more}")
+        return " · ".join(parts)
+
+
+async def team_marks(bot: BotContext, guild_id: int, root: LineageNode) -> TeamMarks:
+    """Load the tree's picks and rerolls (this guild's only) and find the most-picked path."""
+    ids = [node.task.id for node, _ in root.walk()]
+    picks = await bot.store.pick_counts(ids, guild_id=guild_id)
+    rerolls: dict[str, list[str]] = {}
+    for made in await bot.store.rerolls_of(ids, guild_id=guild_id):
+        assert made.rerolled_from is not None
+        rerolls.setdefault(made.rerolled_from, []).append(made.id)
+    return TeamMarks(picks=picks, path=most_picked_path(root, picks), rerolls=rerolls)
+
+
+def _lineage_pages(
+    task: VideoTask, tasks: list[VideoTask], root: LineageNode, marks: TeamMarks
+) -> list[list[str]]:
     """The tree as text lines, split into pages."""
     by_id = {t.id: t for t in tasks}
+    on_path = set(marks.path)
     lines = render_text_tree(
         root,
         highlight_id=task.id,
-        describe=lambda t: render.lineage_line(t, _change(t, by_id), highlight=t.id == task.id),
+        describe=lambda t: render.lineage_line(
+            t,
+            _change(t, by_id),
+            highlight=t.id == task.id,
+            on_path=t.id in on_path,
+            note=marks.note(t),
+        ),
     )
     return paginate_lines(lines, max_lines=LINES_PER_PAGE)
 
@@ -90,17 +142,42 @@ def _picture_author(guild: discord.Guild | None, task: VideoTask) -> str:
     return member.display_name if member is not None else str(task.user_id)
 
 
-def picture_labels(guild: discord.Guild | None, tasks: list[VideoTask]) -> dict[str, str]:
-    """Node labels for the picture (id, status, author's name, change).
+def picture_labels(
+    guild: discord.Guild | None, tasks: list[VideoTask], marks: TeamMarks | None = None
+) -> dict[str, str]:
+    """Node labels for the picture (path mark, id, status, author's name, change, picks).
 
     Built on the event loop, so the drawing thread never touches discord.py's cache.
     """
+    marks = marks or TeamMarks()
     by_id = {t.id: t for t in tasks}
     labels = {}
     for task in tasks:
         author = _picture_author(guild, task)
-        labels[task.id] = f"{task.id}  {task.status.value}  {author}  {_change(task, by_id)}"
+        star = PICTURE_PATH_MARK if task.id in marks.path else ""
+        picks = f"  ⭐{marks.picks[task.id]}" if marks.picks.get(task.id) else ""
+        labels[task.id] = (
+            f"{star}{task.id}  {task.status.value}  {author}  {_change(task, by_id)}{picks}"
+        )
     return labels
+
+
+def path_text(path: list[str]) -> str:
+    """``a → b → c``; a long path keeps its root and its last ``PATH_TAIL`` videos."""
+    if len(path) <= PATH_TAIL + 2:
+        return " → ".join(path)
+    return " → ".join([path[0], f"…{len(path) - PATH_TAIL - 1} more…", *path[-PATH_TAIL:]])
+
+
+def _footer_note(tasks: list[VideoTask], root: LineageNode, pages: int, marks: TeamMarks) -> str:
+    depth = max((t.depth for t in tasks), default=0) - root.task.depth
+    note = f"{len(tasks)} videos · depth {depth} · root {root.task.id}"
+    if marks.path:
+        total = sum(marks.picks.values())
+        note += f" · ⭐ {total} · underlined: most-picked path ({path_text(marks.path)})"
+    if pages > 1:
+        note += " · whole tree in the picture"
+    return note
 
 
 class LineageSource:
@@ -119,21 +196,19 @@ class LineageSource:
         task = await bot.service.find_video(guild_id, state)
         tasks = await bot.store.tree(task.root_id, guild_id=guild_id)
         root = build_tree(tasks, root_id=task.root_id)
-        pages = _lineage_pages(task, tasks, root)
+        marks = await team_marks(bot, guild_id, root)
+        pages = _lineage_pages(task, tasks, root, marks)
         number = clamp(index, len(pages), default=_page_of(pages, task.id))
-        depth = max((t.depth for t in tasks), default=0) - root.task.depth
-        note = f"{len(tasks)} videos · depth {depth} · root {root.task.id}"
-        if len(pages) > 1:
-            note += " · whole tree in the picture"
         embed = discord.Embed(
             title=f"Lineage of `{task.id}`",
             description="\n".join(pages[number]),
             colour=render.COLOURS[task.status],
         )
+        note = _footer_note(tasks, root, len(pages), marks)
         embed.set_footer(text=footer_text(index=number, count=len(pages), note=note))
         files = []
         if first and len(pages) > 1:
-            labels = picture_labels(interaction.guild, tasks)
+            labels = picture_labels(interaction.guild, tasks, marks)
             png = await asyncio.to_thread(
                 render_tree_png, root, highlight_id=task.id, label=lambda t: labels[t.id]
             )

@@ -100,6 +100,8 @@ def card_embed(task: VideoTask) -> discord.Embed:
         embed.add_field(name="Remix of", value=f"`{task.parent_id}`")
     if task.deleted:
         embed.add_field(name="Result", value=deleted_line(task))
+    if task.rerolled_from:
+        embed.add_field(name="Reroll of", value=f"`{task.rerolled_from}`")
     embed.set_footer(text=footer_marker(task.id))
     return embed
 
@@ -170,7 +172,7 @@ def result_embed(
     """The embed under a finished video; ``image`` names an attached picture to show in it
     (the upstream's thumbnail, for a post that can only link its video)."""
     embed = discord.Embed(
-        title=f"`{task.id}`" + (f" · remix of `{task.parent_id}`" if task.parent_id else ""),
+        title=f"`{task.id}`" + _relation(task),
         description=prompt_text(task.prompt, DESCRIPTION_LIMIT),
         colour=COLOURS[TaskStatus.COMPLETED],
     )
@@ -182,6 +184,13 @@ def result_embed(
         embed.set_image(url=f"attachment://{image}")
     embed.set_footer(text=footer_marker(task.id))
     return embed
+
+
+def _relation(task: VideoTask) -> str:
+    """`` · remix of `p` `` or `` · reroll of `s` `` for a result's title (else nothing)."""
+    if task.parent_id:
+        return f" · remix of `{task.parent_id}`"
+    return f" · reroll of `{task.rerolled_from}`" if task.rerolled_from else ""
 
 
 def failure_content(task: VideoTask) -> str:
@@ -287,9 +296,19 @@ def status_word(task: VideoTask) -> str:
     return f"{STATUS_EMOJI[task.status]} {task.status.value.replace('_', ' ')}"
 
 
-def lineage_line(task: VideoTask, change: str, *, highlight: bool) -> str:
-    """One node of a lineage tree: id (linked), author, status and what changed."""
+def lineage_line(
+    task: VideoTask, change: str, *, highlight: bool, on_path: bool = False, note: str = ""
+) -> str:
+    """One node of a lineage tree: id (linked), author, status, what changed, then ``note``.
+
+    ``highlight`` (the video asked about) is bold; ``on_path`` (the most-picked path) is
+    underlined. ``note`` is the bot's own text (picks, rerolls), not escaped.
+    """
     text = f"{id_link(task)} {author_label(task)} {status_word(task)} · {escape_user_text(change)}"
+    if note:
+        text += f" · {note}"
+    if on_path:
+        text = f"__{text}__"
     return f"**{text}**" if highlight else text
 
 

@@ -1,5 +1,7 @@
 """The Remix button and its form, and the buttons under results and re-posted cards.
 
+Reroll and ⭐ (pick) live in ``team_buttons``.
+
 The Remix form behaves exactly like ``/remix``. ``DYNAMIC_ITEMS`` lists every
 persistent component the bot registers, the page buttons included.
 """
@@ -26,6 +28,7 @@ from bot.discord_ui.context import context_of
 from bot.discord_ui.flows import origin_of, submit_with_card
 from bot.discord_ui.pagination import DYNAMIC_ITEMS as PAGE_ITEMS
 from bot.discord_ui.replies import answer_errors
+from bot.discord_ui.team_buttons import PickButton, RerollButton
 
 MODAL_TITLE_LIMIT = 45
 REMIX_FORM_ID = "sora:remix-form:{id}"
@@ -105,15 +108,20 @@ def form_values(data: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def result_view(video_id: str, *, remix: bool = True, delete: bool = True) -> discord.ui.View:
+def result_view(
+    video_id: str, *, remix: bool = True, delete: bool = True, picks: int | None = None
+) -> discord.ui.View:
     """The buttons under a result post (Remix only where the relay can remix).
 
     ``delete``: the Delete button, on the result post itself only (cards and re-posts
-    that show the same buttons leave it out: it deletes the result post).
+    that show the same buttons leave it out: it deletes the result post). ``picks`` is
+    the ⭐ count shown (None: not known here; the button says "Pick").
     """
     view = discord.ui.View(timeout=None)
     if remix:
         view.add_item(RemixButton(video_id))
+    view.add_item(RerollButton(video_id))
+    view.add_item(PickButton(video_id, picks))
     view.add_item(LineageButton(video_id))
     view.add_item(DetailsButton(video_id))
     if delete:
@@ -121,15 +129,17 @@ def result_view(video_id: str, *, remix: bool = True, delete: bool = True) -> di
     return view
 
 
-def video_view(task: VideoTask, *, remix: bool = True) -> discord.ui.View:
-    """The buttons under a status card or re-posted card: Remix once the video is finished."""
+def video_view(task: VideoTask, *, remix: bool = True, picks: int | None = None) -> discord.ui.View:
+    """The buttons under a status card or re-posted card: Remix, Reroll and ⭐ once finished."""
     if task.status is TaskStatus.COMPLETED:
-        return result_view(task.id, remix=remix, delete=False)
+        return result_view(task.id, remix=remix, delete=False, picks=picks)
     return card_view(task.id)
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RemixButton,
+    RerollButton,
+    PickButton,
     LineageButton,
     DetailsButton,
     DeleteButton,

@@ -25,7 +25,7 @@ from bot.core.errors import BotError, InvalidInput
 from bot.core.models import FINISH_EVENTS, EventKind, TaskEvent, TaskStatus, VideoTask
 from bot.services.submission import GenerateOptions, Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
-from bot.storage.store import ChainSize, GroupTotal, TaskStore
+from bot.storage.store import ChainSize, GroupTotal, PickedVideo, TaskStore
 
 ExportFormat = Literal["csv", "jsonl"]
 
@@ -285,6 +285,9 @@ class GuildStats:
     chains: list[ChainSize]
     #: Display names of the members in ``by_user`` (keyed by user id) that have one stored.
     user_names: dict[int, str] = field(default_factory=dict)
+    #: Members' picks (⭐) of the videos in the window, and the most-picked of them.
+    picks: int = 0
+    most_picked: list[PickedVideo] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -309,8 +312,10 @@ async def gather_stats(
     since: datetime | None,
     until: datetime | None,
     chains: int = 5,
+    picked: int = 5,
 ) -> GuildStats:
-    """Counts, seconds and estimated cost by status, model, user and day; the top chains."""
+    """Counts, seconds and estimated cost by status, model, user and day; the top chains;
+    the picks of the window's videos and the ``picked`` most-picked ones."""
     window = {"since": since, "until": until}
     return GuildStats(
         since=since,
@@ -321,6 +326,8 @@ async def gather_stats(
         by_day=sorted(await store.totals(guild_id, by="day", **window), key=lambda g: g.key),
         chains=await store.top_chains(guild_id, limit=chains, **window),
         user_names=await store.author_names(guild_id, **window),
+        picks=await store.picks_total(guild_id, **window),
+        most_picked=await store.most_picked(guild_id, limit=picked, **window),
     )
 
 
@@ -349,6 +356,8 @@ EXPORT_FIELDS = (
     "card_link",
     "deleted_at",
     "deleted_by",
+    "rerolled_from",
+    "picks",
 )
 #: Spreadsheet apps run cells starting with these as formulas (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -356,8 +365,11 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MessageLink = Callable[[VideoTask, int], str]
 
 
-def export_row(task: VideoTask, message_link: MessageLink) -> dict[str, Any]:
-    """One task as an export record (ids as strings, so no spreadsheet rounds a snowflake)."""
+def export_row(task: VideoTask, message_link: MessageLink, *, picks: int = 0) -> dict[str, Any]:
+    """One task as an export record (ids as strings, so no spreadsheet rounds a snowflake).
+
+    ``picks`` is how many members picked the video (⭐).
+    """
     return {
         "id": task.id,
         "created_at": task.created_at.isoformat(),
@@ -383,6 +395,8 @@ def export_row(task: VideoTask, message_link: MessageLink) -> dict[str, Any]:
         "card_link": message_link(task, task.card_message_id) if task.card_message_id else None,
         "deleted_at": task.deleted_at.isoformat() if task.deleted_at else None,
         "deleted_by": str(task.deleted_by) if task.deleted_by else None,
+        "rerolled_from": task.rerolled_from,
+        "picks": picks,
     }
 
 
@@ -433,7 +447,9 @@ async def export_history(
     if fmt not in ("csv", "jsonl"):
         raise InvalidInput("format", "Format must be csv or jsonl.")
     tasks = await store.guild_history(guild_id, **filt.query(), limit=max_rows + 1)
-    rows = [export_row(task, message_link) for task in tasks[:max_rows]]
+    kept = tasks[:max_rows]
+    picks = await store.pick_counts([t.id for t in kept], guild_id=guild_id)
+    rows = [export_row(task, message_link, picks=picks.get(task.id, 0)) for task in kept]
     data = to_csv(rows) if fmt == "csv" else to_jsonl(rows)
     filename = f"sora-videos-{guild_id}-{now:%Y%m%d-%H%M%S}.{fmt}"
     return Export(data=data, rows=len(rows), truncated=len(tasks) > max_rows, filename=filename)

@@ -1,9 +1,10 @@
 """Rows <-> models: how a ``VideoTask`` is written to and read from the ``tasks`` table.
 
 Datetimes are fixed-width ISO-8601 UTC text (so text order is time order), metadata is
-sorted JSON, booleans are 0/1/NULL and enums are their values. ``retry_of`` is a column
-of its own (indexed, for ``find_retry``) copied from ``metadata["retry_of"]`` on insert;
-the model keeps carrying it in its metadata only, so it is not one of ``COLUMNS``.
+sorted JSON, booleans are 0/1/NULL and enums are their values. ``retry_of`` and
+``rerolled_from`` are columns of their own (indexed, for ``find_retry`` and ``rerolls_of``)
+copied from the same keys of ``metadata`` on insert; the model keeps carrying them in its
+metadata only, so they are not ``COLUMNS``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.core.models import ACTIVE_STATUSES, DeliveryState, TaskStatus, VideoTas
 #: The ``tasks`` columns that map one-to-one onto ``VideoTask`` fields.
 COLUMNS = tuple(f.name for f in dataclasses.fields(VideoTask))
 #: Columns the store keeps next to the model's fields (derived from them on insert).
-DERIVED_COLUMNS = ("retry_of",)
+DERIVED_COLUMNS = ("retry_of", "rerolled_from")
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM tasks"
 _INSERTED = (*COLUMNS, *DERIVED_COLUMNS)
 INSERT = f"INSERT INTO tasks ({', '.join(_INSERTED)}) VALUES ({', '.join('?' for _ in _INSERTED)})"
@@ -69,8 +70,8 @@ def encode(column: str, value: Any) -> Any:
 
 def insert_row(task: VideoTask) -> list[Any]:
     """The parameters of ``INSERT`` for a new task (model columns, then derived ones)."""
-    retry_of = task.metadata.get("retry_of")
-    return [*(encode(c, getattr(task, c)) for c in COLUMNS), retry_of]
+    derived = [task.metadata.get(column) for column in DERIVED_COLUMNS]
+    return [*(encode(c, getattr(task, c)) for c in COLUMNS), *derived]
 
 
 def decode(row: Mapping[str, Any]) -> VideoTask:

@@ -266,3 +266,31 @@ def m009_member_defaults_and_deleted_results(db: Database) -> None:
     )
     db.execute("ALTER TABLE tasks ADD COLUMN deleted_at TEXT")
     db.execute("ALTER TABLE tasks ADD COLUMN deleted_by INTEGER")
+
+
+@MIGRATIONS()
+def m010_rerolls_and_picks(db: Database) -> None:
+    """``tasks.rerolled_from`` (indexed) and the ``picks`` table.
+
+    A reroll is a new root video made from another one's prompt and options: the
+    relation is a column of its own, not a parent (the remix tree stays the remix
+    tree), written on insert from ``metadata.rerolled_from`` like ``retry_of``.
+
+    ``picks``: one row per member per video they starred. The primary key makes a
+    second pick by the same member impossible; ``guild_id`` is the video's, so every
+    count is read per guild; the index serves a guild's most-picked videos.
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN rerolled_from TEXT")
+    db.execute("CREATE INDEX idx_tasks_rerolled_from ON tasks (rerolled_from)")
+    db.execute(
+        """
+        CREATE TABLE picks (
+            task_id    TEXT NOT NULL REFERENCES tasks(id),
+            user_id    INTEGER NOT NULL,
+            guild_id   INTEGER NOT NULL,
+            picked_at  TEXT NOT NULL,
+            PRIMARY KEY (task_id, user_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_picks_guild_task ON picks (guild_id, task_id)")

@@ -16,6 +16,7 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``chains``             children, ancestors and trees, per guild
 ``history``            filtered history pages, counts, autocomplete, retry links
 ``reports``            status counts, totals, top chains, the audit trail
+``picks``              members' picks (⭐) per video, rerolls of a video
 ``settings``           meta values and guild limits
 ``upload_limits``      each task's recorded attachment limit, refreshed per guild
 ``member_defaults``    each member's own /sora defaults, per guild (/settings)
@@ -61,6 +62,7 @@ from bot.storage.deletions import Deletions
 from bot.storage.delivery import Delivery, IllegalDeliveryTransition
 from bot.storage.history import History
 from bot.storage.member_defaults import MemberDefaultsStore
+from bot.storage.picks import PickedVideo, Picks, PickToggle
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
 from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
@@ -76,6 +78,8 @@ __all__ = [
     "GroupTotal",
     "GuildLimits",
     "IllegalDeliveryTransition",
+    "PickToggle",
+    "PickedVideo",
     "StoreOperations",
     "TaskStore",
     "Usage",
@@ -94,6 +98,7 @@ class StoreOperations(
     Chains,
     History,
     Reports,
+    Picks,
     Settings,
     UploadLimits,
     MemberDefaultsStore,
