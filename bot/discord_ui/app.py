@@ -27,6 +27,7 @@ from bot.discord_ui.sync import sync_if_changed
 from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import DYNAMIC_ITEMS, answer_remix_form
 from bot.polling.poller import Poller
+from bot.services.queue import QueueDispatcher
 from bot.services.submission import VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
@@ -114,6 +115,7 @@ class SoraBot(commands.Bot):
             policy=self.policy,
             clock=clock,
             media=config.media,
+            dispatch=QueueDispatcher(self.service).dispatch,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._rounds_start: asyncio.Task[None] | None = None

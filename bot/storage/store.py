@@ -15,6 +15,7 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``usage``              quota counts and the ``Admission`` protocol
 ``chains``             children, ancestors and trees, per guild
 ``history``            filtered history pages, counts, autocomplete, retry links
+``queue``              the fair queue of waiting tasks, and taking one out of it
 ``reports``            status counts, totals, top chains, the audit trail
 ``settings``           meta values and guild limits
 ``upload_limits``      each task's recorded attachment limit, refreshed per guild
@@ -57,6 +58,7 @@ from bot.storage.connection import BUSY_TIMEOUT_MS, open_database, open_reader
 from bot.storage.core import StoreCore
 from bot.storage.delivery import Delivery, IllegalDeliveryTransition
 from bot.storage.history import History
+from bot.storage.queue import Queue, QueueBlocked
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
 from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
@@ -72,6 +74,7 @@ __all__ = [
     "GroupTotal",
     "GuildLimits",
     "IllegalDeliveryTransition",
+    "QueueBlocked",
     "StoreOperations",
     "TaskStore",
     "Usage",
@@ -89,6 +92,7 @@ class StoreOperations(
     Quotas,
     Chains,
     History,
+    Queue,
     Reports,
     Settings,
     UploadLimits,

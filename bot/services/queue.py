@@ -1,0 +1,85 @@
+"""Starting waiting tasks when slots free, fairly; and where a waiting task stands.
+
+Tasks over a concurrency limit are stored ``waiting`` (``VideoService`` with
+``[limits] queue``). Every poll round calls ``QueueDispatcher.dispatch``: per guild,
+in the fair order of ``store.fair_queue`` (round robin per member), each task is taken
+out of the queue by ``store.start_waiting`` (status and limits checked and the move to
+``submitting`` written in one transaction, before anything is sent), then sent once by
+``VideoService.send_waiting``. A crash between the two leaves it ``submitting``, which
+start-up fails rather than re-sends (the money rule), like any interrupted submission.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.core import errors
+from bot.core.models import TaskStatus, VideoTask
+from bot.services.quotas import effective_limits
+from bot.services.submission import VideoService
+from bot.storage.async_store import AsyncTaskStore
+from bot.storage.store import QueueBlocked
+
+log = logging.getLogger(__name__)
+
+
+class QueueDispatcher:
+    """Sends waiting tasks while their guild and their member have room."""
+
+    def __init__(self, service: VideoService) -> None:
+        self.service = service
+
+    @property
+    def store(self) -> AsyncTaskStore:
+        return self.service.store
+
+    async def dispatch(self) -> list[VideoTask]:
+        """Start what fits now, in every guild; returns the tasks that left the queue."""
+        started: list[VideoTask] = []
+        for guild_id in await self.store.waiting_guilds():
+            started.extend(await self._dispatch_guild(guild_id))
+        return started
+
+    async def _dispatch_guild(self, guild_id: int) -> list[VideoTask]:
+        limits = await effective_limits(self.store, guild_id, self.service.config.limits)
+        started: list[VideoTask] = []
+        for task in await self.store.fair_queue(guild_id):
+            outcome = await self.store.start_waiting(task.id, limits=limits)
+            if outcome is QueueBlocked.GUILD_FULL:
+                break
+            if isinstance(outcome, QueueBlocked):
+                continue
+            started.append(await self._send(outcome))
+        return started
+
+    async def _send(self, task: VideoTask) -> VideoTask:
+        log.info("task %s: leaves the queue", task.id)
+        try:
+            return await self.service.send_waiting(task)
+        except errors.UpstreamError:
+            failed = await self.store.get(task.id)
+            assert failed is not None
+            return failed
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueSpot:
+    """Where one task stands: ``ahead`` tasks of its guild will start before it."""
+
+    task: VideoTask
+    ahead: int
+
+
+async def queue_spots(store: AsyncTaskStore, guild_id: int) -> dict[str, QueueSpot]:
+    """Every waiting task of a guild, by id, with how many are ahead of it."""
+    order = await store.fair_queue(guild_id)
+    return {task.id: QueueSpot(task=task, ahead=index) for index, task in enumerate(order)}
+
+
+async def ahead_of(store: AsyncTaskStore, task: VideoTask) -> int | None:
+    """How many tasks of its guild start before ``task`` (None: it is not waiting)."""
+    if task.status is not TaskStatus.WAITING:
+        return None
+    spot = (await queue_spots(store, task.guild_id)).get(task.id)
+    return None if spot is None else spot.ahead
