@@ -48,6 +48,7 @@ EXTENSIONS = (
     "bot.discord_ui.extend_cog",
     "bot.discord_ui.chains_cog",
     "bot.discord_ui.admin_cog",
+    "bot.discord_ui.queue_cog",
 )
 
 

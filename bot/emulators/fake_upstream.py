@@ -560,6 +560,8 @@ class FakeUpstream:
         for dialect in self.dialects:
             if dialect != "openai":
                 _dialect_module(dialect).add_routes(app, self)
+        if "openai" in self.dialects:  # the Cancel button's upstream half
+            app.router.add_delete("/v1/videos/{video_id}", self._handle_delete, name="delete")
         app.router.add_get("/files/{name}", self._handle_public_file, name="file")
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown, name="unknown")
         return app
@@ -1118,6 +1120,13 @@ class FakeUpstream:
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         return openai_error(404, f"Invalid URL ({request.method} {request.path})")
+
+    async def _handle_delete(self, request: web.Request) -> web.Response:
+        """``DELETE /v1/videos/{id}``: the job is forgotten (later polls answer 404)."""
+        video_id = request.match_info["video_id"]
+        if self.jobs.pop(video_id, None) is None:
+            return self._not_found(video_id)
+        return web.json_response({"id": video_id, "object": "video.deleted", "deleted": True})
 
     async def _send_asset(
         self,

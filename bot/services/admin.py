@@ -36,6 +36,7 @@ MAX_BANNED_WORD_CHARS = 40
 
 #: One letter per status, for compact filter tokens in button ids.
 STATUS_CODES = {
+    TaskStatus.WAITING: "w",
     TaskStatus.SUBMITTING: "s",
     TaskStatus.QUEUED: "q",
     TaskStatus.IN_PROGRESS: "i",
@@ -185,8 +186,8 @@ def _midnight(day: date) -> datetime:
 
 
 def check_cancellable(task: VideoTask) -> None:
-    """Raise ``ActionRefused`` unless the poller is working on ``task``."""
-    if task.status.is_active:
+    """Raise ``ActionRefused`` unless the poller (or the queue) is working on ``task``."""
+    if task.status.is_active or task.status is TaskStatus.WAITING:
         return
     if task.status is TaskStatus.SUBMITTING:
         raise ActionRefused(

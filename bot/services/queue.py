@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.core import errors
+from bot.core.limits import Limits, day_window
 from bot.core.models import TaskStatus, VideoTask
 from bot.services.quotas import effective_limits
 from bot.services.submission import VideoService
@@ -83,3 +85,74 @@ async def ahead_of(store: AsyncTaskStore, task: VideoTask) -> int | None:
         return None
     spot = (await queue_spots(store, task.guild_id)).get(task.id)
     return None if spot is None else spot.ahead
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueEntry:
+    """One of a member's unfinished videos, as ``/queue`` shows it."""
+
+    task: VideoTask
+    ahead: int | None  # waiting: how many of the guild's tasks start before it
+    elapsed: timedelta  # since it was asked for
+    eta: timedelta | None  # running with progress: the rest at the pace so far
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberQueue:
+    """What ``/queue`` tells a member: their jobs and what is left of the daily limits."""
+
+    entries: list[QueueEntry]
+    limits: Limits
+    seconds_used: int
+    guild_cost: float
+    resets_at: datetime  # the next 00:00 UTC, when both daily counts start again
+
+    @property
+    def seconds_left(self) -> int | None:
+        """Seconds of video the member may still ask for today (None: unlimited)."""
+        limit = self.limits.daily_seconds_per_user
+        return max(0, limit - self.seconds_used) if limit else None
+
+    @property
+    def budget_left(self) -> float | None:
+        """The guild's estimated budget left today (None: unlimited)."""
+        budget = self.limits.daily_budget
+        return max(0.0, round(budget - self.guild_cost, 4)) if budget else None
+
+
+def estimate_rest(task: VideoTask, now: datetime) -> timedelta | None:
+    """The time still to go at the pace so far (None before any progress is reported)."""
+    if task.status is not TaskStatus.IN_PROGRESS or not 0 < task.progress < 100:
+        return None
+    spent = (now - task.started_at).total_seconds()
+    return timedelta(seconds=max(0.0, spent * (100 - task.progress) / task.progress))
+
+
+async def member_queue(service: VideoService, guild_id: int, user_id: int) -> MemberQueue:
+    """The member's waiting and running videos in this guild, with the daily limits' state."""
+    store, now = service.store, service.clock()
+    tasks = await store.member_unfinished(guild_id, user_id)
+    spots = (
+        await queue_spots(store, guild_id)
+        if any(t.status is TaskStatus.WAITING for t in tasks)
+        else {}
+    )
+    entries = [
+        QueueEntry(
+            task=task,
+            ahead=spots[task.id].ahead if task.id in spots else None,
+            elapsed=now - task.created_at,
+            eta=estimate_rest(task, now),
+        )
+        for task in tasks
+    ]
+    since, resets_at = day_window(now)
+    usage = await store.usage(guild_id, user_id, since)
+    limits = await effective_limits(store, guild_id, service.config.limits)
+    return MemberQueue(
+        entries=entries,
+        limits=limits,
+        seconds_used=usage.seconds,
+        guild_cost=usage.cost,
+        resets_at=resets_at,
+    )

@@ -20,7 +20,7 @@ from enum import StrEnum
 from bot.core.limits import Limits
 from bot.core.models import EventKind, TaskStatus, VideoTask
 from bot.storage.access import reader, writer
-from bot.storage.codec import WAITING, to_db_time
+from bot.storage.codec import NOT_TERMINAL, WAITING, marks, to_db_time
 from bot.storage.core import Operations
 from bot.storage.tasks import status_changes
 from bot.storage.usage import guild_running_of, running_of
@@ -77,6 +77,16 @@ class Queue(Operations):
             for task in core.select("WHERE guild_id = ? AND status = ?", [guild_id, WAITING])
         }
         return [by_id[task_id] for task_id in order if task_id in by_id]
+
+    @reader
+    def member_unfinished(self, guild_id: int, user_id: int) -> list[VideoTask]:
+        """A member's tasks in this guild that are waiting, being sent, queued or running."""
+        statuses = [*NOT_TERMINAL, WAITING]
+        return self._core.select(
+            f"WHERE guild_id = ? AND user_id = ? AND status IN ({marks(statuses)})"
+            " ORDER BY created_at, id",
+            [guild_id, user_id, *statuses],
+        )
 
     @writer
     def start_waiting(self, task_id: str, *, limits: Limits) -> VideoTask | QueueBlocked:

@@ -54,6 +54,7 @@ OPENAI_VIDEOS_CAPABILITIES = VideoCapabilities(
     models=VIDEO_MODELS,
     sizes=VIDEO_SIZES,
     seconds=VIDEO_SECONDS,
+    can_cancel=True,
 )
 
 
@@ -265,3 +266,16 @@ class OpenAIVideosClient:
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""
+
+    async def cancel(self, upstream_id: str) -> None:
+        """``DELETE /videos/{id}``: the job and its assets are deleted upstream.
+
+        Free and idempotent, so it is retried like a retrieve (``Operation.RETRIEVE``).
+        """
+        _check_id(upstream_id)
+        path = f"/videos/{_quote(upstream_id)}"
+        await self._transport.request(Operation.RETRIEVE, "DELETE", path, _ignored)
+
+
+def _ignored(data: object, headers: Mapping[str, str], secret: str) -> None:
+    """An answer whose body the caller does not need (``video.deleted``)."""
