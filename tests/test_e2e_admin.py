@@ -394,9 +394,11 @@ async def test_admin_limits_view_set_and_banned_words_are_checked_before_submiss
     refused = await ask(h, h.alice, "sora", {"prompt": "a kraken rising"})
     assert refused.content == "The prompt contains a word this server does not allow: `Kraken`."
     await make(h, h.alice, {"prompt": "[duration:600] a calm sea"})
-    busy = await ask(h, h.alice, "sora", {"prompt": "another sea"})
-    assert "limit 1" in busy.content
-    assert await h.store.count_history(h.guild.id) == 1
+    # over the limit a video waits (issue 15: a fair queue instead of refusals)
+    _, busy = await make(h, h.alice, {"prompt": "another sea"})
+    assert fields(busy)["Status"] == "Waiting — 0 ahead of you"
+    assert await h.store.count_history(h.guild.id) == 2
+    assert h.upstream.count("create") == 1
 
     await ask(h, h.admin, "admin limits", {"unban_word": "kraken", "max_concurrent": 0})
     await make(h, h.alice, {"prompt": "a kraken rising"})
