@@ -362,7 +362,11 @@ async def test_admin_retry_turns_a_failed_video_into_a_linked_new_one_that_compl
     assert (new.user_id, new.channel_id) == (h.alice.id, h.channel.id)
     card = h.discord.get_message(new.card_message_id)
     assert card.interaction_id is None and card.embeds[0]["title"] == f"Video `{new_id}`"
-    assert card.custom_ids() == [f"sora:lineage:{new_id}", f"sora:details:{new_id}"]
+    assert card.custom_ids() == [
+        f"sora:lineage:{new_id}",
+        f"sora:details:{new_id}",
+        f"sora:cancel:{new_id}",  # the card of a running video offers Cancel (issue 15)
+    ]
     assert jump_url(h.guild.id, h.channel.id, card.id) in answer.content
     result = await outcome_post(h, new_id)
     assert result.reply_to == card.id and result.attachments

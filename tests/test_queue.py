@@ -40,6 +40,15 @@ def created_prompts(c: Core) -> list[str]:
     return [job.prompt for job in c.upstream.jobs.values()]
 
 
+async def generate_in_turn(c: Core, origin: Origin, prompts: list[str]) -> list[VideoTask]:
+    """One video per prompt, a second apart (so their order is their creation order)."""
+    tasks = []
+    for prompt in prompts:
+        tasks.append(await c.service.generate(origin, prompt, GenerateOptions()))
+        c.clock.advance(1)
+    return tasks
+
+
 async def settle(c: Core, *tasks: VideoTask) -> None:
     """Run rounds until every task is terminal and owes no post."""
 
@@ -77,10 +86,7 @@ async def test_over_the_member_limit_a_video_waits_then_starts_by_itself(tmp_pat
 async def test_the_guild_limit_is_shared_round_robin_between_members(tmp_path):
     config = core_config(max_concurrent_per_guild=1)
     async with core(tmp_path, config=config, job_seconds=20.0) as c:
-        alice = [
-            await c.service.generate(ORIGIN, f"alice {n}", GenerateOptions()) for n in (1, 2, 3)
-        ]
-        c.clock.advance(1)
+        alice = await generate_in_turn(c, ORIGIN, ["alice 1", "alice 2", "alice 3"])
         bob = await c.service.generate(BOB, "bob 1", GenerateOptions())
         assert [t.status for t in alice] == [TaskStatus.QUEUED, *[TaskStatus.WAITING] * 2]
         assert bob.status is TaskStatus.WAITING
@@ -97,9 +103,7 @@ async def test_a_member_who_came_back_gets_the_next_turn_before_a_busy_member(tm
     async with core(tmp_path, config=config, job_seconds=20.0) as c:
         bob_first = await c.service.generate(BOB, "bob 1", GenerateOptions())
         await settle(c, bob_first)
-        a1 = await c.service.generate(ORIGIN, "alice 1", GenerateOptions())
-        a2 = await c.service.generate(ORIGIN, "alice 2", GenerateOptions())
-        c.clock.advance(1)
+        a1, a2 = await generate_in_turn(c, ORIGIN, ["alice 1", "alice 2"])
         b2 = await c.service.generate(BOB, "bob 2", GenerateOptions())
         # both have one waiting; bob was served less recently than alice (a1 is running)
         spots = await queue_spots(c.store, GUILD)
@@ -153,9 +157,7 @@ async def test_two_dispatchers_over_two_stores_start_each_waiting_video_once(tmp
     async with core(tmp_path, config=config) as c:
         c.poller.dispatch = None  # the two dispatchers below are the only ones
         first = await c.service.generate(ORIGIN, "runs", GenerateOptions())
-        waiting = [
-            await c.service.generate(ORIGIN, f"waits {n}", GenerateOptions()) for n in (1, 2)
-        ]
+        waiting = await generate_in_turn(c, ORIGIN, ["waits 1", "waits 2"])
         await settle(c, first)
         second_store = await AsyncTaskStore.open(c.db_path, clock=c.clock)
         try:
@@ -225,7 +227,7 @@ async def test_cancelling_a_running_video_deletes_the_upstream_job_and_posts_not
         await c.tick_after(60)
         assert c.notifier.posts == []
         events = await c.store.events(task.id)
-        assert events[-1].detail == {"upstream_cancel": "cancelled"}
+        assert events[-1].kind is EventKind.CANCELLED and events[-1].detail["by_user_id"] == USER
 
 
 async def test_a_failed_upstream_cancel_still_cancels_here(tmp_path):

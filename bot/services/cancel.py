@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core import errors
-from bot.core.models import EventKind, VideoTask
+from bot.core.models import VideoTask
 from bot.services.admin import cancel_video
 from bot.services.submission import VideoService
 
@@ -41,9 +41,7 @@ class Cancellation:
 async def cancel_task(service: VideoService, task: VideoTask, *, by_user_id: int) -> Cancellation:
     """Cancel ``task`` (``ActionRefused`` when it is not waiting, queued or running)."""
     cancelled = await cancel_video(service.store, task, by_user_id=by_user_id)
-    upstream = await _cancel_upstream(service, cancelled)
-    await service.store.add_event(cancelled.id, EventKind.NOTE, {"upstream_cancel": upstream})
-    return Cancellation(task=cancelled, upstream=upstream)
+    return Cancellation(task=cancelled, upstream=await _cancel_upstream(service, cancelled))
 
 
 async def _cancel_upstream(service: VideoService, task: VideoTask) -> UpstreamCancel:
