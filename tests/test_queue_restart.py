@@ -31,7 +31,7 @@ def status_of(card) -> str:
 async def test_waiting_videos_survive_kill_9_and_are_each_sent_and_posted_once(tmp_path):
     async with ProcessWorld(tmp_path / "world", configure=one_at_a_time) as w:
         await w.start_bot()
-        first, _ = await sora(w, "[duration:4] the first lantern")
+        first, _ = await sora(w, "[duration:8] the first lantern")
         second, second_card = await sora(w, "the second lantern")
         third, third_card = await sora(w, "the third lantern")
         assert status_of(second_card) == "Waiting — 0 ahead of you"
@@ -51,7 +51,7 @@ async def test_waiting_videos_survive_kill_9_and_are_each_sent_and_posted_once(t
         assert w.upstream.count("create") == 3
         prompts = [job.prompt for job in w.upstream.jobs.values()]
         assert prompts == [
-            "[duration:4] the first lantern",
+            "[duration:8] the first lantern",
             "the second lantern",
             "the third lantern",
         ]
