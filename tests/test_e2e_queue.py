@@ -90,6 +90,25 @@ async def test_a_busy_member_gets_a_waiting_card_and_the_video_later_exactly_onc
     assert h.upstream.count("create") == 2
 
 
+async def test_a_waiting_card_moves_up_when_the_video_ahead_starts(h):
+    first, _ = await sora(h, h.alice, "a kite, first")
+    second, _ = await sora(h, h.alice, "a kite, second")
+    third, card = await sora(h, h.alice, "a kite, third")
+    assert fields(card)["Status"] == "Waiting — 1 ahead of you"
+    for video_id in (first, second, third):
+        await result_post(h, video_id)
+    await h.discord.wait_until(lambda: fields(card).get("Status") == "Done")
+    shown = [
+        f["value"]
+        for revision in [*card.edits, card]
+        for embed in revision.embeds
+        for f in embed.get("fields", [])
+        if f["name"] == "Status"
+    ]
+    assert shown.index("Waiting — 1 ahead of you") < shown.index("Waiting — 0 ahead of you")
+    assert [len(posts_for(h, v)) for v in (first, second, third)] == [1, 1, 1]
+
+
 async def test_cancel_is_for_the_author_or_an_admin_and_nothing_is_posted_after(h):
     slow, slow_card = await sora(h, h.alice, "[duration:600] a slow glacier")
     waiting, waiting_card = await sora(h, h.alice, "a quick glacier")

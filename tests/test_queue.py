@@ -173,7 +173,7 @@ async def test_two_dispatchers_over_two_stores_start_each_waiting_video_once(tmp
             )
         finally:
             await second_store.close()
-        started = [t.id for batch in results for t in batch]
+        started = [t.id for batch in results for t in batch if t.status is not TaskStatus.WAITING]
         assert started == [waiting[0].id], "one slot: exactly one start, by one of them"
         assert c.upstream.count("create") == 2
         assert await status(c, waiting[1]) is TaskStatus.WAITING
@@ -279,3 +279,15 @@ async def test_member_queue_reports_positions_elapsed_eta_and_the_limits_left(tm
         assert report.seconds_left == 8 and report.seconds_used == 12
         assert report.budget_left == pytest.approx(5.0 - 1.6)
         assert report.resets_at.hour == 0 and report.resets_at > c.clock()
+
+
+async def test_when_a_video_leaves_the_queue_the_cards_behind_it_show_their_new_place(tmp_path):
+    async with core(tmp_path, config=core_config(max_concurrent_per_user=1)) as c:
+        first, second, third = await generate_in_turn(c, ORIGIN, ["one", "two", "three"])
+        assert (await queue_spots(c.store, GUILD))[third.id].ahead == 1
+        await settle(c, first)
+        await c.tick_after(c.poller.settings.card_edit_interval.total_seconds())
+        assert (await status(c, second)) is not TaskStatus.WAITING
+        assert (third.id, TaskStatus.WAITING, 0) in c.notifier.cards
+        assert (await queue_spots(c.store, GUILD))[third.id].ahead == 0
+        assert (await c.store.get(third.id)).card_settled

@@ -244,7 +244,7 @@ class Poller:
         self.last_tick_at = self.clock()
 
     async def _start_waiting(self) -> None:
-        """Let the fair queue use the slots this round freed; their cards owe an edit."""
+        """Let the fair queue use the slots this round freed; changed cards owe an edit."""
         if self.dispatch is None:
             return
         try:

@@ -37,11 +37,15 @@ class QueueDispatcher:
         return self.service.store
 
     async def dispatch(self) -> list[VideoTask]:
-        """Start what fits now, in every guild; returns the tasks that left the queue."""
-        started: list[VideoTask] = []
+        """Start what fits now, in every guild.
+
+        Returns the tasks whose cards owe an edit: those that left the queue, and those
+        still waiting in a guild where some left (their place changed).
+        """
+        changed: list[VideoTask] = []
         for guild_id in await self.store.waiting_guilds():
-            started.extend(await self._dispatch_guild(guild_id))
-        return started
+            changed.extend(await self._dispatch_guild(guild_id))
+        return changed
 
     async def _dispatch_guild(self, guild_id: int) -> list[VideoTask]:
         limits = await effective_limits(self.store, guild_id, self.service.config.limits)
@@ -53,7 +57,9 @@ class QueueDispatcher:
             if isinstance(outcome, QueueBlocked):
                 continue
             started.append(await self._send(outcome))
-        return started
+        if not started:
+            return []
+        return [*started, *await self.store.outdate_waiting_cards(guild_id)]
 
     async def _send(self, task: VideoTask) -> VideoTask:
         log.info("task %s: leaves the queue", task.id)

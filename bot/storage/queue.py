@@ -89,6 +89,19 @@ class Queue(Operations):
         )
 
     @writer
+    def outdate_waiting_cards(self, guild_id: int) -> list[VideoTask]:
+        """The live cards of a guild's waiting tasks no longer show their place: mark them
+        outdated (``card_progress`` unknown), so they are edited, now or after a restart."""
+        core = self._core
+        where = (
+            "WHERE guild_id = ? AND status = ? AND card_message_id IS NOT NULL"
+            " AND card_dead_reason IS NULL"
+        )
+        with core.write():
+            core.db.execute(f"UPDATE tasks SET card_progress = NULL {where}", [guild_id, WAITING])
+            return core.select(where, [guild_id, WAITING])
+
+    @writer
     def start_waiting(self, task_id: str, *, limits: Limits) -> VideoTask | QueueBlocked:
         """Move a waiting task to SUBMITTING if both concurrency limits have room now."""
         core = self._core
