@@ -17,6 +17,7 @@ from bot.core import errors
 from bot.core.errors import FailureCode
 from bot.core.models import DeliveryState, EventKind, TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
+from bot.emulators.fake_upstream import Fault
 from bot.services.admin import ActionRefused
 from bot.services.cancel import UpstreamCancel, cancel_task
 from bot.services.queue import QueueDispatcher, member_queue, queue_spots
@@ -291,3 +292,22 @@ async def test_when_a_video_leaves_the_queue_the_cards_behind_it_show_their_new_
         assert (third.id, TaskStatus.WAITING, 0) in c.notifier.cards
         assert (await queue_spots(c.store, GUILD))[third.id].ahead == 0
         assert (await c.store.get(third.id)).card_settled
+
+
+async def test_a_create_the_upstream_refuses_fails_that_video_and_the_rest_wait(tmp_path):
+    async with core(tmp_path, config=core_config(max_concurrent_per_guild=2)) as c:
+        running = await generate_in_turn(c, ORIGIN, ["one", "two"])
+        refused, later = await generate_in_turn(c, BOB, ["three", "four"])
+        c.upstream.inject("create", Fault.MODERATION_SUBMIT)
+        await c.store.cancel(running[0].id, by_user_id=USER)
+        await c.store.cancel(running[1].id, by_user_id=USER)
+        await c.tick_after(1)
+        failed = await c.store.get(refused.id)
+        assert failed.status is TaskStatus.FAILED
+        assert await status(c, later) is TaskStatus.WAITING, "no second create in that round"
+        await c.tick_after(1)
+        assert await status(c, later) is not TaskStatus.WAITING
+        await settle(c, failed, later)
+        assert [p.task_id for p in c.notifier.posts] == [refused.id, later.id]
+        # the refused one's author is told in the channel, like any failure
+        assert [p.status for p in c.notifier.posts] == [TaskStatus.FAILED, TaskStatus.COMPLETED]

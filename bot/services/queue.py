@@ -56,12 +56,16 @@ class QueueDispatcher:
                 break
             if isinstance(outcome, QueueBlocked):
                 continue
-            started.append(await self._send(outcome))
+            sent = await self._send(outcome)
+            started.append(sent)
+            if sent.status is TaskStatus.FAILED:
+                break  # the upstream refused: the rest wait for a later round
         if not started:
             return []
         return [*started, *await self.store.outdate_waiting_cards(guild_id)]
 
     async def _send(self, task: VideoTask) -> VideoTask:
+        """Send one task; when the upstream refuses, the task as failed (its notice is owed)."""
         log.info("task %s: leaves the queue", task.id)
         try:
             return await self.service.send_waiting(task)
