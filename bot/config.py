@@ -273,6 +273,10 @@ class LimitsConfig:
     daily_seconds_per_user: Count = 120
     daily_budget: Number = 20.0
     banned_words: tuple[Text, ...] = ()
+    #: Videos running at once per guild (0 = unlimited); more wait in the fair queue.
+    max_concurrent_per_guild: Count = 0
+    #: Over a concurrency limit, a video waits in the queue (false: it is refused).
+    queue: Flag = True
 
 
 @dataclass(frozen=True, kw_only=True, config=_SECTION)

@@ -24,6 +24,7 @@ from bot.core.poll_policy import PollPolicy
 from bot.delivery.notifier import Delivery, FitNote, OriginalLink
 from bot.emulators.fake_upstream import FakeUpstream
 from bot.polling.poller import Poller
+from bot.services.queue import QueueDispatcher
 from bot.services.submission import Origin, VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import OpenAIVideosClient
@@ -186,6 +187,7 @@ async def core(
             clock=clock,
         )
         poller = make_poller(store, client, notifier, clock, tmp_path / "media")
+        poller.dispatch = QueueDispatcher(service).dispatch
         try:
             yield Core(clock, fake, client, store, service, poller, notifier, db_path)
         finally:

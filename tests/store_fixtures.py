@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core.clock import DEFAULT_START, ManualClock
+from bot.core.limits import QueueLoad
 from bot.core.models import TaskStatus, VideoTask
 from bot.storage.store import TaskStore, open_database
 
@@ -46,14 +47,29 @@ def make_task(store: TaskStore, **overrides: Any) -> VideoTask:
     return store.create_task(**values)
 
 
+class _AlwaysWait:
+    """A ``WaitRule`` that sends every new task to the queue."""
+
+    def must_wait(self, load: QueueLoad) -> bool:
+        return True
+
+
+ALWAYS_WAIT = _AlwaysWait()
+
+
 def drive_to(
     store: TaskStore, task: VideoTask, status: TaskStatus, *, now: datetime = T0
 ) -> VideoTask:
-    """Move a SUBMITTING task to ``status`` along legal transitions."""
+    """Move a SUBMITTING task to ``status`` along legal transitions.
+
+    WAITING cannot be reached from SUBMITTING: a waiting task is made instead (a new row).
+    """
     upstream = f"video_{task.id}"
     poll = now + timedelta(seconds=10)
     if status is TaskStatus.SUBMITTING:
         return task
+    if status is TaskStatus.WAITING:
+        return make_task(store, wait_rule=ALWAYS_WAIT)
     if status is TaskStatus.FAILED:
         return store.fail(task.id, code="boom", message="it broke")
     first = TaskStatus.IN_PROGRESS if status is TaskStatus.IN_PROGRESS else TaskStatus.QUEUED

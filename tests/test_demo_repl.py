@@ -83,7 +83,7 @@ async def test_a_line_that_cannot_be_carried_out_is_one_line_and_the_prompt_goes
     answers = [a.strip() for a in prompts(output)]
     assert answers[:10] == [
         "! required options missing: ['prompt']",
-        "! the bot has no /nope command (it has /sora, /remix, /extend, /lineage, /video, /history, /admin, /settings)",
+        "! the bot has no /nope command (it has /sora, /remix, /extend, /lineage, /video, /history, /admin, /settings, /queue)",
         "! no message #9",
         "! no member called 'nobody'; try alice, bob, boss",
         "now acting as boss",

@@ -581,7 +581,7 @@ async def test_a_probe_that_saw_new_api_tells_the_client_what_it_lacks() -> None
     async with emulator(relay="newapi") as (up, client):
         assert client.capabilities().can_list is True  # the API has it, until shown otherwise
         probe = await _probe(up)
-        assert probe.lacks == {"list", "edits", "extend"}
+        assert probe.lacks == {"list", "edits", "extend", "delete"}
         client.assume_missing(probe.lacks)
         sent = len(up.requests)
         with pytest.raises(errors.UnsupportedByUpstream):

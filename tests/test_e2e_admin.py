@@ -362,7 +362,11 @@ async def test_admin_retry_turns_a_failed_video_into_a_linked_new_one_that_compl
     assert (new.user_id, new.channel_id) == (h.alice.id, h.channel.id)
     card = h.discord.get_message(new.card_message_id)
     assert card.interaction_id is None and card.embeds[0]["title"] == f"Video `{new_id}`"
-    assert card.custom_ids() == [f"sora:lineage:{new_id}", f"sora:details:{new_id}"]
+    assert card.custom_ids() == [
+        f"sora:lineage:{new_id}",
+        f"sora:details:{new_id}",
+        f"sora:cancel:{new_id}",  # the card of a running video offers Cancel (issue 15)
+    ]
     assert jump_url(h.guild.id, h.channel.id, card.id) in answer.content
     result = await outcome_post(h, new_id)
     assert result.reply_to == card.id and result.attachments
@@ -394,9 +398,11 @@ async def test_admin_limits_view_set_and_banned_words_are_checked_before_submiss
     refused = await ask(h, h.alice, "sora", {"prompt": "a kraken rising"})
     assert refused.content == "The prompt contains a word this server does not allow: `Kraken`."
     await make(h, h.alice, {"prompt": "[duration:600] a calm sea"})
-    busy = await ask(h, h.alice, "sora", {"prompt": "another sea"})
-    assert "limit 1" in busy.content
-    assert await h.store.count_history(h.guild.id) == 1
+    # over the limit a video waits (issue 15: a fair queue instead of refusals)
+    _, busy = await make(h, h.alice, {"prompt": "another sea"})
+    assert fields(busy)["Status"] == "Waiting — 0 ahead of you"
+    assert await h.store.count_history(h.guild.id) == 2
+    assert h.upstream.count("create") == 1
 
     await ask(h, h.admin, "admin limits", {"unban_word": "kraken", "max_concurrent": 0})
     await make(h, h.alice, {"prompt": "a kraken rising"})

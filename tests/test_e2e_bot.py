@@ -62,7 +62,11 @@ async def test_sora_card_progress_and_threaded_result_with_mp4(harness):
     assert ix.responded_after < 3.0
     video_id = video_id_of(card)
     first_buttons = [c["custom_id"] for row in card.components for c in row["components"]]
-    assert first_buttons == [f"sora:lineage:{video_id}", f"sora:details:{video_id}"]
+    assert first_buttons == [
+        f"sora:lineage:{video_id}",
+        f"sora:details:{video_id}",
+        f"sora:cancel:{video_id}",  # a running video's card offers Cancel (issue 15)
+    ]
     embed = card.embeds[0]
     assert embed["description"] == r"a paper boat \@everyone"  # shown as typed, as text
     fields = {f["name"]: f["value"] for f in embed["fields"]}

@@ -217,7 +217,11 @@ async def test_video_reposts_the_card_with_working_buttons(h):
     _, running = await card(h, h.alice, "sora", {"prompt": "[duration:600] a very slow tide"})
     pending = await h.discord.slash(h.alice, h.channel, "video", {"video_id": running})
     pending_card = await pending.original_message()
-    assert pending_card.custom_ids() == [f"sora:lineage:{running}", f"sora:details:{running}"]
+    assert pending_card.custom_ids() == [
+        f"sora:lineage:{running}",
+        f"sora:details:{running}",
+        f"sora:cancel:{running}",  # a running video's card offers Cancel (issue 15)
+    ]
 
 
 async def test_batch_remix_with_three_variants_gives_three_cards_and_three_threaded_results(h):

@@ -298,6 +298,7 @@ COGS = frozenset(
         "bot.discord_ui.chains_cog",
         "bot.discord_ui.admin_cog",
         "bot.discord_ui.settings_cog",
+        "bot.discord_ui.queue_cog",
     }
 )
 #: Who may import the bot class: the runner starts it, the harness runs it in tests.

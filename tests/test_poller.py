@@ -367,7 +367,9 @@ async def test_cancel_during_an_in_flight_poll_keeps_the_task_cancelled(tmp_path
 
 
 async def test_concurrent_limit_counts_running_videos_and_batches(tmp_path):
-    async with core(tmp_path, config=core_config(max_concurrent_per_user=2)) as c:
+    # With the queue off ([limits] queue = false) the concurrency limit refuses.
+    config = core_config(max_concurrent_per_user=2, queue=False)
+    async with core(tmp_path, config=config) as c:
         first = await c.service.generate(ORIGIN, "one", GenerateOptions())
         await c.service.generate(ORIGIN, "two", GenerateOptions())
         with pytest.raises(errors.QuotaExceeded) as info:

@@ -66,7 +66,9 @@ def outcomes(results: list[VideoTask | BaseException]) -> tuple[list[VideoTask],
 async def test_two_simultaneous_submissions_cannot_both_pass_the_concurrency_limit(
     tmp_path: Path, stores: str
 ) -> None:
-    async with services(tmp_path, stores, max_concurrent_per_user=1) as (c, first, second):
+    # The queue off: the refusal is the proof (test_queue.py covers the queue's own race).
+    limits = {"max_concurrent_per_user": 1, "queue": False}
+    async with services(tmp_path, stores, **limits) as (c, first, second):
         results = await asyncio.gather(
             first.generate(ORIGIN, "a fox at dawn", GenerateOptions()),
             second.generate(ORIGIN, "a fox at dusk", GenerateOptions()),

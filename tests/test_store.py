@@ -109,6 +109,7 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
         "m005_author_name_column",
         "m006_card_dead_reason_column",
         "m007_upload_limit_column",
+        "m008_fair_queue",
         "m009_member_defaults_and_deleted_results",
         "m010_rerolls_and_picks",
     ]

@@ -387,6 +387,7 @@ def test_capabilities_are_the_video_spec_and_frozen(videos_client: OpenAIVideosC
         models=VIDEO_MODELS,
         sizes=VIDEO_SIZES,
         seconds=VIDEO_SECONDS,
+        can_cancel=True,
     )
     with pytest.raises(FrozenInstanceError):
         caps.sizes = ("1x1",)  # type: ignore[misc]  # assigning to a frozen field is the test

@@ -75,7 +75,12 @@ HANDLER_TASKS = (
     "discord-ui-dynamic-item",
     "discord.py: on_interaction",
 )
-UNFINISHED = (TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS)
+UNFINISHED = (
+    TaskStatus.WAITING,
+    TaskStatus.SUBMITTING,
+    TaskStatus.QUEUED,
+    TaskStatus.IN_PROGRESS,
+)
 
 SCENE_PROMPT = "a paper boat drifting down a rainy street"
 REMIX_PROMPT = "the boat is on fire"

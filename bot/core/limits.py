@@ -25,6 +25,7 @@ __all__ = [
     "GuildLimits",
     "LimitChanges",
     "Limits",
+    "QueueLoad",
     "SubmissionQuota",
     "Usage",
     "day_window",
@@ -33,7 +34,13 @@ __all__ = [
 
 
 #: The overridable limits, in column order.
-LIMIT_FIELDS = ("max_concurrent_per_user", "daily_seconds_per_user", "daily_budget", "banned_words")
+LIMIT_FIELDS = (
+    "max_concurrent_per_user",
+    "daily_seconds_per_user",
+    "daily_budget",
+    "banned_words",
+    "max_concurrent_per_guild",
+)
 
 
 class LimitChanges(TypedDict, total=False):
@@ -43,6 +50,7 @@ class LimitChanges(TypedDict, total=False):
     daily_seconds_per_user: int | None
     daily_budget: float | None
     banned_words: tuple[str, ...] | None
+    max_concurrent_per_guild: int | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,6 +65,7 @@ class GuildLimits:
     daily_seconds_per_user: int | None = None
     daily_budget: float | None = None
     banned_words: tuple[str, ...] | None = None
+    max_concurrent_per_guild: int | None = None
     updated_at: datetime | None = None
     updated_by: int | None = None
 
@@ -82,6 +91,16 @@ class Usage:
     cost: float
 
 
+@dataclass(frozen=True, slots=True)
+class QueueLoad:
+    """What decides whether a new task waits: tasks running (submitting, queued, in
+    progress) for the member and in the guild, and the member's tasks already waiting."""
+
+    member_running: int
+    guild_running: int
+    member_waiting: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     """The limits in force in one guild (0 means unlimited)."""
@@ -90,6 +109,15 @@ class Limits:
     daily_seconds_per_user: int
     daily_budget: float
     banned_words: tuple[str, ...]
+    #: Videos running at once in the whole guild; more wait in the fair queue.
+    max_concurrent_per_guild: int = 0
+
+    def has_room(self, *, member_running: int, guild_running: int) -> bool:
+        """Whether one more task of this member may run now (both concurrency limits)."""
+        per_user, per_guild = self.max_concurrent_per_user, self.max_concurrent_per_guild
+        if per_user and member_running >= per_user:
+            return False
+        return not (per_guild and guild_running >= per_guild)
 
     def merged(self, overrides: GuildLimits | None) -> Limits:
         """These limits with a guild's stored overrides applied (None values ignored)."""
@@ -123,13 +151,27 @@ def estimate_cost(prices: Mapping[str, float], model: str, seconds: int) -> floa
 
 @dataclass(frozen=True, kw_only=True)
 class SubmissionQuota:
-    """The quota side of one submission of ``new_tasks`` tasks (a ``store.Admission``)."""
+    """The quota side of one submission of ``new_tasks`` tasks (a ``store.Admission``).
+
+    ``queue``: over a concurrency limit the task waits in the fair queue
+    (``must_wait``) instead of being refused; the daily limits still refuse.
+    """
 
     limits: Limits
     seconds: int
     cost: float | None
     new_tasks: int
     now: datetime
+    queue: bool = False
+
+    def must_wait(self, load: QueueLoad) -> bool:
+        """Whether the new task waits: no room now, or the member already has tasks waiting
+        (their own order is kept: a new task never overtakes an older one)."""
+        if load.member_waiting:
+            return True
+        return not self.limits.has_room(
+            member_running=load.member_running, guild_running=load.guild_running
+        )
 
     @property
     def since(self) -> datetime:
@@ -141,7 +183,7 @@ class SubmissionQuota:
         limits, seconds, cost = self.limits, self.seconds, self.cost
         resets = f"<t:{int(day_window(self.now)[1].timestamp())}:R>"
         limit = limits.max_concurrent_per_user
-        if limit and usage.running + self.new_tasks > limit:
+        if not self.queue and limit and usage.running + self.new_tasks > limit:
             raise QuotaExceeded(_concurrency_message(usage.running, self.new_tasks, limit))
         if (
             limits.daily_seconds_per_user

@@ -317,6 +317,7 @@ def inherit_parameters(parent: VideoTask) -> InheritedParameters:
 
 
 _NOT_READY_WORDING = {
+    TaskStatus.WAITING: "is still waiting in the queue",
     TaskStatus.SUBMITTING: "is still being submitted",
     TaskStatus.QUEUED: "is still queued",
     TaskStatus.IN_PROGRESS: "is still being generated",

@@ -25,8 +25,14 @@ class TaskStatus(StrEnum):
     has not answered yet. A task found in ``submitting`` after a restart may or
     may not have reached the upstream, so it is failed, never re-sent (a create
     costs money).
+
+    ``waiting`` is our own state too: the member (or the guild) was at its concurrency
+    limit, so the task waits in the fair queue (``bot.services.queue``); nothing was sent
+    upstream yet. It leaves the queue for ``submitting`` in one write, so it is never sent
+    twice; its quota (seconds, cost) is already counted while it waits.
     """
 
+    WAITING = "waiting"
     SUBMITTING = "submitting"
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"
@@ -50,6 +56,7 @@ ACTIVE_STATUSES = frozenset({TaskStatus.QUEUED, TaskStatus.IN_PROGRESS})
 
 #: The one place that says which lifecycle moves are legal.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.WAITING: frozenset({TaskStatus.SUBMITTING, TaskStatus.FAILED, TaskStatus.CANCELLED}),
     TaskStatus.SUBMITTING: frozenset(
         {TaskStatus.QUEUED, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED}
     ),
@@ -216,6 +223,12 @@ class VideoTask:
         if self.card_message_id is None or self.card_dead_reason is not None:
             return True
         return self.card_status == self.status and self.card_progress == self.progress
+
+    @property
+    def started_at(self) -> datetime:
+        """When the upstream was asked for it: its creation, or when it left the queue."""
+        started = self.metadata.get("started_at")
+        return datetime.fromisoformat(started) if isinstance(started, str) else self.created_at
 
     @property
     def kind(self) -> TaskKind:

@@ -20,10 +20,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import BotError, DeliveryError, PermissionMissing
+from bot.core.errors import BotError, PermissionMissing
 from bot.core.limits import LimitChanges
 from bot.discord_ui import render
 from bot.discord_ui.admin_render import limits_embed, stats_embed, task_embeds
+from bot.discord_ui.cancelling import show_cancelled
 from bot.discord_ui.context import BotContext, context_of, guild_id_of, require_context
 from bot.discord_ui.pages import STATUS_CHOICES, HistorySource, history_state
 from bot.discord_ui.pagination import PageKind, register, send_pages
@@ -31,6 +32,7 @@ from bot.discord_ui.permissions import is_bot_admin
 from bot.discord_ui.views import video_view
 from bot.services import admin as core
 from bot.services.admin import HistoryFilter, day_range, parse_status
+from bot.services.cancel import cancel_task, cancelled_note
 from bot.services.quotas import effective_limits
 
 log = logging.getLogger(__name__)
@@ -210,19 +212,13 @@ class AdminCog(commands.Cog):
     async def cancel(self, interaction: discord.Interaction, video_id: str) -> None:
         task = await self.bot.service.find_video(guild_id_of(interaction), video_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        cancelled = await core.cancel_video(self.bot.store, task, by_user_id=interaction.user.id)
+        outcome = await cancel_task(self.bot.service, task, by_user_id=interaction.user.id)
+        cancelled = outcome.task
         log.info("task %s cancelled by %s", cancelled.id, interaction.user.id)
-        note = ""
-        try:
-            await self.bot.notifier.update_card(cancelled)
-            await self.bot.store.record_card_edit(
-                cancelled.id, status=cancelled.status, progress=cancelled.progress
-            )
-        except DeliveryError as exc:
-            note = f" (its card could not be edited: {exc.reason})"
+        note = await show_cancelled(self.bot, cancelled)
         await interaction.followup.send(
             f"Cancelled `{cancelled.id}`{note}. It is no longer polled and nothing more will be "
-            "posted. The video service may still finish the job on its side.",
+            f"posted. {cancelled_note(outcome)}",
             ephemeral=True,
             allowed_mentions=render.NO_MENTIONS,
         )
@@ -269,6 +265,7 @@ class AdminCog(commands.Cog):
         daily_budget="Estimated USD per server per UTC day (0 = unlimited)",
         ban_word="Add a word that prompts may not contain",
         unban_word="Remove a word from the banned list",
+        max_concurrent_server="Videos in progress in the whole server; more wait (0 = unlimited)",
     )
     async def limits(
         self,
@@ -278,6 +275,7 @@ class AdminCog(commands.Cog):
         daily_budget: app_commands.Range[float, 0.0, 1000000.0] | None = None,
         ban_word: app_commands.Range[str, 1, core.MAX_BANNED_WORD_CHARS] | None = None,
         unban_word: app_commands.Range[str, 1, core.MAX_BANNED_WORD_CHARS] | None = None,
+        max_concurrent_server: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
         store, guild_id = self.bot.store, guild_id_of(interaction)
         defaults = self.bot.config.limits
@@ -285,6 +283,8 @@ class AdminCog(commands.Cog):
         changes: LimitChanges = {}
         if max_concurrent is not None:
             changes["max_concurrent_per_user"] = max_concurrent
+        if max_concurrent_server is not None:
+            changes["max_concurrent_per_guild"] = max_concurrent_server
         if daily_seconds is not None:
             changes["daily_seconds_per_user"] = daily_seconds
         if daily_budget is not None:

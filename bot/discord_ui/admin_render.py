@@ -196,6 +196,11 @@ def limits_embed(current: Limits, overrides: GuildLimits | None, *, changed: boo
         inline=False,
     )
     embed.add_field(
+        name="Videos in progress in the server",
+        value=f"{number(current.max_concurrent_per_guild)} ({origin('max_concurrent_per_guild')})",
+        inline=False,
+    )
+    embed.add_field(
         name="Seconds per member per day",
         value=f"{number(current.daily_seconds_per_user, 's')} ({origin('daily_seconds_per_user')})",
         inline=False,

@@ -27,6 +27,7 @@ from bot.discord_ui.sync import sync_if_changed
 from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import DYNAMIC_ITEMS, answer_remix_form
 from bot.polling.poller import Poller
+from bot.services.queue import QueueDispatcher
 from bot.services.submission import VideoService
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import VideoProvider
@@ -48,6 +49,7 @@ EXTENSIONS = (
     "bot.discord_ui.chains_cog",
     "bot.discord_ui.admin_cog",
     "bot.discord_ui.settings_cog",
+    "bot.discord_ui.queue_cog",
 )
 
 
@@ -115,6 +117,7 @@ class SoraBot(commands.Bot):
             policy=self.policy,
             clock=clock,
             media=config.media,
+            dispatch=QueueDispatcher(self.service).dispatch,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._rounds_start: asyncio.Task[None] | None = None

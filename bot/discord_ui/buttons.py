@@ -22,6 +22,7 @@ import discord
 from bot.core.errors import BotError, DeliveryError, PermissionMissing
 from bot.core.models import VideoTask
 from bot.discord_ui import render
+from bot.discord_ui.cancelling import cancel_pressed
 from bot.discord_ui.context import BotContext, context_of, guild_id_of
 from bot.discord_ui.details_render import details_embed
 from bot.discord_ui.pagination import PageKind, send_pages
@@ -185,9 +186,29 @@ async def delete_result_post(interaction: discord.Interaction, task: VideoTask) 
         ) from exc
 
 
-def card_view(video_id: str) -> discord.ui.View:
-    """The buttons under a status card while the video is not finished yet."""
+def card_view(video_id: str, *, cancel: bool = True) -> discord.ui.View:
+    """The buttons under a status card while the video is not finished yet.
+
+    ``cancel``: with the Cancel button (while the video waits, is queued or runs).
+    """
     view = discord.ui.View(timeout=None)
     view.add_item(LineageButton(video_id))
     view.add_item(DetailsButton(video_id))
+    if cancel:
+        view.add_item(CancelButton(video_id))
     return view
+
+
+CANCEL_ID = "sora:cancel:{id}"
+
+
+class CancelButton(VideoButton, template=r"sora:cancel:(?P<id>[a-z0-9]{6,8})"):
+    """Cancels the video: its author or an admin; anyone else is refused privately."""
+
+    label = "Cancel"
+    emoji = "✖️"
+    style = discord.ButtonStyle.danger
+    custom_id_format = CANCEL_ID
+
+    async def press(self, interaction: discord.Interaction) -> None:
+        await cancel_pressed(interaction, self.video_id)

@@ -26,6 +26,7 @@ from bot.discord_ui.context import context_of
 from bot.discord_ui.permissions import check_bot_permissions
 from bot.discord_ui.replies import report_error, retract_card
 from bot.discord_ui.upload_limit import guild_upload_limit
+from bot.services.queue import ahead_of
 from bot.services.submission import Origin
 
 
@@ -115,8 +116,9 @@ async def submit_followup_card(
         await card.delete()
         await report_error(interaction, exc)
         return None
-    await card.edit(content=None, embed=render.card_embed(task), view=card_view(task.id))
     bot = context_of(interaction)
+    embed = render.card_embed(task, ahead=await ahead_of(bot.store, task))
+    await card.edit(content=None, embed=embed, view=card_view(task.id))
     bot.card_hooks.remember(task.id, interaction, card.id, original=False)
     await bot.store.record_card_edit(task.id, status=task.status, progress=task.progress)
     return task
@@ -130,13 +132,13 @@ async def _submit_and_show(
     except BotError as exc:
         await retract_card(interaction, exc)
         return None
+    bot = context_of(interaction)
     await interaction.edit_original_response(
         content=None,
-        embed=render.card_embed(task),
+        embed=render.card_embed(task, ahead=await ahead_of(bot.store, task)),
         view=card_view(task.id),
         allowed_mentions=render.NO_MENTIONS,
     )
-    bot = context_of(interaction)
     bot.card_hooks.remember(task.id, interaction, card_id, original=True)
     await bot.store.record_card_edit(task.id, status=task.status, progress=task.progress)
     return task

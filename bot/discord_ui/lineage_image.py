@@ -37,6 +37,7 @@ LINE = (170, 170, 170)
 TEXT = (32, 32, 32)
 MUTED = (120, 120, 120)
 STATUS_COLOURS: dict[TaskStatus, tuple[int, int, int]] = {
+    TaskStatus.WAITING: (160, 160, 160),
     TaskStatus.SUBMITTING: (160, 160, 160),
     TaskStatus.QUEUED: (160, 160, 160),
     TaskStatus.IN_PROGRESS: (88, 101, 242),

@@ -28,6 +28,7 @@ from bot.discord_ui import render
 from bot.discord_ui.card_hooks import CardHooks
 from bot.discord_ui.upload_limit import guild_upload_limit
 from bot.discord_ui.views import result_view, video_view
+from bot.services.queue import ahead_of
 from bot.storage.async_store import AsyncTaskStore
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class DiscordNotifier:
             fields = {"content": f"⚠️ The video is ready but could not be posted here: {reason}."}
         else:
             fields = {
-                "embed": render.card_embed(task),
+                "embed": render.card_embed(task, ahead=await ahead_of(self.store, task)),
                 "view": video_view(task, remix=self.can_remix, picks=await self._picks(task)),
             }
         try:

@@ -67,6 +67,16 @@ def unjoined_private_thread(channel: object, permissions: discord.Permissions) -
     )
 
 
+def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
+    """Manage Server (Administrator implies it) or the configured admin role (``/admin``,
+    and who may cancel another member's video)."""
+    permissions = interaction.permissions
+    if permissions.manage_guild or permissions.administrator:
+        return True
+    roles = getattr(interaction.user, "roles", [])
+    return bool(role_name) and any(role.name == role_name for role in roles)
+
+
 def check_bot_permissions(interaction: discord.Interaction) -> None:
     """Refuse early, naming the missing permission, if the result could not be posted here."""
     if interaction.guild_id is None:
@@ -84,12 +94,3 @@ def check_bot_permissions(interaction: discord.Interaction) -> None:
         )
     if unjoined_private_thread(channel, permissions):
         raise PermissionMissing(PRIVATE_THREAD_REFUSAL)
-
-
-def is_bot_admin(interaction: discord.Interaction, role_name: str) -> bool:
-    """Manage Server (Administrator implies it) or the configured admin role."""
-    permissions = interaction.permissions
-    if permissions.manage_guild or permissions.administrator:
-        return True
-    roles = getattr(interaction.user, "roles", [])
-    return bool(role_name) and any(role.name == role_name for role in roles)

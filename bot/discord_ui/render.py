@@ -24,6 +24,7 @@ from bot.services.admin import Timings, format_duration
 
 BRAND = "sora-bot"
 COLOURS = {
+    TaskStatus.WAITING: discord.Colour.light_grey(),
     TaskStatus.SUBMITTING: discord.Colour.light_grey(),
     TaskStatus.QUEUED: discord.Colour.light_grey(),
     TaskStatus.IN_PROGRESS: discord.Colour.blurple(),
@@ -32,6 +33,7 @@ COLOURS = {
     TaskStatus.CANCELLED: discord.Colour.dark_grey(),
 }
 STATUS_LABELS = {
+    TaskStatus.WAITING: "Waiting for a free slot",
     TaskStatus.SUBMITTING: "Sending to the video service…",
     TaskStatus.QUEUED: "Queued",
     TaskStatus.IN_PROGRESS: "Generating",
@@ -69,9 +71,16 @@ def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def status_line(task: VideoTask) -> str:
-    """The status as shown on a card."""
+def waiting_line(ahead: int) -> str:
+    """Where a waiting task stands, as its card says."""
+    return f"Waiting — {ahead} ahead of you"
+
+
+def status_line(task: VideoTask, *, ahead: int | None = None) -> str:
+    """The status as shown on a card (``ahead``: queue position of a waiting task)."""
     label = STATUS_LABELS[task.status]
+    if task.status is TaskStatus.WAITING and ahead is not None:
+        return waiting_line(ahead)
     if task.status is TaskStatus.IN_PROGRESS:
         return f"{label} {progress_bar(task.progress)}"
     if task.status is TaskStatus.FAILED and task.error_message:
@@ -79,7 +88,7 @@ def status_line(task: VideoTask) -> str:
     return label
 
 
-def _task_embed(task: VideoTask) -> discord.Embed:
+def _task_embed(task: VideoTask, *, ahead: int | None = None) -> discord.Embed:
     """Title, prompt, status, author and options: what every card of a task shows."""
     title = "Remix" if task.parent_id else "Video"
     embed = discord.Embed(
@@ -87,15 +96,16 @@ def _task_embed(task: VideoTask) -> discord.Embed:
         description=prompt_text(task.prompt, DESCRIPTION_LIMIT),
         colour=COLOURS[task.status],
     )
-    embed.add_field(name="Status", value=truncate(status_line(task), 1024), inline=False)
+    status = status_line(task, ahead=ahead)
+    embed.add_field(name="Status", value=truncate(status, 1024), inline=False)
     embed.add_field(name="Author", value=author_label(task))
     embed.add_field(name="Options", value=f"{task.model} · {task.seconds}s · {task.size}")
     return embed
 
 
-def card_embed(task: VideoTask) -> discord.Embed:
+def card_embed(task: VideoTask, *, ahead: int | None = None) -> discord.Embed:
     """The status card of a task, edited as it progresses."""
-    embed = _task_embed(task)
+    embed = _task_embed(task, ahead=ahead)
     if task.parent_id:
         embed.add_field(name="Remix of", value=f"`{task.parent_id}`")
     if task.deleted:
@@ -221,6 +231,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # --- chains, history and admin views (appended for /lineage, /video, /history, /admin) ------
 
 STATUS_EMOJI = {
+    TaskStatus.WAITING: "🕒",
     TaskStatus.SUBMITTING: "⏳",
     TaskStatus.QUEUED: "⏳",
     TaskStatus.IN_PROGRESS: "🔄",

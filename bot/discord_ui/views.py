@@ -18,6 +18,7 @@ from bot.core.models import TaskStatus, VideoTask
 from bot.core.video_spec import PROMPT_MAX_CHARS
 from bot.discord_ui.buttons import (
     REMIX_ID,
+    CancelButton,
     DeleteButton,
     DetailsButton,
     LineageButton,
@@ -34,6 +35,10 @@ MODAL_TITLE_LIMIT = 45
 REMIX_FORM_ID = "sora:remix-form:{id}"
 REMIX_FORM_PATTERN = re.compile(r"sora:remix-form:(?P<id>[a-z0-9]{6,8})")
 PROMPT_INPUT_ID = "remix_prompt"
+#: The statuses whose card offers Cancel (SUBMITTING lasts a moment; its press is refused).
+CANCELLABLE = frozenset(
+    {TaskStatus.WAITING, TaskStatus.SUBMITTING, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS}
+)
 
 
 class RemixButton(VideoButton, template=r"sora:remix:(?P<id>[a-z0-9]{6,8})"):
@@ -133,7 +138,7 @@ def video_view(task: VideoTask, *, remix: bool = True, picks: int | None = None)
     """The buttons under a status card or re-posted card: Remix, Reroll and ⭐ once finished."""
     if task.status is TaskStatus.COMPLETED:
         return result_view(task.id, remix=remix, delete=False, picks=picks)
-    return card_view(task.id)
+    return card_view(task.id, cancel=task.status in CANCELLABLE)
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
@@ -144,4 +149,5 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     DetailsButton,
     DeleteButton,
     *PAGE_ITEMS,
+    CancelButton,
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,7 @@ class Poller:
         clock: Clock = utc_now,
         on_tick: Callable[[TickSummary], None] | None = None,
         media: MediaConfig | None = None,
+        dispatch: Callable[[], Awaitable[Sequence[VideoTask]]] | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -102,6 +103,8 @@ class Poller:
         self.last_tick_at: datetime | None = None
         #: Called with every round's summary (metrics); an error in it is only logged.
         self.on_tick = on_tick
+        #: Starts waiting tasks that fit now (the fair queue), after each poll round.
+        self.dispatch = dispatch
         self._poll_lock = asyncio.Lock()
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -244,7 +247,20 @@ class Poller:
 
     async def _poll_round(self, summary: TickSummary) -> None:
         await self.poll_due(summary)
+        await self._start_waiting()
         self.last_tick_at = self.clock()
+
+    async def _start_waiting(self) -> None:
+        """Let the fair queue use the slots this round freed; changed cards owe an edit."""
+        if self.dispatch is None:
+            return
+        try:
+            started = await self.dispatch()
+        except Exception:
+            log.exception("starting waiting tasks failed; the next round tries again")
+            return
+        for task in started:
+            self.cards.mark(task, urgent=task.status.is_terminal)
 
     async def _delivery_round(self, summary: TickSummary) -> None:
         await self.deliver_due(summary)
@@ -321,7 +337,7 @@ class Poller:
 
     async def _poll(self, task: VideoTask, summary: TickSummary) -> None:
         now = self.clock()
-        if now - task.created_at > self.settings.max_age:
+        if now - task.started_at > self.settings.max_age:
             await self._fail(task, FailureCode.TIMED_OUT, self._timeout_message(), summary)
             return
         assert task.upstream_id is not None, "active tasks always have an upstream id"
@@ -342,7 +358,7 @@ class Poller:
         self, task: VideoTask, job: UpstreamJob, summary: TickSummary
     ) -> None:
         now = self.clock()
-        elapsed = (now - task.created_at).total_seconds()
+        elapsed = (now - task.started_at).total_seconds()
         queued_polls = task.poll_count if job.status is TaskStatus.QUEUED else 0
         delay = self.policy.next_delay(
             status=job.status,
@@ -391,7 +407,7 @@ class Poller:
         self, task: VideoTask, code: str, *, retry_after: float | None
     ) -> None:
         now = self.clock()
-        if now - task.created_at > self.settings.max_age:
+        if now - task.started_at > self.settings.max_age:
             await self.store.fail(
                 task.id, code=FailureCode.TIMED_OUT, message=self._timeout_message()
             )

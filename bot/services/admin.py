@@ -4,8 +4,8 @@ The Discord layer (``bot.discord_ui.admin_cog``) parses options into these types
 these functions and renders what they return. Everything is scoped to one guild: a task
 of another guild is ``NotFound``, exactly like an unknown id.
 
-Money rules: a cancelled task stops being polled, but the upstream has no cancel call in
-our client, so the job may still finish (and be billed) upstream. A retry is a new task
+Money rules: a cancelled task stops being polled; ``bot.services.cancel`` also cancels the
+upstream job where the dialect can, else the job may still finish (and be billed) upstream. A retry is a new task
 (a new upstream create), refused unless the old task failed and was not retried yet, and
 checked against the author's quotas like any submission.
 """
@@ -36,6 +36,7 @@ MAX_BANNED_WORD_CHARS = 40
 
 #: One letter per status, for compact filter tokens in button ids.
 STATUS_CODES = {
+    TaskStatus.WAITING: "a",  # "awaiting a slot"
     TaskStatus.SUBMITTING: "s",
     TaskStatus.QUEUED: "q",
     TaskStatus.IN_PROGRESS: "i",
@@ -185,8 +186,8 @@ def _midnight(day: date) -> datetime:
 
 
 def check_cancellable(task: VideoTask) -> None:
-    """Raise ``ActionRefused`` unless the poller is working on ``task``."""
-    if task.status.is_active:
+    """Raise ``ActionRefused`` unless the poller (or the queue) is working on ``task``."""
+    if task.status.is_active or task.status is TaskStatus.WAITING:
         return
     if task.status is TaskStatus.SUBMITTING:
         raise ActionRefused(

@@ -19,6 +19,7 @@ def configured_limits(config: LimitsConfig) -> Limits:
         daily_seconds_per_user=config.daily_seconds_per_user,
         daily_budget=config.daily_budget,
         banned_words=tuple(config.banned_words),
+        max_concurrent_per_guild=config.max_concurrent_per_guild,
     )
 
 

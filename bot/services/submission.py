@@ -173,7 +173,7 @@ class VideoService:
         """Everything that can refuse a new video before anything is written; returns the clean prompt."""
         text = clean_prompt(prompt)
         model, seconds, _size = await self.resolve_for(origin, options)
-        await self._admit(origin, text, model, seconds)
+        await self._admit(origin, text, model, seconds, can_wait=options.reference is None)
         return text
 
     async def check_remix(
@@ -201,7 +201,7 @@ class VideoService:
         """Validate, check quotas, record and submit a new video."""
         text = clean_prompt(prompt)
         model, seconds, size = await self.resolve_for(origin, options)
-        quota = await self._admit(origin, text, model, seconds)
+        quota = await self._admit(origin, text, model, seconds, can_wait=options.reference is None)
         if options.reference is not None:
             check_reference_image(
                 options.reference.data,
@@ -222,6 +222,7 @@ class VideoService:
             estimated_cost=quota.cost,
             metadata_extra=metadata_extra,
             admission=quota,
+            wait_rule=quota if quota.queue else None,
         )
         return await self._submit(
             task,
@@ -272,6 +273,7 @@ class VideoService:
             kind=TaskKind.EXTEND,
             estimated_cost=quota.cost,
             admission=quota,
+            wait_rule=quota if quota.queue else None,
             model=parent.model,
             seconds=seconds,
             size=parent.size,
@@ -309,6 +311,7 @@ class VideoService:
             metadata_extra=metadata_extra,
             estimated_cost=quota.cost,
             admission=quota,
+            wait_rule=quota if quota.queue else None,
             **params,
         )
         upstream_parent = parent.upstream_id
@@ -318,12 +321,21 @@ class VideoService:
         )
 
     async def _admit(
-        self, origin: Origin, prompt: str, model: str, seconds: int, *, count: int = 1
+        self,
+        origin: Origin,
+        prompt: str,
+        model: str,
+        seconds: int,
+        *,
+        count: int = 1,
+        can_wait: bool = True,
     ) -> SubmissionQuota:
         """Banned-word and quota checks for ``count`` new tasks, on the reader.
 
         Returns the quota of one of them, for ``create_task(admission=...)`` to check again
         inside the insert's transaction; its ``cost`` is the estimated cost of one task.
+        With ``[limits] queue`` (and ``can_wait``: a reference image is not kept for a
+        later send) the concurrency limits make a task wait instead of refusing it.
         """
         cost = estimate_cost(self.config.prices, model, seconds // count)
         limits = await effective_limits(self.store, origin.guild_id, self.config.limits)
@@ -333,6 +345,7 @@ class VideoService:
             cost=cost * count if cost is not None else None,
             new_tasks=count,
             now=self.clock(),
+            queue=self.config.limits.queue and can_wait,
         )
         await check_submission(
             self.store, batch, guild_id=origin.guild_id, user_id=origin.user_id, prompt=prompt
@@ -342,15 +355,48 @@ class VideoService:
     async def _submit(
         self, task: VideoTask, origin: Origin, send: Callable[[], Awaitable[UpstreamJob]]
     ) -> VideoTask:
-        """Send the one create/remix call for ``task`` and record its answer."""
+        """Send the one create/remix call for ``task`` and record its answer.
+
+        A task inserted WAITING is not sent: the queue sends it when a slot frees.
+        """
         if origin.card_message_id is not None:
             await self.store.set_card_message(task.id, origin.card_message_id)
+            task = task.replace(card_message_id=origin.card_message_id)
+        if task.status is TaskStatus.WAITING:
+            log.info("task %s: waiting in the queue (%s)", task.id, task.kind)
+            return task
+        return await self._send(task, send, notify=False)
+
+    async def send_waiting(self, task: VideoTask) -> VideoTask:
+        """Send a task the queue took out of waiting (``store.start_waiting``).
+
+        Its author is not waiting for an answer any more, so a refusal is a failure
+        notice in the channel, like any other failure.
+        """
+        return await self._send(task, self._upstream_call(task), notify=True)
+
+    def _upstream_call(self, task: VideoTask) -> Callable[[], Awaitable[UpstreamJob]]:
+        """The create, remix or extend call a stored task stands for (no reference image)."""
+        meta = task.metadata
+        if task.kind is TaskKind.EXTEND:
+            parent = str(meta["extend_from_external"])
+            return lambda: self.upstream.extend(parent, prompt=task.prompt, seconds=task.seconds)
+        if task.parent_id is not None:
+            parent = str(meta["remix_from_external"])
+            return lambda: self.upstream.remix(parent, prompt=task.prompt)
+        return lambda: self.upstream.create(
+            prompt=task.prompt, model=task.model, seconds=task.seconds, size=task.size
+        )
+
+    async def _send(
+        self, task: VideoTask, send: Callable[[], Awaitable[UpstreamJob]], *, notify: bool
+    ) -> VideoTask:
         log.info("task %s: submitting (%s, parent %s)", task.id, task.kind, task.parent_id)
         try:
             job: UpstreamJob = await send()
         except errors.UpstreamError as exc:
             await self.store.fail(
-                task.id, code=_error_code(exc), message=exc.user_message, notify=False
+                task.id, code=_error_code(exc), message=exc.user_message, notify=notify
             )
             log.info("task %s: upstream refused the submission (%s)", task.id, _error_code(exc))
             raise

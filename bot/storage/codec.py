@@ -39,6 +39,8 @@ DATETIME_COLUMNS = frozenset(
 #: Statuses the poller works on, and those plus SUBMITTING (a member's unfinished tasks).
 ACTIVE = tuple(s.value for s in sorted(ACTIVE_STATUSES))
 NOT_TERMINAL = (*ACTIVE, TaskStatus.SUBMITTING.value)
+#: Tasks in the fair queue (not sent upstream yet, not counted as running).
+WAITING = TaskStatus.WAITING.value
 
 
 def to_db_time(dt: datetime) -> str:

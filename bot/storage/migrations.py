@@ -243,6 +243,22 @@ def m007_upload_limit_column(db: Database) -> None:
 
 
 @MIGRATIONS()
+def m008_fair_queue(db: Database) -> None:
+    """The fair queue: ``guild_limits.max_concurrent_per_guild`` and an index for its order.
+
+    Tasks over a concurrency limit are now stored ``waiting`` (a status value: the column
+    is free text, so no table change) and started by the poll rounds, round robin per
+    member within a guild. The index serves that order (and each member's waiting count)
+    without reading the guild's whole history. The new column is a per-guild override of
+    ``[limits] max_concurrent_per_guild``; NULL means the configured default.
+    """
+    db.execute("ALTER TABLE guild_limits ADD COLUMN max_concurrent_per_guild INTEGER")
+    db.execute(
+        "CREATE INDEX idx_tasks_status_guild_user ON tasks (status, guild_id, user_id, created_at)"
+    )
+
+
+@MIGRATIONS()
 def m009_member_defaults_and_deleted_results(db: Database) -> None:
     """``member_defaults`` (``/settings``) and ``tasks.deleted_at`` / ``deleted_by``.
 

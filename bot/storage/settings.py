@@ -13,12 +13,14 @@ from bot.storage.core import Operations
 
 _UPSERT_LIMITS = (
     "INSERT INTO guild_limits (guild_id, max_concurrent_per_user,"
-    " daily_seconds_per_user, daily_budget, banned_words, updated_at, updated_by)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " daily_seconds_per_user, daily_budget, banned_words, max_concurrent_per_guild,"
+    " updated_at, updated_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT(guild_id) DO UPDATE SET"
     " max_concurrent_per_user = excluded.max_concurrent_per_user,"
     " daily_seconds_per_user = excluded.daily_seconds_per_user,"
     " daily_budget = excluded.daily_budget, banned_words = excluded.banned_words,"
+    " max_concurrent_per_guild = excluded.max_concurrent_per_guild,"
     " updated_at = excluded.updated_at, updated_by = excluded.updated_by"
 )
 
@@ -75,6 +77,7 @@ class Settings(Operations):
             daily_seconds_per_user=row["daily_seconds_per_user"],
             daily_budget=row["daily_budget"],
             banned_words=None if words is None else tuple(json.loads(words)),
+            max_concurrent_per_guild=row["max_concurrent_per_guild"],
             updated_at=datetime.fromisoformat(row["updated_at"]),
             updated_by=row["updated_by"],
         )
@@ -93,6 +96,7 @@ class Settings(Operations):
             limits.daily_seconds_per_user,
             limits.daily_budget,
             None if words is None else json.dumps(list(words)),
+            limits.max_concurrent_per_guild,
         ]
         with core.write():
             core.db.execute(_UPSERT_LIMITS, [guild_id, *values, to_db_time(now), updated_by])

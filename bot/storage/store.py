@@ -15,6 +15,7 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``usage``              quota counts and the ``Admission`` protocol
 ``chains``             children, ancestors and trees, per guild
 ``history``            filtered history pages, counts, autocomplete, retry links
+``queue``              the fair queue of waiting tasks, and taking one out of it
 ``reports``            status counts, totals, top chains, the audit trail
 ``picks``              members' picks (⭐) per video, rerolls of a video
 ``settings``           meta values and guild limits
@@ -63,6 +64,7 @@ from bot.storage.delivery import Delivery, IllegalDeliveryTransition
 from bot.storage.history import History
 from bot.storage.member_defaults import MemberDefaultsStore
 from bot.storage.picks import PickedVideo, Picks, PickToggle
+from bot.storage.queue import Queue, QueueBlocked
 from bot.storage.reports import TOTAL_GROUPS, ChainSize, GroupTotal, Reports
 from bot.storage.settings import Settings
 from bot.storage.tasks import TaskLifecycle
@@ -80,6 +82,7 @@ __all__ = [
     "IllegalDeliveryTransition",
     "PickToggle",
     "PickedVideo",
+    "QueueBlocked",
     "StoreOperations",
     "TaskStore",
     "Usage",
@@ -97,6 +100,7 @@ class StoreOperations(
     Quotas,
     Chains,
     History,
+    Queue,
     Reports,
     Picks,
     Settings,

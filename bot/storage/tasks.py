@@ -27,8 +27,8 @@ from bot.core.models import (
 )
 from bot.storage.access import reader, writer
 from bot.storage.codec import INSERT, clamp_progress, insert_row
-from bot.storage.core import Operations
-from bot.storage.usage import Admission, usage_of
+from bot.storage.core import Operations, StoreCore
+from bot.storage.usage import Admission, WaitRule, load_of, usage_of
 
 _MAX_ID_ATTEMPTS = 20
 _RESERVED_METADATA = frozenset(
@@ -71,6 +71,19 @@ def _lineage_metadata(
     return kind, metadata
 
 
+def _waits(core: StoreCore, rule: WaitRule | None, guild_id: int, user_id: int) -> bool:
+    """Whether a new task goes to the queue (inside the insert's transaction)."""
+    return rule is not None and rule.must_wait(load_of(core, guild_id, user_id))
+
+
+def _created_detail(task: VideoTask, kind: TaskKind) -> dict[str, Any]:
+    """The ``created`` event's detail (``waiting`` when the task went to the queue)."""
+    detail: dict[str, Any] = {"kind": kind.value, "parent_id": task.parent_id}
+    if task.status is TaskStatus.WAITING:
+        detail["waiting"] = True
+    return detail
+
+
 class TaskLifecycle(Operations):
     """Creating tasks, finding them by id, and moving them through their statuses."""
 
@@ -104,17 +117,16 @@ class TaskLifecycle(Operations):
         admission: Admission | None = None,
         author_name: str | None = None,
         upload_limit: int | None = None,
+        wait_rule: WaitRule | None = None,
     ) -> VideoTask:
-        """Insert a new task in SUBMITTING, with its lineage and metadata.
+        """Insert a new task in SUBMITTING (or WAITING), with its lineage and metadata.
 
         A task with a ``parent`` is a remix: ``kind`` GENERATE is recorded as REMIX and
-        the metadata carries ``remix_from`` / ``remix_from_external``. A parent from
-        another guild raises ``NotFound``. ``metadata_extra`` may not override those
-        reserved keys. ``admission.check`` sees the member's and guild's usage inside
-        the insert's transaction and refuses by raising (nothing is written then).
-        ``author_name`` is the author's display name at submission, stored as
-        ``clean_author_name`` makes it. ``upload_limit`` is the guild's attachment limit
-        as the Discord layer saw it at submission (None when it was not known).
+        the metadata carries ``remix_from`` / ``remix_from_external`` (which
+        ``metadata_extra`` may not override); a parent of another guild is ``NotFound``.
+        ``admission.check`` sees the usage inside the insert's transaction and refuses by
+        raising (nothing is written); ``wait_rule`` then decides whether the task waits in
+        the queue. ``author_name`` is stored as ``clean_author_name`` makes it.
         """
         kind, metadata = _lineage_metadata(guild_id, parent, kind, metadata_extra)
         core = self._core
@@ -122,6 +134,7 @@ class TaskLifecycle(Operations):
         with core.write():
             if admission is not None:
                 admission.check(usage_of(core, guild_id, user_id, admission.since))
+            waits = _waits(core, wait_rule, guild_id, user_id)
             task_id = self.new_video_id()
             task = VideoTask(
                 id=task_id,
@@ -132,7 +145,7 @@ class TaskLifecycle(Operations):
                 model=model,
                 seconds=seconds,
                 size=size,
-                status=TaskStatus.SUBMITTING,
+                status=TaskStatus.WAITING if waits else TaskStatus.SUBMITTING,
                 created_at=now,
                 updated_at=now,
                 parent_id=parent.id if parent else None,
@@ -144,8 +157,7 @@ class TaskLifecycle(Operations):
                 upload_limit=upload_limit,
             )
             core.db.execute(INSERT, insert_row(task))
-            detail = {"kind": kind.value, "parent_id": task.parent_id}
-            core.insert_event(task_id, EventKind.CREATED, detail, now)
+            core.insert_event(task_id, EventKind.CREATED, _created_detail(task, kind), now)
             return core.require(task_id)
 
     @reader

@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.limits import Usage
+from bot.core.limits import QueueLoad, Usage
 from bot.core.models import TaskStatus
 from bot.storage.access import reader
-from bot.storage.codec import NOT_TERMINAL, marks, to_db_time
+from bot.storage.codec import NOT_TERMINAL, WAITING, marks, to_db_time
 from bot.storage.core import Operations, StoreCore
 
 
@@ -42,6 +42,33 @@ def running_of(core: StoreCore, guild_id: int, user_id: int) -> int:
         f" AND status IN ({marks(NOT_TERMINAL)})"
     )
     return int(core.scalar(sql, [guild_id, user_id, *NOT_TERMINAL]))
+
+
+class WaitRule(Protocol):
+    """Decides, inside ``create_task``'s transaction, whether a new task waits in the queue."""
+
+    def must_wait(self, load: QueueLoad) -> bool:
+        """True: the task is inserted ``waiting`` (not sent); False: ``submitting``."""
+        ...
+
+
+def guild_running_of(core: StoreCore, guild_id: int) -> int:
+    """A guild's unfinished, sent (or being sent) tasks: what its concurrency limit counts."""
+    sql = f"SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND status IN ({marks(NOT_TERMINAL)})"
+    return int(core.scalar(sql, [guild_id, *NOT_TERMINAL]))
+
+
+def load_of(core: StoreCore, guild_id: int, user_id: int) -> QueueLoad:
+    """The counts ``WaitRule.must_wait`` decides on (one snapshot inside a transaction)."""
+    waiting = core.scalar(
+        "SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND user_id = ? AND status = ?",
+        [guild_id, user_id, WAITING],
+    )
+    return QueueLoad(
+        member_running=running_of(core, guild_id, user_id),
+        guild_running=guild_running_of(core, guild_id),
+        member_waiting=int(waiting),
+    )
 
 
 def seconds_of(core: StoreCore, guild_id: int, user_id: int, since: datetime) -> int:

@@ -442,6 +442,10 @@ class ChatCompletionsClient:
         """``GET /models``: creates nothing and every relay answers it."""
         await list_models(self._transport)
 
+    async def cancel(self, upstream_id: str) -> None:
+        """This dialect has no way to stop or delete a job: nothing is sent."""
+        raise UnsupportedByUpstream("cancel", Dialect.CHAT.value)
+
     async def aclose(self) -> None:
         """Cancel every open stream; their jobs then read as ``stream_lost``."""
         tasks = [

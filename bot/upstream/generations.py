@@ -420,5 +420,9 @@ class GenerationsClient:
         """``GET /models``: creates nothing and every relay answers it (``models_list``)."""
         await list_models(self._transport)
 
+    async def cancel(self, upstream_id: str) -> None:
+        """This dialect has no way to stop or delete a job: nothing is sent."""
+        raise UnsupportedByUpstream("cancel", Dialect.GENERATIONS.value)
+
     async def aclose(self) -> None:
         """Nothing runs in the background."""

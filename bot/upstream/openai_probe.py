@@ -31,8 +31,9 @@ def lists_videos(answer: ProbeAnswer) -> bool:
 
 
 #: What new-api's ``/v1/videos`` routes lack (QuantumNous/new-api ``router/video-router.go``:
-#: no list, no edits, no extensions); its unknown-id answer (400 task_not_exist) shows it.
-NEW_API_LACKS = frozenset({"list", "edits", "extend"})
+#: no list, no edits, no extensions, no DELETE); its unknown-id answer (400 task_not_exist)
+#: shows it.
+NEW_API_LACKS = frozenset({"list", "edits", "extend", "delete"})
 
 
 def knows_video_route(answer: ProbeAnswer) -> tuple[bool, str]:

@@ -62,6 +62,7 @@ OPENAI_VIDEOS_CAPABILITIES = VideoCapabilities(
     models=VIDEO_MODELS,
     sizes=VIDEO_SIZES,
     seconds=VIDEO_SECONDS,
+    can_cancel=True,
 )
 
 
@@ -190,6 +191,7 @@ class OpenAIVideosClient:
             can_remix="edits" not in self._missing or "remix" not in self._missing,
             can_list="list" not in self._missing,
             can_extend="extend" not in self._missing,
+            can_cancel="delete" not in self._missing,
         )
 
     @staticmethod
@@ -362,3 +364,22 @@ class OpenAIVideosClient:
 
     async def aclose(self) -> None:
         """Nothing runs in the background."""
+
+    async def cancel(self, upstream_id: str) -> None:
+        """``DELETE /videos/{id}``: the job and its assets are deleted upstream.
+
+        Free and idempotent, so it is retried like a retrieve (``Operation.RETRIEVE``).
+        """
+        _check_id(upstream_id)
+        if "delete" in self._missing:
+            raise UnsupportedByUpstream("cancel", Dialect.OPENAI.value)
+        path = f"/videos/{_quote(upstream_id)}"
+        try:
+            await self._transport.request(Operation.RETRIEVE, "DELETE", path, _ignored)
+        except RouteMissing as exc:  # new-api and LiteLLM route no DELETE
+            self._missing.add("delete")
+            raise UnsupportedByUpstream("cancel", Dialect.OPENAI.value) from exc
+
+
+def _ignored(data: object, headers: Mapping[str, str], secret: str) -> None:
+    """An answer whose body the caller does not need (``video.deleted``)."""

@@ -84,3 +84,7 @@ class VideoProvider(Protocol):
     async def aclose(self) -> None:
         """Stop background work (e.g. open streams); the HTTP client is the caller's."""
         ...
+
+    async def cancel(self, upstream_id: str) -> None:
+        """Stop or delete the job (``capabilities().can_cancel``); costs nothing."""
+        ...

@@ -77,6 +77,8 @@ class VideoCapabilities:
     models: tuple[str, ...]
     sizes: tuple[str, ...]
     seconds: tuple[int, ...]
+    #: Whether ``VideoProvider.cancel`` stops (or deletes) a job on this upstream.
+    can_cancel: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
