@@ -43,12 +43,12 @@ from bot.core.dialects import Dialect
 from bot.core.errors import ContentExpired, InvalidInput, UnsupportedByUpstream
 from bot.core.models import TaskStatus
 from bot.core.video_spec import API_MAX_PROMPT_CHARS, REFERENCE_IMAGE_TYPES
+from bot.upstream.adapter import RelayAdapter
 from bot.upstream.chat_models import ChatCatalog, ChatVariant
 from bot.upstream.chat_stream import NOT_RESENT, ChatStreamState, StreamOutcome
 from bot.upstream.failures import MAX_ERROR_BODY, Failure, FailureMapper, Operation
-from bot.upstream.models_list import list_models
 from bot.upstream.provider import Variant
-from bot.upstream.transport import RetrySettings, Transport
+from bot.upstream.transport import Transport
 from bot.upstream.values import (
     DialectProbe,
     Download,
@@ -163,12 +163,14 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     return bytes(data[:limit])
 
 
-class ChatCompletionsClient:
+class ChatCompletionsClient(RelayAdapter):
     """A ``VideoProvider`` for chat-completions Sora relays (see the module docstring).
 
     ``stream_idle_timeout``: how long an open stream may be silent before it counts as
     broken. Waits go through ``sleep`` so tests need not really wait.
     """
+
+    dialect = Dialect.CHAT
 
     def __init__(
         self,
@@ -186,15 +188,18 @@ class ChatCompletionsClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
-        self._settings = RetrySettings(
+        super().__init__(
+            http,
+            base_url=base_url,
+            api_key=api_key,
+            default_model=default_model,
+            listed_models=listed_models,
             json_timeout=json_timeout,
             download_timeout=download_timeout,
             max_retries=max_retries,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
-        )
-        self._transport = Transport(
-            http, base_url=base_url, api_key=api_key, settings=self._settings, sleep=sleep
+            sleep=sleep,
         )
         self._http = http
         self._api_key = api_key
@@ -425,26 +430,6 @@ class ChatCompletionsClient:
         return await self._transport.download_url(
             result_url, with_key=True, max_bytes=max_bytes, dest=dest
         )
-
-    async def remix(self, upstream_id: str, *, prompt: str) -> UpstreamJob:
-        """No: the relay only remixes its own share links, which it never sends back."""
-        raise UnsupportedByUpstream("remix", Dialect.CHAT.value)
-
-    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
-        """No extensions in this dialect."""
-        raise UnsupportedByUpstream("extend", Dialect.CHAT.value)
-
-    async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
-        """No listing in this dialect."""
-        raise UnsupportedByUpstream("list", Dialect.CHAT.value)
-
-    async def check_credentials(self) -> None:
-        """``GET /models``: creates nothing and every relay answers it."""
-        await list_models(self._transport)
-
-    async def cancel(self, upstream_id: str) -> None:
-        """This dialect has no way to stop or delete a job: nothing is sent."""
-        raise UnsupportedByUpstream("cancel", Dialect.CHAT.value)
 
     async def aclose(self) -> None:
         """Cancel every open stream; their jobs then read as ``stream_lost``."""

@@ -12,15 +12,12 @@ No remix, list or extension here: those raise ``UnsupportedByUpstream`` and send
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from bot.core.dialects import Dialect
 from bot.core.errors import InvalidInput, UnsupportedByUpstream
@@ -32,8 +29,8 @@ from bot.core.video_spec import (
     VIDEO_SIZES,
     seconds_text,
 )
+from bot.upstream.adapter import RelayAdapter
 from bot.upstream.failures import Operation
-from bot.upstream.models_list import list_models
 from bot.upstream.parsing import (
     EmbeddedError,
     ErrorInfo,
@@ -44,7 +41,7 @@ from bot.upstream.parsing import (
     short_text,
 )
 from bot.upstream.provider import Variant
-from bot.upstream.transport import RetrySettings, Transport
+from bot.upstream.transport import Transport
 from bot.upstream.values import (
     DialectProbe,
     Download,
@@ -249,40 +246,15 @@ def _quote(value: str) -> str:
     return quote(value, safe="")
 
 
-class GenerationsClient:
+class GenerationsClient(RelayAdapter):
     """A ``VideoProvider`` for new-api's ``{base_url}/video/generations`` task API.
 
     ``max_retries`` is the number of re-sends after the first attempt (a create only
     where the money rule allows). Waits go through ``sleep`` so tests need not wait.
     """
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        api_key: str,
-        default_model: str | None = None,
-        listed_models: tuple[str, ...] = (),
-        json_timeout: float = 30.0,
-        download_timeout: float = 300.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 8.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        settings = RetrySettings(
-            json_timeout=json_timeout,
-            download_timeout=download_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-        )
-        self._transport = Transport(
-            http, base_url=base_url, api_key=api_key, settings=settings, sleep=sleep
-        )
-        self.default_model = default_model or GENERATIONS_MODELS[0]
-        self._listed_models = listed_models
+    dialect = Dialect.GENERATIONS
+    fallback_model = GENERATIONS_MODELS[0]
 
     def __repr__(self) -> str:
         return (
@@ -403,26 +375,3 @@ class GenerationsClient:
         if _PROXY_PATH.search(urlsplit(result_url).path):
             return base + proxy_path, True
         return result_url, False
-
-    async def remix(self, upstream_id: str, *, prompt: str) -> UpstreamJob:
-        """No remix in this dialect."""
-        raise UnsupportedByUpstream("remix", Dialect.GENERATIONS.value)
-
-    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
-        """No extensions in this dialect."""
-        raise UnsupportedByUpstream("extend", Dialect.GENERATIONS.value)
-
-    async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
-        """No task list in this dialect."""
-        raise UnsupportedByUpstream("list", Dialect.GENERATIONS.value)
-
-    async def check_credentials(self) -> None:
-        """``GET /models``: creates nothing and every relay answers it (``models_list``)."""
-        await list_models(self._transport)
-
-    async def cancel(self, upstream_id: str) -> None:
-        """This dialect has no way to stop or delete a job: nothing is sent."""
-        raise UnsupportedByUpstream("cancel", Dialect.GENERATIONS.value)
-
-    async def aclose(self) -> None:
-        """Nothing runs in the background."""

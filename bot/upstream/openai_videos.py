@@ -11,10 +11,9 @@ through ``bot.upstream.transport``. What may be asked for comes from
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,12 +30,12 @@ from bot.core.video_spec import (
     VIDEO_SIZES,
     seconds_text,
 )
+from bot.upstream.adapter import RelayAdapter
 from bot.upstream.failures import Operation, RouteMissing
-from bot.upstream.models_list import list_models
 from bot.upstream.openai_probe import NEW_API_LACKS, knows_video_route, lists_videos
 from bot.upstream.parsing import MalformedAnswer, parse_job
 from bot.upstream.provider import Variant
-from bot.upstream.transport import RetrySettings, Transport
+from bot.upstream.transport import Transport
 from bot.upstream.values import (
     DialectProbe,
     Download,
@@ -131,7 +130,7 @@ def _check_create(
             raise InvalidInput("reference", "The reference image is empty.")
 
 
-class OpenAIVideosClient:
+class OpenAIVideosClient(RelayAdapter):
     """A ``VideoProvider`` for ``{base_url}/videos...`` over a shared ``httpx.AsyncClient``.
 
     ``max_retries`` is the number of re-sends after the first attempt (``create`` and
@@ -139,33 +138,10 @@ class OpenAIVideosClient:
     not really wait.
     """
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        api_key: str,
-        default_model: str | None = None,
-        listed_models: tuple[str, ...] = (),
-        json_timeout: float = 30.0,
-        download_timeout: float = 300.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 8.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        settings = RetrySettings(
-            json_timeout=json_timeout,
-            download_timeout=download_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-        )
-        self._transport = Transport(
-            http, base_url=base_url, api_key=api_key, settings=settings, sleep=sleep
-        )
-        self.default_model = default_model or "sora-2"
-        self._listed_models = listed_models
+    dialect = Dialect.OPENAI
+
+    def __init__(self, http: httpx.AsyncClient, **options: Any) -> None:
+        super().__init__(http, **options)
         #: What this relay turned out to lack (its router answered "no such route").
         self._missing: set[str] = set()
 
@@ -357,13 +333,6 @@ class OpenAIVideosClient:
         except RouteMissing as exc:
             self._missing.add("list")
             raise UnsupportedByUpstream("list", Dialect.OPENAI.value) from exc
-
-    async def check_credentials(self) -> None:
-        """``GET /models``: creates nothing and every relay answers it (``models_list``)."""
-        await list_models(self._transport)
-
-    async def aclose(self) -> None:
-        """Nothing runs in the background."""
 
     async def cancel(self, upstream_id: str) -> None:
         """``DELETE /videos/{id}``: the job and its assets are deleted upstream.

@@ -14,33 +14,29 @@ answer whose id dropped the ``sora-2:`` prefix (some relays do) is still that jo
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bot.core.dialects import Dialect
 from bot.core.errors import (
     ContentExpired,
     InvalidInput,
-    UnsupportedByUpstream,
     UpstreamNotFound,
     UpstreamUnavailable,
 )
 from bot.core.models import TaskStatus
 from bot.core.video_spec import API_MAX_PROMPT_CHARS, REFERENCE_IMAGE_TYPES, seconds_text
+from bot.upstream.adapter import RelayAdapter
 from bot.upstream.failures import Operation
-from bot.upstream.models_list import list_models
 from bot.upstream.parsing import MalformedAnswer, parse_job
 from bot.upstream.provider import Variant
-from bot.upstream.transport import RetrySettings, Transport
+from bot.upstream.transport import Transport
 from bot.upstream.values import (
     DialectProbe,
     Download,
@@ -291,40 +287,14 @@ def probe_verdict(answer: ProbeAnswer) -> tuple[bool, str]:
 # --- the adapter --------------------------------------------------------------------------
 
 
-class VideoCreateClient:
+class VideoCreateClient(RelayAdapter):
     """A ``VideoProvider`` for ``{base_url}/video/create`` and ``/video/query``.
 
     ``max_retries`` is the number of re-sends after the first attempt (``create`` only
     where the money rule allows). Waits go through ``sleep`` so tests need not wait.
     """
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        base_url: str,
-        api_key: str,
-        default_model: str | None = None,
-        listed_models: tuple[str, ...] = (),
-        json_timeout: float = 30.0,
-        download_timeout: float = 300.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 8.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        settings = RetrySettings(
-            json_timeout=json_timeout,
-            download_timeout=download_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-        )
-        self._transport = Transport(
-            http, base_url=base_url, api_key=api_key, settings=settings, sleep=sleep
-        )
-        self.default_model = default_model or "sora-2"
-        self._listed_models = listed_models
+    dialect = Dialect.VIDEO_CREATE
 
     def __repr__(self) -> str:
         return (
@@ -435,26 +405,3 @@ class VideoCreateClient:
                 "The video service has no thumbnail for this video.", code="no_thumbnail"
             )
         return url
-
-    async def remix(self, upstream_id: str, *, prompt: str) -> UpstreamJob:
-        """This dialect has no remix."""
-        raise UnsupportedByUpstream("remix", DIALECT.value)
-
-    async def extend(self, upstream_id: str, *, prompt: str, seconds: int) -> UpstreamJob:
-        """This dialect has no extension."""
-        raise UnsupportedByUpstream("extend", DIALECT.value)
-
-    async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
-        """This dialect cannot list jobs."""
-        raise UnsupportedByUpstream("list", DIALECT.value)
-
-    async def check_credentials(self) -> None:
-        """``GET /models``: creates nothing and every relay answers it (``models_list``)."""
-        await list_models(self._transport)
-
-    async def cancel(self, upstream_id: str) -> None:
-        """This dialect has no way to stop or delete a job: nothing is sent."""
-        raise UnsupportedByUpstream("cancel", Dialect.VIDEO_CREATE.value)
-
-    async def aclose(self) -> None:
-        """Nothing runs in the background."""
