@@ -42,10 +42,11 @@ import httpx
 from bot.core.dialects import Dialect
 from bot.core.errors import ContentExpired, InvalidInput, UnsupportedByUpstream
 from bot.core.models import TaskStatus
-from bot.core.video_spec import API_MAX_PROMPT_CHARS, REFERENCE_IMAGE_TYPES
+from bot.core.video_spec import REFERENCE_IMAGE_TYPES
 from bot.upstream.adapter import RelayAdapter
 from bot.upstream.chat_models import ChatCatalog, ChatVariant
 from bot.upstream.chat_stream import NOT_RESENT, ChatStreamState, StreamOutcome
+from bot.upstream.checks import check_prompt
 from bot.upstream.failures import MAX_ERROR_BODY, Failure, FailureMapper, Operation
 from bot.upstream.provider import Variant
 from bot.upstream.transport import Transport
@@ -115,16 +116,6 @@ def _lost_job(upstream_id: str) -> UpstreamJob:
         error_code="stream_lost",
         error_message=STREAM_LOST_MESSAGE,
     )
-
-
-def _check_prompt(prompt: str) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInput("prompt", "The prompt must not be empty.")
-    if len(prompt) > API_MAX_PROMPT_CHARS:
-        raise InvalidInput(
-            "prompt",
-            f"The prompt is too long ({len(prompt)} characters, max {API_MAX_PROMPT_CHARS}).",
-        )
 
 
 def _check_reference(reference: ReferenceImage | None) -> None:
@@ -280,7 +271,7 @@ class ChatCompletionsClient(RelayAdapter):
         The options pick the relay's model id (``ChatCatalog.choose``: a length that does
         not exist is rounded up to one that does). Validated before anything is sent.
         """
-        _check_prompt(prompt)
+        check_prompt(prompt)
         _check_reference(reference)
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
             raise InvalidInput("seconds", "The duration must be a whole number of seconds.")

@@ -17,19 +17,19 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from bot.core.dialects import Dialect
 from bot.core.errors import InvalidInput, UnsupportedByUpstream
 from bot.core.models import TaskStatus
 from bot.core.video_spec import (
     API_MAX_PROMPT_CHARS,
-    REFERENCE_IMAGE_TYPES,
     VIDEO_SECONDS,
     VIDEO_SIZES,
     seconds_text,
 )
 from bot.upstream.adapter import RelayAdapter
+from bot.upstream.checks import check_reference, quote_id
 from bot.upstream.failures import Operation
 from bot.upstream.parsing import (
     EmbeddedError,
@@ -213,13 +213,6 @@ def _check_create(
         raise InvalidInput("size", f"sora-2 cannot make {size} videos; sora-2-pro can.")
 
 
-def _check_reference(reference: ReferenceImage) -> None:
-    if reference.content_type not in REFERENCE_IMAGE_TYPES:
-        raise InvalidInput("reference", "The reference image must be a JPEG, PNG or WebP.")
-    if not reference.data:
-        raise InvalidInput("reference", "The reference image is empty.")
-
-
 def create_body(
     *, prompt: str, model: str, seconds: int, size: str, reference: ReferenceImage | None
 ) -> dict[str, Any]:
@@ -240,10 +233,6 @@ def create_body(
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
-
-
-def _quote(value: str) -> str:
-    return quote(value, safe="")
 
 
 class GenerationsClient(RelayAdapter):
@@ -315,7 +304,7 @@ class GenerationsClient(RelayAdapter):
         model = self.default_model if model is None else model
         _check_create(self.capabilities(), prompt, model, seconds, size)
         if reference is not None:
-            _check_reference(reference)
+            check_reference(reference)
         body = create_body(
             prompt=prompt, model=model, seconds=seconds, size=size, reference=reference
         )
@@ -326,7 +315,7 @@ class GenerationsClient(RelayAdapter):
     async def retrieve(self, upstream_id: str) -> UpstreamJob:
         """The task's current state. Retried on transient failures."""
         _check_text("video_id", upstream_id, "video id")
-        path = f"{TASKS_PATH}/{_quote(upstream_id)}"
+        path = f"{TASKS_PATH}/{quote_id(upstream_id)}"
         job = await self._transport.request(Operation.RETRIEVE, "GET", path, parse_task)
         if job.result_url is not None and _PROXY_PATH.search(urlsplit(job.result_url).path):
             # new-api's proxy needs the key: members would get a dead link. Without a
@@ -351,7 +340,7 @@ class GenerationsClient(RelayAdapter):
         _check_text("video_id", upstream_id, "video id")
         if variant != "video":
             raise UnsupportedByUpstream("fetch a thumbnail of", Dialect.GENERATIONS.value)
-        proxy_path = f"/videos/{_quote(upstream_id)}/content"
+        proxy_path = f"/videos/{quote_id(upstream_id)}/content"
         if result_url is None:
             return await self._transport.download(
                 proxy_path, params={}, max_bytes=max_bytes, dest=dest

@@ -16,14 +16,12 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from bot.core.dialects import Dialect
 from bot.core.errors import InvalidInput, UnsupportedByUpstream
 from bot.core.video_spec import (
-    API_MAX_PROMPT_CHARS,
     REFERENCE_IMAGE_TYPES,
     VIDEO_MODELS,
     VIDEO_SECONDS,
@@ -31,6 +29,7 @@ from bot.core.video_spec import (
     seconds_text,
 )
 from bot.upstream.adapter import RelayAdapter
+from bot.upstream.checks import check_id, check_prompt, quote_id
 from bot.upstream.failures import Operation, RouteMissing
 from bot.upstream.openai_probe import NEW_API_LACKS, knows_video_route, lists_videos
 from bot.upstream.parsing import MalformedAnswer, parse_job
@@ -88,25 +87,6 @@ def _reference(upstream_id: str) -> dict[str, str]:
     return {"id": upstream_id}
 
 
-def _quote(upstream_id: str) -> str:
-    return quote(upstream_id, safe="")
-
-
-def _check_id(upstream_id: str) -> None:
-    if not isinstance(upstream_id, str) or not upstream_id.strip():
-        raise InvalidInput("video_id", "The video id must not be empty.")
-
-
-def _check_prompt(prompt: str) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInput("prompt", "The prompt must not be empty.")
-    if len(prompt) > API_MAX_PROMPT_CHARS:
-        raise InvalidInput(
-            "prompt",
-            f"The prompt is too long ({len(prompt)} characters, max {API_MAX_PROMPT_CHARS}).",
-        )
-
-
 def _check_create(
     caps: VideoCapabilities,
     prompt: str,
@@ -115,7 +95,7 @@ def _check_create(
     size: str,
     reference: ReferenceImage | None,
 ) -> None:
-    _check_prompt(prompt)
+    check_prompt(prompt)
     if not isinstance(model, str) or not model.strip():
         raise InvalidInput("model", "The model name must not be empty.")
     if isinstance(seconds, bool) or seconds not in caps.seconds:
@@ -186,7 +166,7 @@ class OpenAIVideosClient(RelayAdapter):
                 can_list=True,
                 evidence="GET /v1/videos?limit=1 answered a list",
             )
-        lookup = await transport.probe("GET", f"/videos/{_quote(CREDENTIAL_PROBE_ID)}")
+        lookup = await transport.probe("GET", f"/videos/{quote_id(CREDENTIAL_PROBE_ID)}")
         speaks, why = knows_video_route(lookup)
         new_api = "task_not_exist" in why
         return DialectProbe(
@@ -241,10 +221,10 @@ class OpenAIVideosClient(RelayAdapter):
         ``{"prompt", "video": {"id"}}`` instead, and straight away from then on. Neither:
         ``UnsupportedByUpstream``.
         """
-        _check_id(upstream_id)
-        _check_prompt(prompt)
+        check_id(upstream_id)
+        check_prompt(prompt)
         if "remix" not in self._missing:
-            path = f"/videos/{_quote(upstream_id)}/remix"
+            path = f"/videos/{quote_id(upstream_id)}/remix"
             try:
                 return await self._transport.request(
                     Operation.REMIX, "POST", path, _job, json={"prompt": prompt}
@@ -263,8 +243,8 @@ class OpenAIVideosClient(RelayAdapter):
         Costs money: same rule as ``create``. The answer's ``seconds`` is the stitched
         total. A relay without the route raises ``UnsupportedByUpstream``.
         """
-        _check_id(upstream_id)
-        _check_prompt(prompt)
+        check_id(upstream_id)
+        check_prompt(prompt)
         caps = self.capabilities()
         if isinstance(seconds, bool) or seconds not in caps.seconds:
             allowed = seconds_text(caps.seconds, last=" or ")
@@ -288,8 +268,8 @@ class OpenAIVideosClient(RelayAdapter):
 
     async def retrieve(self, upstream_id: str) -> UpstreamJob:
         """The job's current state. Retried on transient failures."""
-        _check_id(upstream_id)
-        path = f"/videos/{_quote(upstream_id)}"
+        check_id(upstream_id)
+        path = f"/videos/{quote_id(upstream_id)}"
         return await self._transport.request(Operation.RETRIEVE, "GET", path, _job)
 
     async def download(
@@ -307,11 +287,11 @@ class OpenAIVideosClient(RelayAdapter):
         ``max_bytes`` raises ``ContentTooLarge``; a 404/410 raises ``ContentExpired``; a
         broken transfer is retried from the start (see ``Transport.download``).
         """
-        _check_id(upstream_id)
+        check_id(upstream_id)
         if variant not in ("video", "thumbnail"):
             raise InvalidInput("variant", "The variant must be 'video' or 'thumbnail'.")
         return await self._transport.download(
-            f"/videos/{_quote(upstream_id)}/content",
+            f"/videos/{quote_id(upstream_id)}/content",
             params={"variant": variant},
             max_bytes=max_bytes,
             dest=dest,
@@ -339,10 +319,10 @@ class OpenAIVideosClient(RelayAdapter):
 
         Free and idempotent, so it is retried like a retrieve (``Operation.RETRIEVE``).
         """
-        _check_id(upstream_id)
+        check_id(upstream_id)
         if "delete" in self._missing:
             raise UnsupportedByUpstream("cancel", Dialect.OPENAI.value)
-        path = f"/videos/{_quote(upstream_id)}"
+        path = f"/videos/{quote_id(upstream_id)}"
         try:
             await self._transport.request(Operation.RETRIEVE, "DELETE", path, _ignored)
         except RouteMissing as exc:  # new-api and LiteLLM route no DELETE

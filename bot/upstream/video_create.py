@@ -31,8 +31,9 @@ from bot.core.errors import (
     UpstreamUnavailable,
 )
 from bot.core.models import TaskStatus
-from bot.core.video_spec import API_MAX_PROMPT_CHARS, REFERENCE_IMAGE_TYPES, seconds_text
+from bot.core.video_spec import REFERENCE_IMAGE_TYPES, seconds_text
 from bot.upstream.adapter import RelayAdapter
+from bot.upstream.checks import check_id, check_prompt
 from bot.upstream.failures import Operation
 from bot.upstream.parsing import MalformedAnswer, parse_job
 from bot.upstream.provider import Variant
@@ -104,21 +105,6 @@ _MODERATION_CODES = frozenset(
 # --- what is sent -------------------------------------------------------------------------
 
 
-def _check_id(upstream_id: str) -> None:
-    if not isinstance(upstream_id, str) or not upstream_id.strip():
-        raise InvalidInput("video_id", "The video id must not be empty.")
-
-
-def _check_prompt(prompt: str) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidInput("prompt", "The prompt must not be empty.")
-    if len(prompt) > API_MAX_PROMPT_CHARS:
-        raise InvalidInput(
-            "prompt",
-            f"The prompt is too long ({len(prompt)} characters, max {API_MAX_PROMPT_CHARS}).",
-        )
-
-
 def _check_length(caps: VideoCapabilities, model: str, seconds: int) -> None:
     """``seconds`` must be offered, and made by ``model`` when the docs say which it makes."""
     if isinstance(seconds, bool) or seconds not in caps.seconds:
@@ -158,7 +144,7 @@ def create_body(
     ``watermark: true`` is the documented default (prefer no watermark, fall back);
     ``private: true`` keeps the video off the relay's public feed.
     """
-    _check_prompt(prompt)
+    check_prompt(prompt)
     if not isinstance(model, str) or not model.strip():
         raise InvalidInput("model", "The model name must not be empty.")
     if size not in caps.sizes or size not in SIZE_OPTIONS:
@@ -354,7 +340,7 @@ class VideoCreateClient(RelayAdapter):
 
     async def retrieve(self, upstream_id: str) -> UpstreamJob:
         """``GET /video/query?id=<full id>``. Retried on transient failures."""
-        _check_id(upstream_id)
+        check_id(upstream_id)
 
         def parse(data: object, _headers: Mapping[str, str], secret: str) -> UpstreamJob:
             return read_job(data, asked_id=upstream_id, secret=secret)
@@ -377,7 +363,7 @@ class VideoCreateClient(RelayAdapter):
         ``result_url`` (stored from the completed job) saves a query. The key goes only to
         the API's own origin, never to the CDN the link points at.
         """
-        _check_id(upstream_id)
+        check_id(upstream_id)
         if variant == "video":
             url = result_url or await self._video_link(upstream_id)
         elif variant == "thumbnail":
