@@ -101,8 +101,16 @@ def config_toml(config: Config) -> str:
 class BotProcess:
     """``python -m bot run --config PATH`` as a child process; output goes to ``log_path``."""
 
-    def __init__(self, config_path: Path, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        env: dict[str, str],
+        log_path: Path,
+        command: tuple[str, ...] = ("bot", "run"),
+    ) -> None:
         self.config_path = config_path
+        #: ``python -m <command...> --config PATH``; ``bench.latency`` runs its baseline bot.
+        self.command = command
         self.env = env
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
@@ -129,8 +137,7 @@ class BotProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot",
-                "run",
+                *self.command,
                 "--config",
                 str(self.config_path),
                 env=self.env,
