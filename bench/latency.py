@@ -183,7 +183,7 @@ class Scene:
                 h.bot.config_path,
                 h.env(),
                 h.workdir / "bot.log",
-                ("pyinstrument", "-o", str(self.args.profile), "-r", "html", "-m", "bot", "run"),
+                profiled(self.args.profile),
             )
         users = [h.discord.add_member(h.guild, f"member{i:02d}") for i in range(self.args.burst)]
         self.users = users
@@ -262,6 +262,12 @@ class Scene:
 
     def prefixes(self) -> list[str]:
         return ["", *(p[:2] for p in self.parents[:5]), "fox", "neon", "f", "ne"]
+
+
+def profiled(report: Path) -> tuple[str, ...]:
+    """``python -m`` arguments that run the bot under pyinstrument (text for ``*.txt``)."""
+    renderer = "text" if report.suffix == ".txt" else "html"
+    return ("pyinstrument", "-o", str(report), "-r", renderer, "-m", "bot", "run")
 
 
 def seed(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespace) -> list[str]:

@@ -5,7 +5,7 @@ Days are UTC days: daily quotas reset at 00:00 UTC, and refusals say when.
 Pure policy: what the limits are, how a guild's overrides apply, what a refusal says.
 Counting usage is the store's job; checking a submission against it is
 ``bot.services.quotas``. A submission is checked twice with the same ``SubmissionQuota``: first on the reader
-(``check_submission``), so a member over quota is refused before anything is posted,
+(``refuse_unless_allowed``), so a member over quota is refused before anything is posted,
 then as the ``admission`` of ``create_task``, inside the insert's ``BEGIN IMMEDIATE``
 transaction, so two simultaneous submissions cannot both pass a limit that has room
 for one (the second sees the first's row and gets the same refusal text).

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.config import ENV_DISCORD_TOKEN, Config
 from bot.core.clock import Clock, utc_now
+from bot.core.foreground import Foreground
 from bot.core.poll_policy import PollPolicy
 from bot.discord_ui.card_hooks import CardHooks
 from bot.discord_ui.context import BotContext
@@ -120,7 +121,17 @@ class SoraBot(commands.Bot):
             dispatch=QueueDispatcher(self.service).dispatch,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        #: Interactions waiting for a first response; later steps of any work wait for them.
+        self.foreground = Foreground()
         self._rounds_start: asyncio.Task[None] | None = None
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py calls this while it parses each gateway event, before any handler runs:
+        the moment to put an interaction first in line (``bot.core.foreground``)."""
+        if event_name == "interaction":
+            interaction: discord.Interaction = args[0]
+            self.foreground.arrived(interaction.response.is_done)
+        super().dispatch(event_name, *args, **kwargs)
 
     @property
     def card_hooks(self) -> CardHooks:

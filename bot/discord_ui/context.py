@@ -13,6 +13,7 @@ import discord
 
 from bot.config import Config
 from bot.core.clock import Clock
+from bot.core.foreground import Foreground
 from bot.delivery.notifier import Notifier
 from bot.discord_ui.card_hooks import CardHooks
 from bot.services.submission import VideoService
@@ -40,6 +41,9 @@ class BotContext(Protocol):
 
     @property
     def card_hooks(self) -> CardHooks: ...
+
+    @property
+    def foreground(self) -> Foreground: ...
 
 
 def require_context(client: object) -> BotContext:

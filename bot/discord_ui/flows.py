@@ -63,6 +63,7 @@ async def submit_with_card(
         await report_error(interaction, exc)
         return None
     await interaction.response.defer(thinking=True)
+    await context_of(interaction).foreground.idle()
     card = await interaction.original_response()
     return await _submit_and_show(interaction, card.id, submit)
 
@@ -127,12 +128,14 @@ async def submit_followup_card(
 async def _submit_and_show(
     interaction: discord.Interaction, card_id: int, submit: Callable[[Origin], Awaitable[VideoTask]]
 ) -> VideoTask | None:
+    bot = context_of(interaction)
+    await bot.foreground.idle()
     try:
         task = await submit(origin_of(interaction, card_id))
     except BotError as exc:
         await retract_card(interaction, exc)
         return None
-    bot = context_of(interaction)
+    await bot.foreground.idle()
     await interaction.edit_original_response(
         content=None,
         embed=render.card_embed(task, ahead=await ahead_of(bot.store, task)),

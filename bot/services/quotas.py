@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.config import LimitsConfig
 from bot.core.errors import InvalidInput
-from bot.core.limits import Limits, SubmissionQuota
+from bot.core.limits import Limits, SubmissionQuota, Usage
 from bot.core.prompts import find_banned_word
 from bot.storage.async_store import AsyncTaskStore
 
@@ -28,22 +28,11 @@ async def effective_limits(store: AsyncTaskStore, guild_id: int, defaults: Limit
     return configured_limits(defaults).merged(await store.get_limits(guild_id))
 
 
-async def check_submission(
-    store: AsyncTaskStore,
-    quota: SubmissionQuota,
-    *,
-    guild_id: int,
-    user_id: int,
-    prompt: str,
-) -> None:
-    """Raise ``InvalidInput`` or ``QuotaExceeded`` if this submission is not allowed now.
-
-    A quick check on the reader; ``create_task(admission=quota)`` repeats the quota part
-    atomically with the insert.
-    """
+def refuse_unless_allowed(quota: SubmissionQuota, usage: Usage, prompt: str) -> None:
+    """Raise ``InvalidInput`` (a banned word) or ``QuotaExceeded`` (``quota`` next to ``usage``)."""
     banned = find_banned_word(prompt, quota.limits.banned_words)
     if banned is not None:
         raise InvalidInput(
             "prompt", f"The prompt contains a word this server does not allow: `{banned}`."
         )
-    quota.check(await store.usage(guild_id, user_id, quota.since))
+    quota.check(usage)

@@ -21,15 +21,16 @@ from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.ids import normalize_video_id
 from bot.core.images import check_reference_image
-from bot.core.limits import SubmissionQuota, estimate_cost
+from bot.core.limits import SubmissionQuota, day_window, estimate_cost
 from bot.core.lineage import check_remixable, inherit_parameters
-from bot.core.member_defaults import EffectiveDefaults, effective_defaults
+from bot.core.member_defaults import EffectiveDefaults, MemberDefaults, effective_defaults
 from bot.core.models import TaskKind, TaskStatus, VideoTask
 from bot.core.options import VideoOptions, Wanted, offer
 from bot.core.poll_policy import PollPolicy
 from bot.core.prompts import clean_prompt
-from bot.services.quotas import check_submission, effective_limits
+from bot.services.quotas import configured_limits, refuse_unless_allowed
 from bot.storage.async_store import AsyncTaskStore
+from bot.storage.usage import AdmissionFacts
 from bot.upstream import ReferenceImage, UpstreamJob, VideoCapabilities, VideoProvider
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,11 @@ class VideoService:
     async def resolve_for(self, origin: Origin, options: GenerateOptions) -> tuple[str, int, str]:
         """Model, seconds and size after the member's defaults (where still offered), then
         the server's; checked against what is offered."""
-        mine = await self.defaults_for(origin.guild_id, origin.user_id)
+        saved = await self.store.get_member_defaults(origin.guild_id, origin.user_id)
+        return self._resolved(saved, options)
+
+    def _resolved(self, saved: MemberDefaults, options: GenerateOptions) -> tuple[str, int, str]:
+        mine = effective_defaults(self.options, saved)
         return self.options.resolve(
             mine.model if options.model is None else options.model,
             mine.seconds if options.seconds is None else options.seconds,
@@ -172,8 +177,9 @@ class VideoService:
     async def check_generate(self, origin: Origin, prompt: str, options: GenerateOptions) -> str:
         """Everything that can refuse a new video before anything is written; returns the clean prompt."""
         text = clean_prompt(prompt)
-        model, seconds, _size = await self.resolve_for(origin, options)
-        await self._admit(origin, text, model, seconds, can_wait=options.reference is None)
+        facts = await self._facts(origin)
+        model, seconds, _size = self._resolved(facts.defaults, options)
+        self._admission(facts, origin, text, model, seconds, can_wait=options.reference is None)
         return text
 
     async def check_remix(
@@ -200,8 +206,11 @@ class VideoService:
     ) -> VideoTask:
         """Validate, check quotas, record and submit a new video."""
         text = clean_prompt(prompt)
-        model, seconds, size = await self.resolve_for(origin, options)
-        quota = await self._admit(origin, text, model, seconds, can_wait=options.reference is None)
+        facts = await self._facts(origin)
+        model, seconds, size = self._resolved(facts.defaults, options)
+        quota = self._admission(
+            facts, origin, text, model, seconds, can_wait=options.reference is None
+        )
         if options.reference is not None:
             check_reference_image(
                 options.reference.data,
@@ -330,7 +339,28 @@ class VideoService:
         count: int = 1,
         can_wait: bool = True,
     ) -> SubmissionQuota:
-        """Banned-word and quota checks for ``count`` new tasks, on the reader.
+        """Banned-word and quota checks for ``count`` new tasks, read in one trip."""
+        facts = await self._facts(origin)
+        return self._admission(
+            facts, origin, prompt, model, seconds, count=count, can_wait=can_wait
+        )
+
+    async def _facts(self, origin: Origin) -> AdmissionFacts:
+        since = day_window(self.clock())[0]
+        return await self.store.admission_facts(origin.guild_id, origin.user_id, since)
+
+    def _admission(
+        self,
+        facts: AdmissionFacts,
+        origin: Origin,
+        prompt: str,
+        model: str,
+        seconds: int,
+        *,
+        count: int = 1,
+        can_wait: bool = True,
+    ) -> SubmissionQuota:
+        """Banned-word and quota checks for ``count`` new tasks against ``facts``.
 
         Returns the quota of one of them, for ``create_task(admission=...)`` to check again
         inside the insert's transaction; its ``cost`` is the estimated cost of one task.
@@ -338,18 +368,15 @@ class VideoService:
         later send) the concurrency limits make a task wait instead of refusing it.
         """
         cost = estimate_cost(self.config.prices, model, seconds // count)
-        limits = await effective_limits(self.store, origin.guild_id, self.config.limits)
         batch = SubmissionQuota(
-            limits=limits,
+            limits=configured_limits(self.config.limits).merged(facts.limits),
             seconds=seconds,
             cost=cost * count if cost is not None else None,
             new_tasks=count,
             now=self.clock(),
             queue=self.config.limits.queue and can_wait,
         )
-        await check_submission(
-            self.store, batch, guild_id=origin.guild_id, user_id=origin.user_id, prompt=prompt
-        )
+        refuse_unless_allowed(batch, facts.usage, prompt)
         return replace(batch, seconds=seconds // count, cost=cost, new_tasks=1)
 
     async def _submit(

@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.core.member_defaults import MemberDefaults
 from bot.storage.access import reader, writer
 from bot.storage.codec import to_db_time
-from bot.storage.core import Operations
+from bot.storage.core import Operations, StoreCore
 
 _UPSERT = (
     "INSERT INTO member_defaults (guild_id, user_id, model, seconds, size, updated_at)"
@@ -23,6 +23,21 @@ _UPSERT = (
 )
 
 
+def member_defaults_of(core: StoreCore, guild_id: int, user_id: int) -> MemberDefaults:
+    """The member's saved defaults in this guild (all None when they saved none)."""
+    row = core.db.execute(
+        "SELECT model, seconds, size, updated_at FROM member_defaults"
+        " WHERE guild_id = ? AND user_id = ?",
+        [guild_id, user_id],
+    ).fetchone()
+    if row is None:
+        return MemberDefaults()
+    model, seconds, size, updated_at = row
+    return MemberDefaults(
+        model=model, seconds=seconds, size=size, updated_at=datetime.fromisoformat(updated_at)
+    )
+
+
 class MemberDefaultsStore(Operations):
     """Read, change and clear a member's defaults in one guild."""
 
@@ -31,17 +46,7 @@ class MemberDefaultsStore(Operations):
     @reader
     def get_member_defaults(self, guild_id: int, user_id: int) -> MemberDefaults:
         """The member's saved defaults in this guild (all None when they saved none)."""
-        row = self._core.db.execute(
-            "SELECT model, seconds, size, updated_at FROM member_defaults"
-            " WHERE guild_id = ? AND user_id = ?",
-            [guild_id, user_id],
-        ).fetchone()
-        if row is None:
-            return MemberDefaults()
-        model, seconds, size, updated_at = row
-        return MemberDefaults(
-            model=model, seconds=seconds, size=size, updated_at=datetime.fromisoformat(updated_at)
-        )
+        return member_defaults_of(self._core, guild_id, user_id)
 
     @writer
     def update_member_defaults(

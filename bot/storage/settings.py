@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.core.limits import LIMIT_FIELDS, GuildLimits, LimitChanges
 from bot.storage.access import reader, writer
 from bot.storage.codec import to_db_time
-from bot.storage.core import Operations
+from bot.storage.core import Operations, StoreCore
 
 _UPSERT_LIMITS = (
     "INSERT INTO guild_limits (guild_id, max_concurrent_per_user,"
@@ -23,6 +23,24 @@ _UPSERT_LIMITS = (
     " max_concurrent_per_guild = excluded.max_concurrent_per_guild,"
     " updated_at = excluded.updated_at, updated_by = excluded.updated_by"
 )
+
+
+def guild_limits_of(core: StoreCore, guild_id: int) -> GuildLimits | None:
+    """A guild's limit overrides, or None if its admins never set any."""
+    rows = list(core.db.query("SELECT * FROM guild_limits WHERE guild_id = ?", [guild_id]))
+    if not rows:
+        return None
+    row = rows[0]
+    words = row["banned_words"]
+    return GuildLimits(
+        max_concurrent_per_user=row["max_concurrent_per_user"],
+        daily_seconds_per_user=row["daily_seconds_per_user"],
+        daily_budget=row["daily_budget"],
+        banned_words=None if words is None else tuple(json.loads(words)),
+        max_concurrent_per_guild=row["max_concurrent_per_guild"],
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        updated_by=row["updated_by"],
+    )
 
 
 class Settings(Operations):
@@ -65,22 +83,7 @@ class Settings(Operations):
     @reader
     def get_limits(self, guild_id: int) -> GuildLimits | None:
         """Return a guild's limit overrides, or None if its admins never set any."""
-        rows = list(
-            self._core.db.query("SELECT * FROM guild_limits WHERE guild_id = ?", [guild_id])
-        )
-        if not rows:
-            return None
-        row = rows[0]
-        words = row["banned_words"]
-        return GuildLimits(
-            max_concurrent_per_user=row["max_concurrent_per_user"],
-            daily_seconds_per_user=row["daily_seconds_per_user"],
-            daily_budget=row["daily_budget"],
-            banned_words=None if words is None else tuple(json.loads(words)),
-            max_concurrent_per_guild=row["max_concurrent_per_guild"],
-            updated_at=datetime.fromisoformat(row["updated_at"]),
-            updated_by=row["updated_by"],
-        )
+        return guild_limits_of(self._core, guild_id)
 
     @writer
     def set_limits(self, guild_id: int, limits: GuildLimits, *, updated_by: int) -> GuildLimits:

@@ -12,14 +12,18 @@ no other writer can change before the task row is inserted.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.core.limits import QueueLoad, Usage
+from bot.core.limits import GuildLimits, QueueLoad, Usage
+from bot.core.member_defaults import MemberDefaults
 from bot.core.models import TaskStatus
 from bot.storage.access import reader
 from bot.storage.codec import NOT_TERMINAL, WAITING, marks, to_db_time
 from bot.storage.core import Operations, StoreCore
+from bot.storage.member_defaults import member_defaults_of
+from bot.storage.settings import guild_limits_of
 
 
 class Admission(Protocol):
@@ -100,6 +104,19 @@ def usage_of(core: StoreCore, guild_id: int, user_id: int, since: datetime) -> U
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class AdmissionFacts:
+    """Everything a new submission is checked against, read in one trip to the reader.
+
+    One trip instead of three matters before a command's first response: under a burst
+    of commands every trip queues on the reader thread behind everyone else's.
+    """
+
+    defaults: MemberDefaults
+    limits: GuildLimits | None
+    usage: Usage
+
+
 class Quotas(Operations):
     """Read-only usage counts (quick refusals before anything is posted; metrics)."""
 
@@ -124,3 +141,13 @@ class Quotas(Operations):
     def usage(self, guild_id: int, user_id: int, since: datetime) -> Usage:
         """A member's running tasks and seconds, and the guild's cost, since ``since``."""
         return usage_of(self._core, guild_id, user_id, since)
+
+    @reader
+    def admission_facts(self, guild_id: int, user_id: int, since: datetime) -> AdmissionFacts:
+        """The member's saved defaults, the guild's limit overrides and the usage counts."""
+        core = self._core
+        return AdmissionFacts(
+            defaults=member_defaults_of(core, guild_id, user_id),
+            limits=guild_limits_of(core, guild_id),
+            usage=usage_of(core, guild_id, user_id, since),
+        )
