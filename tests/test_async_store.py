@@ -68,7 +68,7 @@ def public_methods(obj: object) -> set[str]:
 def test_every_public_store_method_is_declared_reader_or_writer() -> None:
     ops = store_ops(TaskStore)
     assert public_methods(TaskStore(open_database(None))) == set(ops)
-    assert {op.role for op in ops.values()} == {"reader", "writer"}
+    assert {op.role for op in ops.values()} == {"reader", "writer", "quick"}
     assert len(ops) >= 44
 
 
@@ -106,6 +106,27 @@ async def test_reader_ops_run_on_the_reader_and_writer_ops_on_the_writer(tmp_pat
         await blocked
         await queued
         assert [e.kind for e in await store.events(task.id)] == ["created", "note"]
+
+
+@pytest.mark.asyncio
+async def test_quick_reads_answer_on_the_loop_while_both_threads_are_busy(tmp_path: Path) -> None:
+    """A command's checks before its first response never queue behind other reads."""
+    async with await AsyncTaskStore.open(tmp_path / "quick.db", clock=ManualClock(T0)) as store:
+        task = await store.create_task(**TASK_ARGS)
+        gate = threading.Event()
+        held = [
+            asyncio.ensure_future(store.call(lambda _: gate.wait(5))),
+            asyncio.ensure_future(store.read(lambda _: gate.wait(5))),
+        ]
+        await asyncio.sleep(0.05)
+        try:
+            facts = await asyncio.wait_for(store.admission_facts(GUILD, USER, T0), 1)
+            assert facts.usage == Usage(running=1, seconds=4, cost=0.0)
+            assert facts.limits is None and facts.defaults.model is None
+            assert await asyncio.wait_for(store.get(task.id), 1) == task
+        finally:
+            gate.set()
+            await asyncio.gather(*held)
 
 
 @pytest.mark.asyncio

@@ -1,7 +1,9 @@
 """``@reader`` / ``@writer``: the one declaration of every store operation and its thread.
 
 Each public ``TaskStore`` operation is a method decorated ``@reader`` (it only reads, and
-may answer people from the read-only connection) or ``@writer`` (it changes rows, or
+may answer people from the read-only connection), ``@quick_reader`` (a bounded read that
+answers a person before their first response, run on the event loop's own read-only
+connection) or ``@writer`` (it changes rows, or
 must see the writer's own uncommitted state, and runs on the one thread that owns the
 read-write connection). The decorator turns the method into a ``StoreOp`` descriptor:
 
@@ -28,7 +30,7 @@ from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overl
 P = ParamSpec("P")
 R = TypeVar("R")
 
-Role = Literal["reader", "writer"]
+Role = Literal["reader", "writer", "quick"]
 
 
 class SyncSide:
@@ -102,6 +104,19 @@ class StoreOp(Generic[P, R]):
 def reader(fn: Callable[Concatenate[Any, P], R]) -> StoreOp[P, R]:
     """Mark a store method as read-only: the async facade runs it on the reader thread."""
     return StoreOp(fn, "reader")
+
+
+def quick_reader(fn: Callable[Concatenate[Any, P], R]) -> StoreOp[P, R]:
+    """Mark a short, indexed read that answers a person before their first response.
+
+    The async facade runs it on the event loop's own read-only connection, with no
+    thread hop: a hop costs more than such a query (an executor hand-off, then the
+    GIL hand-over back to the loop, which under load waits up to the interpreter's
+    switch interval, 5 ms), and a burst of commands queues its hops one behind another.
+    Only for reads whose cost is bounded by an index (a row by key, a member's counts
+    of today), never for scans, reports or exports.
+    """
+    return StoreOp(fn, "quick")
 
 
 def writer(fn: Callable[Concatenate[Any, P], R]) -> StoreOp[P, R]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.member_defaults import MemberDefaults
-from bot.storage.access import reader, writer
+from bot.storage.access import quick_reader, writer
 from bot.storage.codec import to_db_time
 from bot.storage.core import Operations, StoreCore
 
@@ -43,7 +43,7 @@ class MemberDefaultsStore(Operations):
 
     __slots__ = ()
 
-    @reader
+    @quick_reader
     def get_member_defaults(self, guild_id: int, user_id: int) -> MemberDefaults:
         """The member's saved defaults in this guild (all None when they saved none)."""
         return member_defaults_of(self._core, guild_id, user_id)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.core.limits import LIMIT_FIELDS, GuildLimits, LimitChanges
-from bot.storage.access import reader, writer
+from bot.storage.access import quick_reader, reader, writer
 from bot.storage.codec import to_db_time
 from bot.storage.core import Operations, StoreCore
 
@@ -80,7 +80,7 @@ class Settings(Operations):
         with core.write():
             core.db.execute("DELETE FROM meta WHERE key = ?", [key])
 
-    @reader
+    @quick_reader
     def get_limits(self, guild_id: int) -> GuildLimits | None:
         """Return a guild's limit overrides, or None if its admins never set any."""
         return guild_limits_of(self._core, guild_id)

@@ -25,7 +25,7 @@ from bot.core.models import (
     check_transition,
     clean_author_name,
 )
-from bot.storage.access import reader, writer
+from bot.storage.access import quick_reader, reader, writer
 from bot.storage.codec import INSERT, clamp_progress, insert_row
 from bot.storage.core import Operations, StoreCore
 from bot.storage.usage import Admission, WaitRule, load_of, usage_of
@@ -160,7 +160,7 @@ class TaskLifecycle(Operations):
             core.insert_event(task_id, EventKind.CREATED, _created_detail(task, kind), now)
             return core.require(task_id)
 
-    @reader
+    @quick_reader
     def get(self, task_id: str) -> VideoTask | None:
         """Return the task, or None (for the bot's own bookkeeping, not for members)."""
         return self._core.fetch(task_id)

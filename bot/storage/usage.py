@@ -19,7 +19,7 @@ from typing import Protocol
 from bot.core.limits import GuildLimits, QueueLoad, Usage
 from bot.core.member_defaults import MemberDefaults
 from bot.core.models import TaskStatus
-from bot.storage.access import reader
+from bot.storage.access import quick_reader, reader
 from bot.storage.codec import NOT_TERMINAL, WAITING, marks, to_db_time
 from bot.storage.core import Operations, StoreCore
 from bot.storage.member_defaults import member_defaults_of
@@ -142,7 +142,7 @@ class Quotas(Operations):
         """A member's running tasks and seconds, and the guild's cost, since ``since``."""
         return usage_of(self._core, guild_id, user_id, since)
 
-    @reader
+    @quick_reader
     def admission_facts(self, guild_id: int, user_id: int, since: datetime) -> AdmissionFacts:
         """The member's saved defaults, the guild's limit overrides and the usage counts."""
         core = self._core
