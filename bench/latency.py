@@ -59,7 +59,6 @@ from bench import minimal_bot
 from bench.chaos_world import BotProcess, ProcessWorld
 from bench.common import (
     SteppingClock,
-    add_upstream_job,
     ms,
     percentile,
     print_header,
@@ -71,6 +70,7 @@ from bench.common import (
     upstream_job_id,
     verdict,
 )
+from bench.remote_upstream import JobSpec, RemoteUpstream
 from bot.config import Config, LimitsConfig, PollerConfig
 from bot.core.clock import utc_now
 from bot.emulators.fake_discord import (
@@ -81,7 +81,7 @@ from bot.emulators.fake_discord import (
     InteractionType,
 )
 from bot.emulators.fake_discord.contract import load_contract
-from bot.emulators.harness import BOT_TOKEN
+from bot.emulators.harness import API_KEY, BOT_TOKEN
 from bot.storage.store import TaskStore, open_database
 
 #: The index migration m002 added after this benchmark found the budget sum slow.
@@ -166,6 +166,8 @@ class Scene:
         )
         if not args.contract:
             self.world.discord = emulator_without_contract_checks(tmp)
+        # A relay is another machine: its emulator gets its own process (bench.remote_upstream).
+        self.world.upstream = RemoteUpstream(api_key=API_KEY, job_seconds=120.0)  # type: ignore[assignment]
         self.users: list[FakeUser] = []
         self.parents: list[str] = []
         self.results: list[FakeMessage] = []
@@ -291,8 +293,7 @@ def seed(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespace) -> li
             next_poll_at=spread_over(now - timedelta(seconds=600), 599, share),
             rng=rng,
         )
-    for item in in_flight:
-        add_upstream_job(h.upstream, item.upstream_id, duration=3600, started_ago=600)
+    jobs = [JobSpec(item.upstream_id, duration=3600, started_ago=600) for item in in_flight]
     # History was made over the past weeks, not today: the clock moves on at every read
     # (a task reads it about six times), so it stays in the past.
     count = args.history + args.burst
@@ -313,9 +314,7 @@ def seed(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespace) -> li
     with db.atomic():
         for i, item in enumerate(history):
             prompt = f"{rng.choice(PROMPT_WORDS)} at dusk, take {i}"
-            add_upstream_job(
-                h.upstream, item.upstream_id, duration=60, completed=True, prompt=prompt
-            )
+            jobs.append(JobSpec(item.upstream_id, duration=60, completed=True, prompt=prompt))
             history_store.complete(item.task_id)
             if i < args.burst:
                 to_post.append(item.task_id)  # the poller posts these after the restart
@@ -327,18 +326,19 @@ def seed(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespace) -> li
     if args.without_index:
         db.execute(f"DROP INDEX {COVERING_INDEX}")  # m002 stays recorded: not re-created
     db.close()
+    remote(h).add_jobs(jobs)
     return to_post
 
 
 def seed_baseline(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespace) -> list[str]:
     """The same load for the baseline bot's own table; returns finished videos' ids."""
     rng = random.Random(args.seed)
-    rows = []
+    rows, jobs = [], []
     shares = _shares(args.tasks, args.guilds)
     for g, share in enumerate(shares):
         for _ in range(share):
             upstream_id = upstream_job_id(rng)
-            add_upstream_job(h.upstream, upstream_id, duration=3600, started_ago=600)
+            jobs.append(JobSpec(upstream_id, duration=3600, started_ago=600))
             user = users[rng.randrange(len(users))].id
             rows.append(
                 (h.guild.id + g, h.channel.id + g, user, "seeded", upstream_id, "in_progress")
@@ -347,12 +347,19 @@ def seed_baseline(h: ProcessWorld, users: list[FakeUser], args: argparse.Namespa
     for i in range(args.history + args.burst):
         upstream_id = upstream_job_id(rng)
         prompt = f"{rng.choice(PROMPT_WORDS)} at dusk, take {i}"
-        add_upstream_job(h.upstream, upstream_id, duration=60, completed=True, prompt=prompt)
+        jobs.append(JobSpec(upstream_id, duration=60, completed=True, prompt=prompt))
         user = users[rng.randrange(len(users))].id
         rows.append((h.guild.id, h.channel.id, user, prompt, upstream_id, "completed"))
         finished.append(upstream_id)
     minimal_bot.seed(h.db_path, rows)
+    remote(h).add_jobs(jobs)
     return finished[: args.burst]
+
+
+def remote(h: ProcessWorld) -> RemoteUpstream:
+    """The world's Videos API emulator, which ``Scene`` runs in its own process."""
+    assert isinstance(h.upstream, RemoteUpstream)
+    return h.upstream
 
 
 def _shares(total: int, guilds: int) -> list[int]:
@@ -463,12 +470,12 @@ async def run_bot(args: argparse.Namespace, tmp: Path, who: str) -> Figures:
     async with Scene(args, tmp, who) as scene:
         await scene.start()
         h = scene.world
-        polls_before = h.upstream.count("retrieve")
+        polls_before = remote(h).count("retrieve")
         window = time.perf_counter()
         await idle_scene(scene, figures, args)
         await burst_scenes(scene, figures, args)
         window = time.perf_counter() - window
-        figures.polls_per_second = (h.upstream.count("retrieve") - polls_before) / window
+        figures.polls_per_second = (remote(h).count("retrieve") - polls_before) / window
         figures.active = args.tasks
     return figures
 

@@ -100,6 +100,8 @@ class SoraBot(commands.Bot):
         self.clock = clock
         self.policy = policy or policy_from_config(config)
         self.sync_commands = sync_commands
+        #: Interactions waiting for a first response; later steps of any work wait for them.
+        self.foreground = Foreground()
         self.service = VideoService(
             store=store, upstream=upstream, config=config, policy=self.policy, clock=clock
         )
@@ -108,6 +110,7 @@ class SoraBot(commands.Bot):
             store,
             mention_author=config.discord.mention_author,
             can_remix=upstream.capabilities().can_remix,
+            foreground=self.foreground,
         )
         self.poller = Poller(
             store=store,
@@ -119,10 +122,9 @@ class SoraBot(commands.Bot):
             clock=clock,
             media=config.media,
             dispatch=QueueDispatcher(self.service).dispatch,
+            foreground=self.foreground,
         )
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        #: Interactions waiting for a first response; later steps of any work wait for them.
-        self.foreground = Foreground()
         self._rounds_start: asyncio.Task[None] | None = None
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:

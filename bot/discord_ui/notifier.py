@@ -21,6 +21,7 @@ from bot.core.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from bot.core.foreground import Foreground
 from bot.core.models import DeliveryState, TaskStatus, VideoTask
 from bot.core.network import network_cause
 from bot.delivery.notifier import Delivery, FitNote, OriginalLink
@@ -63,9 +64,12 @@ class DiscordNotifier:
         *,
         mention_author: bool = True,
         can_remix: bool = True,
+        foreground: Foreground | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        #: Card edits and posts wait while an interaction waits for its first response.
+        self.foreground = foreground or Foreground()
         self.mention_author = mention_author
         #: Whether results get a Remix button (the relay's dialect can remix).
         self.can_remix = can_remix
@@ -76,11 +80,12 @@ class DiscordNotifier:
         return self.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
 
     async def update_card(self, task: VideoTask) -> None:
-        """Edit the task's status card.
+        """Edit the task's status card (after any first response now owed).
 
         A finished video that could not be posted gets a note above the card instead: only
         the text changes, because without Send Messages Discord drops a re-sent embed.
         """
+        await self.foreground.idle()
         if task.card_message_id is None or task.card_dead_reason is not None:
             return
         fields: dict[str, Any]
@@ -155,6 +160,7 @@ class DiscordNotifier:
         Discord refuses a reply to another channel (400 50035 on ``message_reference``).
         Elsewhere it replies to its own card, and the result links to the parent's post.
         """
+        await self.foreground.idle()
         parent, parent_message = await self._parent_message(task)
         same_channel = parent is not None and parent.channel_id == task.channel_id
         target = (parent_message if same_channel else None) or task.card_message_id

@@ -31,6 +31,7 @@ from bot.config import MediaConfig, PollerConfig
 from bot.core import errors
 from bot.core.clock import Clock, utc_now
 from bot.core.errors import FailureCode
+from bot.core.foreground import Foreground
 from bot.core.models import TaskStatus, VideoTask
 from bot.core.poll_policy import PollPolicy
 from bot.delivery.deliverer import Deliverer, DeliverySettings
@@ -92,6 +93,7 @@ class Poller:
         on_tick: Callable[[TickSummary], None] | None = None,
         media: MediaConfig | None = None,
         dispatch: Callable[[], Awaitable[Sequence[VideoTask]]] | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.upstream = upstream
@@ -105,6 +107,8 @@ class Poller:
         self.on_tick = on_tick
         #: Starts waiting tasks that fit now (the fair queue), after each poll round.
         self.dispatch = dispatch
+        #: Each poll waits while an interaction waits for its first response.
+        self.foreground = foreground or Foreground()
         self._poll_lock = asyncio.Lock()
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -305,6 +309,7 @@ class Poller:
 
         async def bounded(task: VideoTask) -> None:
             async with semaphore:
+                await self.foreground.idle()
                 await self._poll_safely(task, summary)
 
         await asyncio.gather(*(bounded(task) for task in tasks))
