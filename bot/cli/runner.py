@@ -95,6 +95,7 @@ async def _run(config: Config) -> None:
                 store=store,
                 upstream=upstream,
                 http_trace=observability.discord_trace(),
+                settle_memory=True,
             )
             _close_on_signals(bot)
             await observability.attach(bot)

@@ -79,6 +79,7 @@ class SoraBot(commands.Bot):
         clock: Clock = utc_now,
         policy: PollPolicy | None = None,
         sync_commands: bool = True,
+        settle_memory: bool = False,
         **client_options: Any,
     ) -> None:
         super().__init__(
@@ -101,6 +102,8 @@ class SoraBot(commands.Bot):
         self.clock = clock
         self.policy = policy or policy_from_config(config)
         self.sync_commands = sync_commands
+        #: ``gc.freeze`` what start-up built once ready (the process's one bot: the runner).
+        self.settle_memory = settle_memory
         #: Interactions waiting for a first response; later steps of any work wait for them.
         self.foreground = Foreground()
         self.service = VideoService(
@@ -170,7 +173,8 @@ class SoraBot(commands.Bot):
         tasks without one need the guild itself.
         """
         await self.wait_until_ready()
-        settle_long_lived_objects()
+        if self.settle_memory:
+            settle_long_lived_objects()
         self.poller.schedule(self.scheduler, every_seconds=self.config.poller.tick_seconds)
         self.scheduler.start()
         log.info("gateway ready; polling and delivering")
@@ -261,7 +265,8 @@ def settle_long_lived_objects() -> None:
     interaction arriving during such a pause waits for it.
     ``gc.freeze`` moves those objects to a permanent generation; reference counting still
     frees them, only cycles among them are no longer looked for (there are none worth
-    finding in what start-up keeps). Called once, when the gateway is first ready.
+    finding in what start-up keeps). Called once, when the gateway is first ready, by the
+    process's one bot (not by tests, which start many bots in one process).
     """
     gc.collect()
     gc.freeze()
