@@ -15,6 +15,7 @@ a thousand videos.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -368,6 +369,12 @@ def quoted(prompt: str, max_len: int) -> str:
     return f"“{_trim(' '.join(prompt.split()), max(max_len - 2, 1))}”"
 
 
+#: Remembered prompt changes: a tree's page buttons and its other videos' /lineage show
+#: the same changes again (each a word diff); the bound keeps the memory small.
+PROMPT_CHANGES_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=PROMPT_CHANGES_KEPT)
 def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> str:
     """Summarise a remix's prompt, e.g. ``"noon→sunset, +birds"``, within ``max_len``.
 

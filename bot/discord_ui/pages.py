@@ -122,7 +122,7 @@ async def team_marks(bot: BotContext, guild_id: int, root: LineageNode[ShownTask
     return TeamMarks(picks=picks, path=most_picked_path(root, picks), rerolls=rerolls)
 
 
-def _lineage_pages(
+def lineage_pages(
     task: ShownTask, root: LineageNode[ShownTask], marks: TeamMarks, change: Changes
 ) -> list[list[str]]:
     """The tree as text lines, split into pages."""
@@ -228,7 +228,7 @@ class LineageSource:
         root = build_tree(tasks, root_id=task.root_id)
         marks = await team_marks(bot, guild_id, root)
         change = changes_of(tasks)
-        pages = _lineage_pages(task, root, marks, change)
+        pages = lineage_pages(task, root, marks, change)
         number = clamp(index, len(pages), default=_page_of(pages, task.id))
         embed = discord.Embed(
             title=f"Lineage of `{task.id}`",

@@ -33,7 +33,7 @@ WITH RECURSIVE up(id, parent_id, level) AS (
     FROM up JOIN tasks ON tasks.id = up.parent_id AND tasks.guild_id = ?
     WHERE up.level < ?
 )
-SELECT up.level, {_TASK_COLUMNS} FROM up JOIN tasks ON tasks.id = up.id ORDER BY up.level
+SELECT {_TASK_COLUMNS} FROM up JOIN tasks ON tasks.id = up.id ORDER BY up.level
 """
 
 
@@ -82,11 +82,10 @@ class Chains(Operations):
         is missing or of another guild. One query, whatever the depth.
         """
         params = [task_id, guild_id, guild_id, max_depth]
-        chain = [dict(row) for row in self._core.db.query(_ANCESTORS, params)]
+        chain = list(self._core.db.query(_ANCESTORS, params))
         if not chain:
             raise NotFound(task_id)
-        found = _walk_up(task_id, chain, max_depth)
-        return [decode({c: row[c] for c in COLUMNS}) for row in found]
+        return [decode(row) for row in _walk_up(task_id, chain, max_depth)]
 
     @reader
     def tree(self, root_id: str, *, guild_id: int) -> list[VideoTask]:
