@@ -11,8 +11,8 @@ For one family (a long chain or a bushy tree), every run times, in turn:
 * the /lineage page as the bot builds it, minus Discord: the family, the tree, the
   team's picks and rerolls and the most-picked path, every node's line with its prompt
   change, the pages, and the picture's labels (the PNG itself is drawn on a thread and
-  is timed on its own): "cold" with no prompt change remembered (``prompt_change``'s
-  cache emptied first: the first /lineage of a family since the start), and again
+  is timed on its own): "cold" with no prompt change remembered (``forget_prompt_changes``
+  first: the first /lineage of a family since the start), and again
   right after (a page button, or /lineage of another video of the family).
 
 Runs alternate between the variants, so machine noise falls on all of them alike. Each
@@ -32,8 +32,8 @@ from typing import Any
 from bot.core.lineage import (
     ShownTask,
     build_tree,
+    forget_prompt_changes,
     most_picked_path,
-    prompt_change,
     render_text_tree,
 )
 from bot.discord_ui.lineage_image import render_tree_png
@@ -137,7 +137,7 @@ def one_run(
         STEPS[6],
         lambda: render_text_tree(tree, highlight_id=highlight, describe=describe, max_lines=40),
     )
-    prompt_change.cache_clear()
+    forget_prompt_changes()
     _clock(out, STEPS[9], lambda: page(store, root_id, highlight, guild_id))
     _clock(out, STEPS[10], lambda: page(store, root_id, highlight, guild_id))
 

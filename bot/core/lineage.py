@@ -325,7 +325,8 @@ class _Edit:
 
 def _word_key(word: str) -> str:
     """How words are compared: case and surrounding punctuation do not count."""
-    return word.lower().strip(_PUNCTUATION) or word.lower()
+    lower = word.lower()
+    return lower.strip(_PUNCTUATION) or lower
 
 
 def _edits(old: list[str], new: list[str]) -> tuple[list[_Edit], int]:
@@ -372,6 +373,11 @@ def quoted(prompt: str, max_len: int) -> str:
 #: Remembered prompt changes: a tree's page buttons and its other videos' /lineage show
 #: the same changes again (each a word diff); the bound keeps the memory small.
 PROMPT_CHANGES_KEPT = 4096
+
+
+def forget_prompt_changes() -> None:
+    """Empty the remembered changes (for measuring a first render)."""
+    prompt_change.cache_clear()
 
 
 @functools.lru_cache(maxsize=PROMPT_CHANGES_KEPT)
