@@ -6,12 +6,13 @@ poll finds progress, the usual case). Each function runs on the store's worker t
 time the worker is busy, without the event loop's hops; the ``*_calls`` coroutines do
 the same work as separate awaited calls, hops included.
 
-* "before": ``claim_due`` + one ``update_progress`` per task, each its own transaction
-  (what the poller does today);
+* "before": the claim as it was before issue 14 (``status IN (...) ORDER BY
+  next_poll_at`` over every due row, one ``UPDATE`` and one ``replace`` per task,
+  rebuilt here from the same SQL) + one ``update_progress`` per task, each its own
+  transaction;
+* "today": ``claim_due`` + one ``update_progress`` per task (what the poller does now);
 * "after": ``claim_due`` + one ``update_progress_many`` for the round (one transaction;
-  the poller can switch to it);
-* the claim's query as it was before issue 14 (``status IN (...) ORDER BY next_poll_at``
-  over every due row), select only, for the claim's own before/after.
+  the poller can switch to it).
 
 Every update puts its task back into the backlog (``next_poll_at`` in the past), so the
 backlog stays as deep for every round measured.
@@ -26,15 +27,14 @@ from bot.core.clock import utc_now
 from bot.core.models import TaskStatus, VideoTask
 from bot.polling.poller import LEASE_SECONDS
 from bot.storage.async_store import AsyncTaskStore
-from bot.storage.codec import ACTIVE, SELECT, marks, to_db_time
+from bot.storage.codec import ACTIVE, from_db_time, marks, to_db_time
 from bot.storage.store import TaskStore
 from bot.storage.tasks import ProgressUpdate
 
 #: Updates put tasks back this far in the past, so the backlog stays as deep.
 BACK_INTO_BACKLOG = timedelta(seconds=-601)
-PLAIN_CLAIM_SQL = (
-    f"{SELECT} WHERE status IN ({marks(ACTIVE)}) AND next_poll_at <= ?"
-    " ORDER BY next_poll_at, id LIMIT ?"
+PLAIN_CLAIM_TAIL = (
+    f"WHERE status IN ({marks(ACTIVE)}) AND next_poll_at <= ? ORDER BY next_poll_at, id LIMIT ?"
 )
 
 
@@ -45,10 +45,25 @@ def _updates(claimed: list[VideoTask]) -> list[ProgressUpdate]:
     ]
 
 
-def one_by_one(store: TaskStore, batch: int) -> tuple[float, float]:
-    """Before: claim, then ``update_progress`` per task; (claim s, round s)."""
+def claim_before(store: TaskStore, batch: int) -> list[VideoTask]:
+    """``claim_due`` as it was before issue 14 (the bench reaches the store's core)."""
+    core, now = store._core, utc_now()
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    with core.write():
+        due = core.select(PLAIN_CLAIM_TAIL, [*ACTIVE, to_db_time(now), batch])
+        for task in due:
+            core.update(task.id, {"next_poll_at": until})
+    return [task.replace(next_poll_at=from_db_time(to_db_time(until))) for task in due]
+
+
+def _claim_today(store: TaskStore, batch: int) -> list[VideoTask]:
+    return store.claim_due(utc_now(), limit=batch, lease_seconds=LEASE_SECONDS)
+
+
+def one_by_one(store: TaskStore, batch: int, *, before: bool = False) -> tuple[float, float]:
+    """Claim (as before, or today's), then ``update_progress`` per task; (claim s, round s)."""
     start = time.perf_counter()
-    claimed = store.claim_due(utc_now(), limit=batch, lease_seconds=LEASE_SECONDS)
+    claimed = (claim_before if before else _claim_today)(store, batch)
     claimed_at = time.perf_counter()
     for update in _updates(claimed):
         store.update_progress(
@@ -67,14 +82,6 @@ def batched(store: TaskStore, batch: int) -> tuple[float, float]:
     claimed_at = time.perf_counter()
     store.update_progress_many(_updates(claimed))
     return claimed_at - start, time.perf_counter() - start
-
-
-def plain_claim_select(store: TaskStore, batch: int) -> float:
-    """The claim's select as it was before issue 14 (no lease written)."""
-    db = store._core.db  # the bench runs the old SQL on the store's own connection
-    start = time.perf_counter()
-    db.execute(PLAIN_CLAIM_SQL, [*ACTIVE, to_db_time(utc_now()), batch]).fetchall()
-    return time.perf_counter() - start
 
 
 async def one_by_one_calls(store: AsyncTaskStore, batch: int) -> float:
@@ -101,11 +108,12 @@ async def batched_calls(store: AsyncTaskStore, batch: int) -> float:
 
 #: Measure names, in the order they are printed.
 MEASURES = (
-    "before: claim's plain IN query (select only)",
-    "claim_due (select + lease)",
-    "before: claim_due + n update_progress (n transactions)",
+    "before: claim as before issue 14",
+    "claim_due",
+    "before: old claim + n update_progress (n transactions)",
+    "today: claim_due + n update_progress (n transactions)",
     "after: claim_due + update_progress_many (1 transaction)",
-    "before: as 1 + n awaited calls",
+    "today: as 1 + n awaited calls",
     "after: as 2 awaited calls",
 )
 
@@ -114,15 +122,17 @@ async def measure(store: AsyncTaskStore, batch: int, rounds: int) -> dict[str, l
     """``rounds`` of each variant, alternating, for one batch size."""
     out: dict[str, list[float]] = {name: [] for name in MEASURES}
     for _ in range(rounds):
-        out[MEASURES[0]].append(await store.call(plain_claim_select, batch))
+        claim, total = await store.call(one_by_one, batch, before=True)
+        out[MEASURES[0]].append(claim)
+        out[MEASURES[2]].append(total)
         claim, total = await store.call(one_by_one, batch)
         out[MEASURES[1]].append(claim)
-        out[MEASURES[2]].append(total)
+        out[MEASURES[3]].append(total)
         claim, total = await store.call(batched, batch)
         out[MEASURES[1]].append(claim)
-        out[MEASURES[3]].append(total)
-        out[MEASURES[4]].append(await one_by_one_calls(store, batch))
-        out[MEASURES[5]].append(await batched_calls(store, batch))
+        out[MEASURES[4]].append(total)
+        out[MEASURES[5]].append(await one_by_one_calls(store, batch))
+        out[MEASURES[6]].append(await batched_calls(store, batch))
     return out
 
 
@@ -133,6 +143,7 @@ def profile(store: TaskStore, batch: int, rounds: int) -> str:
     profiler = Profiler(interval=0.0001, async_mode="disabled")
     with profiler:
         for _ in range(rounds):
+            one_by_one(store, batch, before=True)
             one_by_one(store, batch)
             batched(store, batch)
     return str(profiler.output_text(unicode=False, show_all=False))
