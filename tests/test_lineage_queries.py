@@ -13,6 +13,7 @@ import random
 import pytest
 from sqlite_utils import Database
 
+from bench.store import ancestors_per_level  # the reference: one lookup per level
 from bot.core.clock import ManualClock
 from bot.core.errors import NotFound
 from bot.core.lineage import (
@@ -123,28 +124,15 @@ def test_the_lineage_pages_and_labels_from_lean_rows_are_those_from_full_ones(
     assert "⏩" in joined and "⭐ 3" in joined and "◀" in joined
 
 
-def walk_with_gets(store: TaskStore, task_id: str, guild_id: int) -> list[VideoTask]:
-    """The reference: one lookup per level, stopping at a parent of another guild."""
-    current = store.get(task_id)
-    if current is None or current.guild_id != guild_id:
-        raise NotFound(task_id)
-    found = []
-    while current.parent_id is not None:
-        parent = store.get(current.parent_id)
-        if parent is None or parent.guild_id != guild_id:
-            break
-        found.append(parent)
-        current = parent
-    return found
-
-
 def test_ancestors_are_what_a_walk_with_one_get_per_level_finds(
     db_store: tuple[Database, TaskStore], clock: ManualClock
 ) -> None:
     _, store = db_store
     family = random_family(store, clock, 50, seed=4)
     for task in family:
-        assert store.ancestors(task.id, guild_id=GUILD) == walk_with_gets(store, task.id, GUILD)
+        assert store.ancestors(task.id, guild_id=GUILD) == ancestors_per_level(
+            store, task.id, GUILD
+        )
     with pytest.raises(NotFound):
         store.ancestors(family[7].id, guild_id=OTHER_GUILD)
 
