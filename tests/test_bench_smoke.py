@@ -19,7 +19,7 @@ TABLE_RULE = re.compile(r"^\| -+ (\| -+ )*\|$", re.MULTILINE)
 
 TINY = {
     "bench.store": ["--tasks", "200", "--chain", "30", "--repeat", "2"],
-    "bench.scale": ["--tasks", "150", "--ticks", "2"],
+    "bench.scale": ["--tasks", "150", "--ticks", "2", "--paced-seconds", "1", "--big-batch", "80"],
     "bench.poller": ["--videos", "6", "--window", "30"],
     "bench.busy_channel": ["--videos", "4", "--no-reencode"],
     "bench.latency": [

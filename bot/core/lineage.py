@@ -1,20 +1,28 @@
-"""Remix lineage: trees, paths and prompt diffs over ``VideoTask`` lists.
+"""Remix lineage: trees, paths and prompt diffs over lists of tasks.
 
-Pure functions with no I/O: the store loads rows (``TaskStore.tree``,
-``TaskStore.ancestors``), these functions shape them. Every walk has a depth guard, so a
-corrupted ``parent_id`` cycle can neither hang the bot nor overflow the stack (walks are
-iterative). Trees mark where they were cut; flat paths raise ``LineageError``.
+Pure functions with no I/O: the store loads rows (``TaskStore.lineage``,
+``TaskStore.tree``, ``TaskStore.ancestors``), these functions shape them. Every walk has
+a depth guard, so a corrupted ``parent_id`` cycle can neither hang the bot nor overflow
+the stack (walks are iterative). Trees mark where they were cut; flat paths raise
+``LineageError``.
+
+The walks take any task that has an id, a parent id and a creation time (``Linked``):
+a full ``VideoTask``, or the lean ``LineageTask`` the /lineage view loads (the columns a
+tree line shows, nothing else), which is several times cheaper to read for a family of
+a thousand videos.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypedDict, TypeVar
 
 from bot.core.errors import NotFound, ParentNotReady
-from bot.core.models import TaskStatus, VideoTask
+from bot.core.models import TaskKind, TaskStatus, VideoTask
 
 DEFAULT_MAX_DEPTH = 1000
 HIGHLIGHT_MARK = "  ◀"
@@ -27,32 +35,129 @@ class LineageError(Exception):
     """Lineage data is inconsistent (a parent cycle) or deeper than the guard allows."""
 
 
+class Linked(Protocol):
+    """What a tree walk needs of a task: its id, its parent's id and when it was made."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class ShownTask(Linked, Protocol):
+    """What a lineage view shows of a task (``VideoTask`` and ``LineageTask`` are both one)."""
+
+    @property
+    def guild_id(self) -> int: ...
+    @property
+    def channel_id(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def author_name(self) -> str | None: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def seconds(self) -> int: ...
+    @property
+    def status(self) -> TaskStatus: ...
+    @property
+    def root_id(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def kind(self) -> TaskKind: ...
+    @property
+    def rerolled_from(self) -> str | None: ...
+    @property
+    def result_message_id(self) -> int | None: ...
+    @property
+    def card_message_id(self) -> int | None: ...
+    @property
+    def deleted(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LineageTask:
+    """A task as a lineage tree shows it: the ``VideoTask`` fields a tree line reads.
+
+    ``kind`` and ``rerolled_from`` are read from the task's metadata, ``deleted`` from
+    its deleted mark; every other field has the ``VideoTask`` field's name and value.
+    """
+
+    id: str
+    guild_id: int
+    channel_id: int
+    user_id: int
+    author_name: str | None
+    prompt: str
+    seconds: int
+    status: TaskStatus
+    parent_id: str | None
+    root_id: str
+    depth: int
+    created_at: datetime
+    kind: TaskKind
+    rerolled_from: str | None
+    result_message_id: int | None
+    card_message_id: int | None
+    deleted: bool
+
+
+def lineage_task(task: VideoTask) -> LineageTask:
+    """The lean view of a full task (what ``TaskStore.lineage`` reads for it)."""
+    return LineageTask(
+        id=task.id,
+        guild_id=task.guild_id,
+        channel_id=task.channel_id,
+        user_id=task.user_id,
+        author_name=task.author_name,
+        prompt=task.prompt,
+        seconds=task.seconds,
+        status=task.status,
+        parent_id=task.parent_id,
+        root_id=task.root_id,
+        depth=task.depth,
+        created_at=task.created_at,
+        kind=task.kind,
+        rerolled_from=task.rerolled_from,
+        result_message_id=task.result_message_id,
+        card_message_id=task.card_message_id,
+        deleted=task.deleted,
+    )
+
+
+T = TypeVar("T", bound=Linked)
+
+
 @dataclass(slots=True, eq=False)
-class LineageNode:
+class LineageNode(Generic[T]):
     """One task in a lineage tree; ``cut`` says why some descendants are not shown."""
 
-    task: VideoTask
-    children: list[LineageNode] = field(default_factory=list)
+    task: T
+    children: list[LineageNode[T]] = field(default_factory=list)
     cut: CutReason | None = None
 
-    def walk(self) -> Iterator[tuple[LineageNode, int]]:
+    def walk(self) -> Iterator[tuple[LineageNode[T], int]]:
         """Yield ``(node, level)`` in pre-order (parents before their children)."""
-        stack: list[tuple[LineageNode, int]] = [(self, 0)]
+        stack: list[tuple[LineageNode[T], int]] = [(self, 0)]
         while stack:
             node, level = stack.pop()
             yield node, level
             stack.extend((child, level + 1) for child in reversed(node.children))
 
-    def find(self, task_id: str) -> LineageNode | None:
+    def find(self, task_id: str) -> LineageNode[T] | None:
         """Return the node for ``task_id`` in this subtree, or None."""
         return next((node for node, _ in self.walk() if node.task.id == task_id), None)
 
 
-def _order_key(task: VideoTask) -> tuple[object, str]:
+def _order_key(task: Linked) -> tuple[datetime, str]:
     return (task.created_at, task.id)
 
 
-def _pick_root(by_id: dict[str, VideoTask], root_id: str | None) -> VideoTask:
+def _pick_root(by_id: dict[str, T], root_id: str | None) -> T:
     if root_id is not None:
         if root_id not in by_id:
             raise ValueError(f"root {root_id} is not among the tasks")
@@ -64,11 +169,11 @@ def _pick_root(by_id: dict[str, VideoTask], root_id: str | None) -> VideoTask:
 
 
 def build_tree(
-    tasks: Iterable[VideoTask],
+    tasks: Iterable[T],
     *,
     root_id: str | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
-) -> LineageNode:
+) -> LineageNode[T]:
     """Arrange ``tasks`` under their root, children ordered by ``created_at``.
 
     The root is ``root_id`` when given, else the one task whose parent is absent from
@@ -78,12 +183,12 @@ def build_tree(
     """
     by_id = {t.id: t for t in tasks}
     root = LineageNode(_pick_root(by_id, root_id))
-    children: dict[str, list[VideoTask]] = {}
+    children: dict[str, list[T]] = {}
     for task in by_id.values():
         if task.parent_id is not None:
             children.setdefault(task.parent_id, []).append(task)
     placed = {root.task.id}
-    stack: list[tuple[LineageNode, int]] = [(root, 0)]
+    stack: list[tuple[LineageNode[T], int]] = [(root, 0)]
     while stack:
         node, level = stack.pop()
         kids = sorted(children.get(node.task.id, []), key=_order_key)
@@ -102,8 +207,8 @@ def build_tree(
 
 
 def path_to_root(
-    tasks: Iterable[VideoTask], task_id: str, *, max_depth: int = DEFAULT_MAX_DEPTH
-) -> list[VideoTask]:
+    tasks: Iterable[T], task_id: str, *, max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[T]:
     """Return ``[task, parent, ..., root]``; stops early if a parent is not in ``tasks``.
 
     Raises ``KeyError`` for an unknown ``task_id`` and ``LineageError`` on a cycle or a
@@ -125,11 +230,11 @@ def path_to_root(
 
 
 def _tree_lines(
-    root: LineageNode, highlight_id: str | None, describe: Callable[[VideoTask], str]
+    root: LineageNode[T], highlight_id: str | None, describe: Callable[[T], str]
 ) -> Iterator[tuple[str, bool]]:
     """Yield ``(line, is_highlighted)`` for every node and cut marker, pre-order."""
     # Stack items: (node or cut reason, own prefix, prefix for its children).
-    stack: list[tuple[LineageNode | str, str, str]] = [(root, "", "")]
+    stack: list[tuple[LineageNode[T] | str, str, str]] = [(root, "", "")]
     while stack:
         item, prefix, child_prefix = stack.pop()
         if isinstance(item, str):
@@ -137,7 +242,7 @@ def _tree_lines(
             continue
         hit = item.task.id == highlight_id
         yield f"{prefix}{describe(item.task)}{HIGHLIGHT_MARK if hit else ''}", hit
-        entries: list[LineageNode | str] = [*item.children]
+        entries: list[LineageNode[T] | str] = [*item.children]
         if item.cut is not None:
             entries.append("too deep" if item.cut == "depth" else "cycle")
         pushed = []
@@ -154,10 +259,10 @@ def _tree_lines(
 
 
 def render_text_tree(
-    root: LineageNode,
+    root: LineageNode[T],
     *,
     highlight_id: str | None,
-    describe: Callable[[VideoTask], str],
+    describe: Callable[[T], str],
     max_lines: int | None = None,
 ) -> list[str]:
     """Draw the tree with box-drawing characters, marking ``highlight_id`` with ◀.
@@ -220,14 +325,16 @@ class _Edit:
 
 def _word_key(word: str) -> str:
     """How words are compared: case and surrounding punctuation do not count."""
-    return word.lower().strip(_PUNCTUATION) or word.lower()
+    lower = word.lower()
+    return lower.strip(_PUNCTUATION) or lower
 
 
 def _edits(old: list[str], new: list[str]) -> tuple[list[_Edit], int]:
     """The changed runs between two word lists, and how many words they have in common."""
-    matcher = difflib.SequenceMatcher(
-        None, [_word_key(w) for w in old], [_word_key(w) for w in new], autojunk=False
-    )
+    old_keys, new_keys = [_word_key(w) for w in old], [_word_key(w) for w in new]
+    if old_keys == new_keys:  # what the matcher would find, without building it
+        return [], len(old)
+    matcher = difflib.SequenceMatcher(None, old_keys, new_keys, autojunk=False)
     edits: list[_Edit] = []
     shared = 0
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -248,6 +355,13 @@ def is_instruction(parent_prompt: str, child_prompt: str) -> bool:
     if not old or not new:
         return False
     _, shared = _edits(old, new)
+    return _shares_little(old, new, shared)
+
+
+def _shares_little(old: list[str], new: list[str], shared: int) -> bool:
+    """``is_instruction``'s test, given the words the two prompts have in common."""
+    if not old or not new:
+        return False
     return shared < INSTRUCTION_SHARE * len(old) and shared < INSTRUCTION_SHARE * len(new)
 
 
@@ -256,6 +370,17 @@ def quoted(prompt: str, max_len: int) -> str:
     return f"“{_trim(' '.join(prompt.split()), max(max_len - 2, 1))}”"
 
 
+#: Remembered prompt changes: a tree's page buttons and its other videos' /lineage show
+#: the same changes again (each a word diff); the bound keeps the memory small.
+PROMPT_CHANGES_KEPT = 4096
+
+
+def forget_prompt_changes() -> None:
+    """Empty the remembered changes (for measuring a first render)."""
+    prompt_change.cache_clear()
+
+
+@functools.lru_cache(maxsize=PROMPT_CHANGES_KEPT)
 def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> str:
     """Summarise a remix's prompt, e.g. ``"noon→sunset, +birds"``, within ``max_len``.
 
@@ -268,10 +393,10 @@ def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> s
     is still cut is cut at a word boundary with a trailing ``…``.
     """
     old, new = parent_prompt.split(), child_prompt.split()
-    edits, _ = _edits(old, new)
+    edits, shared = _edits(old, new)
     if not edits:
         return SAME_PROMPT
-    if is_instruction(parent_prompt, child_prompt):
+    if _shares_little(old, new, shared):  # is_instruction, without a second diff
         return quoted(child_prompt, max_len)
     ordered = [e for e in edits if e.added] + [e for e in edits if not e.added]
     for short in (False, True):
@@ -281,26 +406,37 @@ def prompt_change(parent_prompt: str, child_prompt: str, max_len: int = 60) -> s
     return _trim(summary, max_len)
 
 
-def most_picked_path(root: LineageNode, picks: Mapping[str, int]) -> list[str]:
+#: A path as a linked list from its last id back to the root's.
+_Trail = tuple[str, "_Trail"] | None
+
+
+def most_picked_path(root: LineageNode[T], picks: Mapping[str, int]) -> list[str]:
     """The ids from the root down the most-picked path; empty when nothing is picked.
 
     The path is the one from the root to a picked video with the most picks in total
     along it (so a branch the team kept picking beats a single popular side-shoot); a
     tie goes to the longer path, then to the later video. ``picks`` maps ids to counts.
     """
-    best: tuple[int, int, tuple[object, str]] | None = None
-    best_path: list[str] = []
-    stack: list[tuple[LineageNode, list[str], int]] = [(root, [], 0)]
+    best: tuple[int, int, tuple[datetime, str]] | None = None
+    best_trail: _Trail = None
+    # Each node carries its path as a linked trail (id, trail above), not a copied list:
+    # a long chain would otherwise copy a path per node.
+    stack: list[tuple[LineageNode[T], _Trail, int, int]] = [(root, None, 0, 0)]
     while stack:
-        node, above, total = stack.pop()
-        path = [*above, node.task.id]
+        node, above, length, total = stack.pop()
+        trail: _Trail = (node.task.id, above)
+        length += 1
         count = picks.get(node.task.id, 0)
         total += count
-        score = (total, len(path), _order_key(node.task))
+        score = (total, length, _order_key(node.task))
         if count > 0 and (best is None or score > best):
-            best, best_path = score, path
-        stack.extend((child, path, total) for child in node.children)
-    return best_path
+            best, best_trail = score, trail
+        stack.extend((child, trail, length, total) for child in node.children)
+    path: list[str] = []
+    while best_trail is not None:
+        task_id, best_trail = best_trail
+        path.append(task_id)
+    return path[::-1]
 
 
 class InheritedParameters(TypedDict):

@@ -16,11 +16,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.core.lineage import LineageNode
-from bot.core.models import TaskStatus, VideoTask
+from bot.core.lineage import LineageNode, ShownTask
+from bot.core.models import TaskStatus
 
 ROW_HEIGHT = 22
 INDENT = 18
@@ -47,18 +48,21 @@ STATUS_COLOURS: dict[TaskStatus, tuple[int, int, int]] = {
 }
 
 
+T = TypeVar("T", bound=ShownTask)
+
+
 @dataclass(frozen=True, slots=True)
-class _Row:
-    task: VideoTask
+class _Row(Generic[T]):
+    task: T
     level: int
     parent_row: int | None
 
 
-def _rows(root: LineageNode, max_nodes: int) -> tuple[list[_Row], int]:
+def _rows(root: LineageNode[T], max_nodes: int) -> tuple[list[_Row[T]], int]:
     """Pre-order rows with the index of each row's parent row; also how many were left out."""
-    rows: list[_Row] = []
+    rows: list[_Row[T]] = []
     skipped = 0
-    stack: list[tuple[LineageNode, int, int | None]] = [(root, 0, None)]
+    stack: list[tuple[LineageNode[T], int, int | None]] = [(root, 0, None)]
     while stack:
         node, level, parent_row = stack.pop()
         if len(rows) >= max_nodes:
@@ -80,10 +84,10 @@ def _cut(text: str) -> str:
 
 
 def render_tree_png(
-    root: LineageNode,
+    root: LineageNode[T],
     *,
     highlight_id: str | None,
-    label: Callable[[VideoTask], str],
+    label: Callable[[T], str],
     max_nodes: int = DEFAULT_MAX_NODES,
 ) -> bytes:
     """Draw the tree under ``root`` and return PNG bytes."""

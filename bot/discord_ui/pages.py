@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from itertools import islice
 
 import discord
 from discord import app_commands
@@ -18,16 +20,17 @@ from discord import app_commands
 from bot.core.lineage import (
     HIGHLIGHT_MARK,
     LineageNode,
+    ShownTask,
     build_tree,
     most_picked_path,
     prompt_change,
     render_text_tree,
 )
-from bot.core.models import TaskKind, TaskStatus, VideoTask
+from bot.core.models import TaskKind, TaskStatus
 from bot.discord_ui import render
 from bot.discord_ui.buttons import LINEAGE_KIND
 from bot.discord_ui.context import BotContext, context_of, guild_id_of
-from bot.discord_ui.lineage_image import render_tree_png
+from bot.discord_ui.lineage_image import DEFAULT_MAX_NODES, render_tree_png
 from bot.discord_ui.pagination import (
     Page,
     PageKind,
@@ -56,7 +59,7 @@ STATUS_CHOICES = [
 # --- lineage ---------------------------------------------------------------------------
 
 
-def _change(task: VideoTask, by_id: dict[str, VideoTask]) -> str:
+def _change(task: ShownTask, by_id: Mapping[str, ShownTask]) -> str:
     """What a node changed against its parent; the root shows its prompt instead."""
     parent = by_id.get(task.parent_id) if task.parent_id else None
     if parent is None:
@@ -64,6 +67,24 @@ def _change(task: VideoTask, by_id: dict[str, VideoTask]) -> str:
     if task.kind is TaskKind.EXTEND:
         return f"⏩ +{task.seconds}s “{render.snippet(task.prompt, ROOT_PROMPT_CHARS)}”"
     return prompt_change(parent.prompt, task.prompt, max_len=CHANGE_CHARS)
+
+
+Changes = Callable[[ShownTask], str]
+
+
+def changes_of(tasks: Sequence[ShownTask]) -> Changes:
+    """``_change`` for the tasks of one tree, each worked out once (the text pages and the
+    picture both show it; a word diff per video is most of a big tree's rendering)."""
+    by_id = {t.id: t for t in tasks}
+    known: dict[str, str] = {}
+
+    def change(task: ShownTask) -> str:
+        found = known.get(task.id)
+        if found is None:
+            found = known[task.id] = _change(task, by_id)
+        return found
+
+    return change
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +96,7 @@ class TeamMarks:
     #: Rerolls made from each video of the tree, by source id.
     rerolls: dict[str, list[str]] = field(default_factory=dict)
 
-    def note(self, task: VideoTask) -> str:
+    def note(self, task: ShownTask) -> str:
         """The node's ⭐ count and reroll relations, to follow its change (may be empty)."""
         parts = []
         if self.picks.get(task.id):
@@ -90,7 +111,7 @@ class TeamMarks:
         return " · ".join(parts)
 
 
-async def team_marks(bot: BotContext, guild_id: int, root: LineageNode) -> TeamMarks:
+async def team_marks(bot: BotContext, guild_id: int, root: LineageNode[ShownTask]) -> TeamMarks:
     """Load the tree's picks and rerolls (this guild's only) and find the most-picked path."""
     ids = [node.task.id for node, _ in root.walk()]
     picks = await bot.store.pick_counts(ids, guild_id=guild_id)
@@ -101,18 +122,17 @@ async def team_marks(bot: BotContext, guild_id: int, root: LineageNode) -> TeamM
     return TeamMarks(picks=picks, path=most_picked_path(root, picks), rerolls=rerolls)
 
 
-def _lineage_pages(
-    task: VideoTask, tasks: list[VideoTask], root: LineageNode, marks: TeamMarks
+def lineage_pages(
+    task: ShownTask, root: LineageNode[ShownTask], marks: TeamMarks, change: Changes
 ) -> list[list[str]]:
     """The tree as text lines, split into pages."""
-    by_id = {t.id: t for t in tasks}
     on_path = set(marks.path)
     lines = render_text_tree(
         root,
         highlight_id=task.id,
         describe=lambda t: render.lineage_line(
             t,
-            _change(t, by_id),
+            change(t),
             highlight=t.id == task.id,
             on_path=t.id in on_path,
             note=marks.note(t),
@@ -130,7 +150,7 @@ def _page_of(pages: list[list[str]], task_id: str) -> int:
     return 0
 
 
-def _picture_author(guild: discord.Guild | None, task: VideoTask) -> str:
+def _picture_author(guild: discord.Guild | None, task: ShownTask) -> str:
     """The author as plain text for the picture (no markdown there, so not escaped).
 
     The name stored at submission; for older rows, the member if discord.py happens to
@@ -143,23 +163,31 @@ def _picture_author(guild: discord.Guild | None, task: VideoTask) -> str:
 
 
 def picture_labels(
-    guild: discord.Guild | None, tasks: list[VideoTask], marks: TeamMarks | None = None
+    guild: discord.Guild | None,
+    tasks: Sequence[ShownTask],
+    marks: TeamMarks | None = None,
+    change: Changes | None = None,
 ) -> dict[str, str]:
     """Node labels for the picture (path mark, id, status, author's name, change, picks).
 
     Built on the event loop, so the drawing thread never touches discord.py's cache.
+    ``change`` (default: ``changes_of(tasks)``) says what each video changed.
     """
     marks = marks or TeamMarks()
-    by_id = {t.id: t for t in tasks}
+    change = change or changes_of(tasks)
+    on_path = set(marks.path)
     labels = {}
     for task in tasks:
         author = _picture_author(guild, task)
-        star = PICTURE_PATH_MARK if task.id in marks.path else ""
+        star = PICTURE_PATH_MARK if task.id in on_path else ""
         picks = f"  ⭐{marks.picks[task.id]}" if marks.picks.get(task.id) else ""
-        labels[task.id] = (
-            f"{star}{task.id}  {task.status.value}  {author}  {_change(task, by_id)}{picks}"
-        )
+        labels[task.id] = f"{star}{task.id}  {task.status.value}  {author}  {change(task)}{picks}"
     return labels
+
+
+def drawn_tasks(root: LineageNode[ShownTask]) -> list[ShownTask]:
+    """The videos the picture draws: the first ``DEFAULT_MAX_NODES`` in pre-order."""
+    return [node.task for node, _ in islice(root.walk(), DEFAULT_MAX_NODES)]
 
 
 def path_text(path: list[str]) -> str:
@@ -169,7 +197,9 @@ def path_text(path: list[str]) -> str:
     return " → ".join([path[0], f"…{len(path) - PATH_TAIL - 1} more…", *path[-PATH_TAIL:]])
 
 
-def _footer_note(tasks: list[VideoTask], root: LineageNode, pages: int, marks: TeamMarks) -> str:
+def _footer_note(
+    tasks: Sequence[ShownTask], root: LineageNode[ShownTask], pages: int, marks: TeamMarks
+) -> str:
     depth = max((t.depth for t in tasks), default=0) - root.task.depth
     note = f"{len(tasks)} videos · depth {depth} · root {root.task.id}"
     if marks.path:
@@ -194,10 +224,11 @@ class LineageSource:
         bot = context_of(interaction)
         guild_id = guild_id_of(interaction)
         task = await bot.service.find_video(guild_id, state)
-        tasks = await bot.store.tree(task.root_id, guild_id=guild_id)
+        tasks: list[ShownTask] = [*await bot.store.lineage(task.root_id, guild_id=guild_id)]
         root = build_tree(tasks, root_id=task.root_id)
         marks = await team_marks(bot, guild_id, root)
-        pages = _lineage_pages(task, tasks, root, marks)
+        change = changes_of(tasks)
+        pages = lineage_pages(task, root, marks, change)
         number = clamp(index, len(pages), default=_page_of(pages, task.id))
         embed = discord.Embed(
             title=f"Lineage of `{task.id}`",
@@ -208,7 +239,7 @@ class LineageSource:
         embed.set_footer(text=footer_text(index=number, count=len(pages), note=note))
         files = []
         if first and len(pages) > 1:
-            labels = picture_labels(interaction.guild, tasks, marks)
+            labels = picture_labels(interaction.guild, drawn_tasks(root), marks, change)
             png = await asyncio.to_thread(
                 render_tree_png, root, highlight_id=task.id, label=lambda t: labels[t.id]
             )

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import discord
 
+from bot.core.lineage import ShownTask
 from bot.core.models import TaskStatus, VideoTask
 from bot.delivery.notifier import FitNote, OriginalLink
 from bot.discord_ui.markup import escape_markdown
@@ -256,7 +257,7 @@ def name_label(name: str | None, user_id: int) -> str:
     return escape_user_text(name) if name else f"<@{user_id}>"
 
 
-def author_label(task: VideoTask) -> str:
+def author_label(task: ShownTask) -> str:
     """The task's author as embed text (the display name they submitted with)."""
     return name_label(task.author_name, task.user_id)
 
@@ -275,12 +276,12 @@ def timestamp(moment: datetime | None, style: str = "R") -> str:
     return "—" if moment is None else f"<t:{int(moment.timestamp())}:{style}>"
 
 
-def message_link(task: VideoTask, message_id: int) -> str:
+def message_link(task: ShownTask, message_id: int) -> str:
     """A link to one of the task's messages (its card or its result)."""
     return jump_url(task.guild_id, task.channel_id, message_id)
 
 
-def best_link(task: VideoTask) -> str | None:
+def best_link(task: ShownTask) -> str | None:
     """The result post if there is one (not deleted), else the status card, else None."""
     result = None if task.deleted else task.result_message_id
     message_id = result or task.card_message_id
@@ -296,19 +297,19 @@ def deleted_line(task: VideoTask) -> str:
     return f"{DELETED_MARK} {timestamp(task.deleted_at)}{by}"
 
 
-def id_link(task: VideoTask) -> str:
+def id_link(task: ShownTask) -> str:
     """The task id as a masked link to its best message (plain when it has none)."""
     link = best_link(task)
     return f"[`{task.id}`]({link})" if link else f"`{task.id}`"
 
 
-def status_word(task: VideoTask) -> str:
+def status_word(task: ShownTask) -> str:
     """Emoji plus status, e.g. ``✅ completed``."""
     return f"{STATUS_EMOJI[task.status]} {task.status.value.replace('_', ' ')}"
 
 
 def lineage_line(
-    task: VideoTask, change: str, *, highlight: bool, on_path: bool = False, note: str = ""
+    task: ShownTask, change: str, *, highlight: bool, on_path: bool = False, note: str = ""
 ) -> str:
     """One node of a lineage tree: id (linked), author, status, what changed, then ``note``.
 

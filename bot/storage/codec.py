@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.errors import parse_failure_code
-from bot.core.models import ACTIVE_STATUSES, DeliveryState, TaskStatus, VideoTask
+from bot.core.lineage import LineageTask
+from bot.core.models import ACTIVE_STATUSES, DeliveryState, TaskKind, TaskStatus, VideoTask
 
 #: The ``tasks`` columns that map one-to-one onto ``VideoTask`` fields.
 COLUMNS = tuple(f.name for f in dataclasses.fields(VideoTask))
@@ -89,6 +90,44 @@ def decode(row: Mapping[str, Any]) -> VideoTask:
     attached = values["result_attached"]
     values["result_attached"] = None if attached is None else bool(attached)
     return VideoTask(**values)
+
+
+#: ``LineageTask``'s fields, in order, as ``tasks`` expressions: the columns a tree line
+#: shows, with the task's kind and reroll source read from its metadata by SQLite.
+LINEAGE_SELECT = (
+    "SELECT id, guild_id, channel_id, user_id, author_name, prompt, seconds, status,"
+    " parent_id, root_id, depth, created_at, json_extract(metadata, '$.type'),"
+    " CASE WHEN json_type(metadata, '$.rerolled_from') = 'text'"
+    " THEN json_extract(metadata, '$.rerolled_from') END,"
+    " result_message_id, card_message_id, deleted_at IS NOT NULL FROM tasks"
+)
+_STATUSES = {status.value: status for status in TaskStatus}
+_KINDS = {kind.value: kind for kind in TaskKind}
+
+
+def decode_lineage(row: tuple[Any, ...]) -> LineageTask:
+    """A ``LINEAGE_SELECT`` row as a ``LineageTask`` (the same values ``decode`` gives)."""
+    (id_, guild, channel, user, author, prompt, seconds, status, parent, root, depth,
+     created, kind, rerolled, result_message, card_message, deleted) = row  # fmt: skip
+    return LineageTask(
+        id_,
+        guild,
+        channel,
+        user,
+        author,
+        prompt,
+        seconds,
+        _STATUSES.get(status) or TaskStatus(status),
+        parent,
+        root,
+        depth,
+        datetime.fromisoformat(created),
+        _KINDS.get(kind) or TaskKind(kind or TaskKind.GENERATE),
+        rerolled,
+        result_message,
+        card_message,
+        bool(deleted),
+    )
 
 
 def encode_detail(detail: Mapping[str, Any]) -> str:

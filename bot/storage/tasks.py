@@ -12,6 +12,8 @@ simultaneous submissions cannot both pass a limit that has room for one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,11 +28,13 @@ from bot.core.models import (
     clean_author_name,
 )
 from bot.storage.access import quick_reader, reader, writer
-from bot.storage.codec import INSERT, clamp_progress, insert_row
+from bot.storage.codec import INSERT, clamp_progress, insert_row, marks
 from bot.storage.core import Operations, StoreCore
 from bot.storage.usage import Admission, WaitRule, load_of, usage_of
 
 _MAX_ID_ATTEMPTS = 20
+#: Ids per ``IN (...)`` query (well under SQLite's limit on bound variables).
+_ID_BATCH = 500
 _RESERVED_METADATA = frozenset(
     {"type", "remix_from", "remix_from_external", "extend_from", "extend_from_external"}
 )
@@ -82,6 +86,54 @@ def _created_detail(task: VideoTask, kind: TaskKind) -> dict[str, Any]:
     if task.status is TaskStatus.WAITING:
         detail["waiting"] = True
     return detail
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """One successful poll to record: ``update_progress``'s arguments, for a whole round."""
+
+    task_id: str
+    status: TaskStatus
+    progress: int
+    next_poll_at: datetime | None
+    result_url: str | None = None
+
+
+#: What ``update_progress_many`` gives for each update: the task as it now is, or the
+#: error ``update_progress`` would have raised (that update wrote nothing).
+ProgressResult = VideoTask | NotFound | IllegalTransition
+
+
+def _record_progress(
+    core: StoreCore, task: VideoTask, update: ProgressUpdate, now: datetime
+) -> None:
+    """Write one poll's result (inside ``core.write()``); raises before writing if illegal."""
+    changes: dict[str, Any] = {
+        "progress": clamp_progress(update.progress),
+        "next_poll_at": update.next_poll_at,
+        "poll_failures": 0,
+        "poll_count": task.poll_count + 1,
+    }
+    if update.result_url is not None:
+        changes["result_url"] = update.result_url
+    changes.update(status_changes(task, update.status, now))
+    core.update(task.id, {**changes, "updated_at": now})
+    if update.status is not task.status:
+        detail = {
+            "from": task.status.value,
+            "to": update.status.value,
+            "progress": changes["progress"],
+        }
+        core.insert_event(task.id, EventKind.STATUS, detail, now)
+
+
+def _tasks_by_id(core: StoreCore, ids: Sequence[str]) -> dict[str, VideoTask]:
+    """The tasks with these ids (absent ones are left out), in few queries."""
+    found: dict[str, VideoTask] = {}
+    for start in range(0, len(ids), _ID_BATCH):
+        batch = list(ids[start : start + _ID_BATCH])
+        found.update((t.id, t) for t in core.select(f"WHERE id IN ({marks(batch)})", batch))
+    return found
 
 
 class TaskLifecycle(Operations):
@@ -219,25 +271,40 @@ class TaskLifecycle(Operations):
         """
         core = self._core
         now = core.clock()
+        update = ProgressUpdate(task_id, status, progress, next_poll_at, result_url)
         with core.write():
-            task = core.require(task_id)
-            changes: dict[str, Any] = {
-                "progress": clamp_progress(progress),
-                "next_poll_at": next_poll_at,
-                "poll_failures": 0,
-                "poll_count": task.poll_count + 1,
-            }
-            if result_url is not None:
-                changes["result_url"] = result_url
-            changes.update(status_changes(task, status, now))
-            if status is task.status:
-                return core.save(task, changes, now, None)
-            detail = {
-                "from": task.status.value,
-                "to": status.value,
-                "progress": changes["progress"],
-            }
-            return core.save(task, changes, now, EventKind.STATUS, detail)
+            _record_progress(core, core.require(task_id), update, now)
+            return core.require(task_id)
+
+    @writer
+    def update_progress_many(self, updates: Sequence[ProgressUpdate]) -> list[ProgressResult]:
+        """``update_progress`` for a whole poll round, in one transaction.
+
+        Item ``i`` of the result is what ``update_progress`` would give for
+        ``updates[i]``: the updated task, or the ``NotFound`` / ``IllegalTransition`` it
+        would raise (that update writes nothing; the others are still written). The
+        round's tasks are read in one query before and one after, and committed once:
+        a round of 50 separate calls reads each task twice and commits 50 times. Each
+        task may appear once (``ValueError`` otherwise).
+        """
+        ids = [u.task_id for u in updates]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each task may be updated once per call")
+        core = self._core
+        now = core.clock()
+        errors: dict[str, NotFound | IllegalTransition] = {}
+        with core.write():
+            before = _tasks_by_id(core, ids)
+            for update in updates:
+                task = before.get(update.task_id)
+                try:
+                    if task is None:
+                        raise NotFound(update.task_id)
+                    _record_progress(core, task, update, now)
+                except (NotFound, IllegalTransition) as exc:
+                    errors[update.task_id] = exc
+            after = _tasks_by_id(core, [i for i in ids if i not in errors])
+        return [errors[i] if i in errors else after[i] for i in ids]
 
     @writer
     def complete(
