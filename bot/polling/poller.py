@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +39,9 @@ from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.media_links import originals_for
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
+from bot.polling.list_polling import LIST_MIN_DUE, PAGE_SIZE, ListPoller
 from bot.polling.reconcile import reconcile_interrupted
+from bot.polling.request_budget import RequestGate, budget_from_config
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
 
@@ -105,6 +108,10 @@ class Poller:
         self.on_tick = on_tick
         #: Starts waiting tasks that fit now (the fair queue), after each poll round.
         self.dispatch = dispatch
+        #: Upstream requests per round follow the upstream's answers (429s, rate headers).
+        self.gate = RequestGate(budget_from_config(settings), clock)
+        upstream.watch_answers(self.gate.observe)
+        self.lister = ListPoller(store=store, upstream=upstream, gate=self.gate, clock=clock)
         self._poll_lock = asyncio.Lock()
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -293,24 +300,80 @@ class Poller:
     # --- polling --------------------------------------------------------------
 
     async def poll_due(self, summary: TickSummary) -> None:
-        """Poll every task whose next poll is due, with bounded concurrency."""
+        """Poll the tasks whose next poll is due, as many as the request budget allows.
+
+        A round claims what its budget can answer (list pages answer up to 100 tasks
+        each where the dialect lists), polls with bounded concurrency, and hands back
+        what it claimed but could not poll (a 429, or the budget ran out): those are due
+        again when requests may resume, counted as neither polled nor failed.
+        """
         now = self.clock()
         if self.paused_until is not None and now < self.paused_until:
             summary.skipped_rate_limited = True
             return
-        tasks = await self.store.claim_due(
-            now, limit=self.settings.batch_size, lease_seconds=LEASE_SECONDS
-        )
+        allowance = self.gate.allowance()
+        if allowance <= 0:
+            summary.skipped_rate_limited = True
+            return
+        listing = self.settings.list_polling and self.lister.usable(now)
+        tasks = await self._claim(now, self._round_size(allowance, listing))
+        if not tasks:
+            return
+        deadline = now.timestamp() + self.settings.tick_seconds
+        if listing and len(tasks) >= LIST_MIN_DUE:
+
+            async def record(task: VideoTask, job: UpstreamJob) -> None:
+                await self._poll_safely(task, summary, job)
+
+            tasks = await self.lister.poll(tasks, record, deadline)
+        unpolled = await self._poll_each(tasks, summary, deadline)
+        if unpolled:
+            resume = max(self.gate.resume_at(), self.paused_until or now, now)
+            await self.store.release_polls([task.id for task in unpolled], resume)
+            log.info("%d due polls wait for the request budget", len(unpolled))
+
+    def _round_size(self, allowance: int, listing: bool) -> int:
+        """How many due tasks one round takes: what its requests can answer."""
+        if listing:
+            answerable = allowance * PAGE_SIZE
+        else:
+            rate = self.gate.budget.rate
+            answerable = max(allowance, math.ceil(rate * self.settings.tick_seconds))
+        return min(self.settings.max_tasks_per_round, answerable)
+
+    async def _claim(self, now: datetime, count: int) -> list[VideoTask]:
+        """Claim up to ``count`` due tasks, ``batch_size`` per transaction."""
+        tasks: list[VideoTask] = []
+        while len(tasks) < count:
+            limit = min(self.settings.batch_size, count - len(tasks))
+            batch = await self.store.claim_due(now, limit=limit, lease_seconds=LEASE_SECONDS)
+            tasks += batch
+            if len(batch) < limit:
+                break
+        return tasks
+
+    async def _poll_each(
+        self, tasks: Sequence[VideoTask], summary: TickSummary, deadline: float
+    ) -> list[VideoTask]:
+        """Retrieve each task, each request within the budget; return those not polled."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
+        unpolled: list[VideoTask] = []
 
         async def bounded(task: VideoTask) -> None:
             async with semaphore:
+                if not await self.gate.take(deadline):
+                    unpolled.append(task)
+                    return
                 await self._poll_safely(task, summary)
 
         await asyncio.gather(*(bounded(task) for task in tasks))
+        return unpolled
 
-    async def _poll_safely(self, task: VideoTask, summary: TickSummary) -> None:
-        """Poll one task; any failure is recorded on that task alone.
+    async def _poll_safely(
+        self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None = None
+    ) -> None:
+        """Poll one task (or record ``job``, a list page's entry for it); any failure is
+        recorded on that task alone.
 
         A task finished by another path while its poll was in flight (an admin's
         cancel) makes the store refuse our update: that is not an error, the poll
@@ -318,13 +381,15 @@ class Poller:
         """
         summary.polled += 1
         try:
-            await self._poll_and_record(task, summary)
+            await self._poll_and_record(task, summary, job)
         except errors.IllegalTransition:
             log.info("task %s: finished elsewhere during its poll; result dropped", task.id)
 
-    async def _poll_and_record(self, task: VideoTask, summary: TickSummary) -> None:
+    async def _poll_and_record(
+        self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None
+    ) -> None:
         try:
-            await self._poll(task, summary)
+            await self._poll(task, summary, job)
         except errors.IllegalTransition:
             raise
         except errors.UpstreamError as exc:
@@ -335,13 +400,14 @@ class Poller:
             log.exception("task %s: unexpected error while polling", task.id)
             await self._reschedule_after_error(task, FailureCode.INTERNAL_ERROR, retry_after=None)
 
-    async def _poll(self, task: VideoTask, summary: TickSummary) -> None:
+    async def _poll(self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None) -> None:
         now = self.clock()
         if now - task.started_at > self.settings.max_age:
             await self._fail(task, FailureCode.TIMED_OUT, self._timeout_message(), summary)
             return
         assert task.upstream_id is not None, "active tasks always have an upstream id"
-        job = await self.upstream.retrieve(task.upstream_id)
+        if job is None:
+            job = await self.upstream.retrieve(task.upstream_id)
         if job.status is TaskStatus.COMPLETED:
             updated = await self.store.complete(task.id, result_url=job.result_url)
             summary.completed += 1
