@@ -7,11 +7,13 @@ batch whatever the upstream says either wastes its capacity or runs into 429s. T
 budget is a sliding window sized by AIMD, as TCP sizes its window:
 
 * at most ``capacity`` requests in any ``span`` seconds, where ``capacity`` is
-  ``rate * window`` (at least one) and ``span = capacity / rate``; ``rate`` starts at the
-  configured ``ceiling`` (requests per second);
+  ``rate * window`` (at least one) and ``span = capacity / rate`` plus a 10 % margin
+  (requests are counted when sent, the upstream counts them when they arrive); ``rate``
+  starts at the configured ``ceiling`` (requests per second);
 * a 429 halves ``rate`` (never below ``floor``) and pauses every request for the
   upstream's Retry-After, or, without one, for ``default_pause`` doubled on each 429 in
-  a row (up to ``max_pause``);
+  a row (up to ``max_pause``); 429s answered during the pause were sent before it and
+  count once;
 * each ``span`` that passes with successful answers and no 429 gives ``increase``
   requests per second back, up to the ceiling;
 * an answer saying ``x-ratelimit-remaining-requests: 0`` pauses until its reset.
@@ -53,6 +55,7 @@ class RequestBudget:
     increase: float = 1.0
     default_pause: float = 1.0
     max_pause: float = 60.0
+    margin: float = 0.1
     rate: float = field(init=False)
     paused_until: float = field(default=-math.inf, init=False)
     rate_limited_count: int = field(default=0, init=False)
@@ -73,8 +76,9 @@ class RequestBudget:
 
     @property
     def span(self) -> float:
-        """Seconds the window covers: ``capacity`` requests at ``rate``."""
-        return self.capacity / self.rate
+        """Seconds the window covers: ``capacity`` requests at ``rate``, plus ``margin``
+        (a request is counted when sent, the upstream counts it when it arrives)."""
+        return self.capacity / self.rate * (1.0 + self.margin)
 
     def allowance(self, now: float) -> int:
         """How many requests may be sent at ``now`` (0 while paused)."""
@@ -104,13 +108,20 @@ class RequestBudget:
         if signal.remaining is not None and signal.remaining <= 0:
             wait = signal.reset if signal.reset is not None else self.default_pause
             self.paused_until = max(self.paused_until, now + min(wait, self.max_pause))
-        self._strikes = 0
-        if now - self._changed_at >= self.span and self.rate < self.ceiling:
-            self.rate = min(self.ceiling, self.rate + self.increase)
-            self._changed_at = now
+        if now - self._changed_at >= self.span:
+            self._strikes = 0
+            if self.rate < self.ceiling:
+                self.rate = min(self.ceiling, self.rate + self.increase)
+                self._changed_at = now
 
     def _refused(self, now: float, retry_after: float | None) -> None:
+        """A 429. Those answered while already paused were sent before the pause: they
+        only make it longer when they say so (one 429 episode halves the rate once)."""
         self.rate_limited_count += 1
+        if now < self.paused_until:
+            if retry_after is not None:
+                self.paused_until = max(self.paused_until, now + retry_after)
+            return
         self.rate = max(self.floor, self.rate * self.decrease)
         self._changed_at = now
         if retry_after is None:

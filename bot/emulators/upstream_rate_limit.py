@@ -128,7 +128,7 @@ def retry_after_text(seconds: float) -> str:
 
 def newapi_message(limit: RateLimit) -> str:
     """new-api's words for a refused request (minutes, then the count)."""
-    return f"您已达到请求数限制：{limit.per_seconds / 60:g}分钟内最多请求{limit.requests}次"
+    return f"您已达到请求数限制：{limit.per_seconds / 60:.3g}分钟内最多请求{limit.requests}次"
 
 
 def litellm_detail(limit: RateLimit, key_hash: str) -> str:

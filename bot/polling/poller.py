@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,9 +38,10 @@ from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.media_links import originals_for
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
-from bot.polling.list_polling import LIST_MIN_DUE, PAGE_SIZE, ListPoller
+from bot.polling.list_polling import LIST_MIN_DUE, ListPoller
 from bot.polling.reconcile import reconcile_interrupted
 from bot.polling.request_budget import RequestGate, budget_from_config
+from bot.polling.rounds import LEASE_SECONDS, claim_round, round_size
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
 
@@ -54,12 +54,6 @@ JOB_ID = "sora-bot-poller"
 DELIVERY_JOB_ID = "sora-bot-delivery"
 #: Consecutive "unknown task" answers before a task is failed (relays can lag just after a create).
 NOT_FOUND_LIMIT = 3
-#: How long a claimed task is hidden from other claims while it is being polled or delivered.
-#: Rounds of one process never overlap (``_tick_lock``), so the lease only matters after a
-#: crash: it is how long the next process waits before taking over the dead one's claims
-#: (a video posted just before the crash is recorded, or posted, only then). Long enough for
-#: a normal poll or delivery, short enough that a restart resumes promptly.
-LEASE_SECONDS = 30.0
 
 
 @dataclass(kw_only=True)
@@ -108,9 +102,8 @@ class Poller:
         self.on_tick = on_tick
         #: Starts waiting tasks that fit now (the fair queue), after each poll round.
         self.dispatch = dispatch
-        #: Upstream requests per round follow the upstream's answers (429s, rate headers).
         self.gate = RequestGate(budget_from_config(settings), clock)
-        upstream.watch_answers(self.gate.observe)
+        upstream.watch_answers(self.gate.observe, self.gate.pace)
         self.lister = ListPoller(store=store, upstream=upstream, gate=self.gate, clock=clock)
         self._poll_lock = asyncio.Lock()
         self._delivery_lock = asyncio.Lock()
@@ -316,7 +309,8 @@ class Poller:
             summary.skipped_rate_limited = True
             return
         listing = self.settings.list_polling and self.lister.usable(now)
-        tasks = await self._claim(now, self._round_size(allowance, listing))
+        count = round_size(self.settings, self.gate.budget.rate, allowance, listing=listing)
+        tasks = await claim_round(self.store, now, count, self.settings.batch_size)
         if not tasks:
             return
         deadline = now.timestamp() + self.settings.tick_seconds
@@ -331,26 +325,6 @@ class Poller:
             resume = max(self.gate.resume_at(), self.paused_until or now, now)
             await self.store.release_polls([task.id for task in unpolled], resume)
             log.info("%d due polls wait for the request budget", len(unpolled))
-
-    def _round_size(self, allowance: int, listing: bool) -> int:
-        """How many due tasks one round takes: what its requests can answer."""
-        if listing:
-            answerable = allowance * PAGE_SIZE
-        else:
-            rate = self.gate.budget.rate
-            answerable = max(allowance, math.ceil(rate * self.settings.tick_seconds))
-        return min(self.settings.max_tasks_per_round, answerable)
-
-    async def _claim(self, now: datetime, count: int) -> list[VideoTask]:
-        """Claim up to ``count`` due tasks, ``batch_size`` per transaction."""
-        tasks: list[VideoTask] = []
-        while len(tasks) < count:
-            limit = min(self.settings.batch_size, count - len(tasks))
-            batch = await self.store.claim_due(now, limit=limit, lease_seconds=LEASE_SECONDS)
-            tasks += batch
-            if len(batch) < limit:
-                break
-        return tasks
 
     async def _poll_each(
         self, tasks: Sequence[VideoTask], summary: TickSummary, deadline: float

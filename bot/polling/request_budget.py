@@ -74,6 +74,19 @@ class RequestGate:
             await self._sleep(wait)
         return False
 
+    async def pace(self) -> None:
+        """Before a 429-refused request is re-sent: wait for a slot and take it.
+
+        The re-send happens anyway (the transport owns it); this only makes it wait
+        for the budget, as long as it takes (a simulated clock cannot wait: it goes).
+        """
+        for _ in range(MAX_WAITS):
+            now = self.now()
+            if self.budget.allowance(now) > 0 or not await self._clock_moves(now):
+                break
+            await self._sleep(self.budget.wait_time(now))
+        self.budget.spend(self.now())
+
     async def _clock_moves(self, before: float) -> bool:
         """False under a simulated clock, which stands still during a round."""
         await asyncio.sleep(0)

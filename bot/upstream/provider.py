@@ -12,7 +12,7 @@ such a failure raises ``SubmissionUncertain``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -66,8 +66,13 @@ class VideoProvider(Protocol):
         """One page of jobs, newest first, after the job ``after`` (``can_list``)."""
         ...
 
-    def watch_answers(self, watcher: Callable[[RateSignal], None]) -> None:
-        """Have ``watcher`` told what every answer says about the rate limit."""
+    def watch_answers(
+        self,
+        watcher: Callable[[RateSignal], None],
+        pacer: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Have ``watcher`` told what every answer says about the rate limit, and
+        ``pacer`` awaited before a request refused with 429 is sent again."""
         ...
 
     async def download(

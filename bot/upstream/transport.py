@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.core.errors import ContentTooLarge, UpstreamUnavailable
+from bot.core.errors import ContentTooLarge, RateLimited, UpstreamUnavailable
 from bot.core.request_budget import RateSignal
 from bot.upstream.failures import MAX_ERROR_BODY, Failure, FailureMapper, Operation
 from bot.upstream.parsing import EmbeddedError
@@ -35,6 +35,9 @@ T = TypeVar("T")
 
 #: Told what every answer said about the rate limit (the poller's request budget).
 AnswerWatcher = Callable[[RateSignal], None]
+#: Awaited before a refused (429) request is sent again, after its Retry-After: waits
+#: for the request budget's next slot, so re-sends stay within the budget too.
+Pacer = Callable[[], Awaitable[None]]
 #: How much of a detection answer's body is kept as text.
 MAX_PROBE_TEXT = 4096
 
@@ -95,13 +98,17 @@ class Transport:
         self._random = random.Random()
         #: Called with every answer's rate signal (``watch``); an error in it is logged.
         self._watchers: list[AnswerWatcher] = []
+        self._pacer: Pacer | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
-    def watch(self, watcher: AnswerWatcher) -> None:
-        """Tell ``watcher`` what each answer says about the rate limit (429s, headers)."""
+    def watch(self, watcher: AnswerWatcher, pacer: Pacer | None = None) -> None:
+        """Tell ``watcher`` what each answer says about the rate limit (429s, headers);
+        ``pacer`` is awaited before a 429-refused request is re-sent."""
         self._watchers.append(watcher)
+        if pacer is not None:
+            self._pacer = pacer
 
     def _observe(self, response: httpx.Response) -> None:
         if not self._watchers:
@@ -254,6 +261,8 @@ class Transport:
             delay,
         )
         await self._sleep(delay)
+        if self._pacer is not None and isinstance(failure.error, RateLimited):
+            await self._pacer()
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: 50..100 % of min(cap, base * 2**(attempt-1))."""
