@@ -304,10 +304,10 @@ class Poller:
         if self.paused_until is not None and now < self.paused_until:
             summary.skipped_rate_limited = True
             return
-        allowance = self.gate.allowance()
-        if allowance <= 0:
-            summary.skipped_rate_limited = True
+        if self.gate.wait_time() >= self.settings.tick_seconds:
+            summary.skipped_rate_limited = True  # paused: a 429, or the limit used up
             return
+        allowance = self.gate.allowance()
         listing = self.settings.list_polling and self.lister.usable(now)
         count = round_size(self.settings, self.gate.budget.rate, allowance, listing=listing)
         tasks = await claim_round(self.store, now, count, self.settings.batch_size)

@@ -53,6 +53,10 @@ class RequestGate:
         """Requests that may be sent right now."""
         return self.budget.allowance(self.now())
 
+    def wait_time(self) -> float:
+        """Seconds until the next request may be sent."""
+        return self.budget.wait_time(self.now())
+
     def paused(self) -> bool:
         """True while a 429 (or a used-up limit) holds every request back."""
         return self.now() < self.budget.paused_until

@@ -26,10 +26,8 @@ LEASE_SECONDS = 30.0
 
 def round_size(settings: PollerConfig, rate: float, allowance: int, *, listing: bool) -> int:
     """How many due tasks one round takes, given ``allowance`` requests free now."""
-    if listing:
-        answerable = allowance * PAGE_SIZE
-    else:
-        answerable = max(allowance, math.ceil(rate * settings.tick_seconds))
+    paced = max(allowance, math.ceil(rate * settings.tick_seconds))
+    answerable = paced * PAGE_SIZE if listing else paced
     return min(settings.max_tasks_per_round, answerable)
 
 
