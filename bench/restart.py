@@ -130,14 +130,15 @@ def seed(db_path: Path, args: argparse.Namespace) -> tuple[list[str], list[str]]
     ours = [upstream_job_id(rng) for _ in range(args.tasks)]
     db = open_database(db_path)
     now = utc_now()
+    started = now - timedelta(seconds=600)  # submitted (and started) ten minutes ago
     seed_in_flight(
         db,
-        TaskStore(db),
+        TaskStore(db, clock=lambda: started),
         count=args.tasks,
         guild_id=GUILD,
         channel_id=CHANNEL,
         user_ids=[GUILD * 1000 + i for i in range(50)],
-        next_poll_at=spread_over(now - timedelta(seconds=600), 599, args.tasks),
+        next_poll_at=spread_over(started, 599, args.tasks),
         upstream_ids=ours,
         rng=rng,
     )
