@@ -219,8 +219,8 @@ class PollerConfig:
     #: Tasks claimed per database transaction (a round claims several batches).
     batch_size: PositiveCount = 50
     concurrency: PositiveCount = 8
-    #: The most upstream requests per second the poller sends; it halves on a 429 and
-    #: grows back by one per second of good answers, never above this.
+    #: The most upstream requests per second the poller sends (polls: retrieves and list
+    #: pages); x0.7 on each 429 (after its Retry-After), +1 per second of good answers.
     max_requests_per_second: PositiveNumber = 10.0
     #: The most tasks one round looks at (the round's database work).
     max_tasks_per_round: PositiveCount = 1000

@@ -7,10 +7,12 @@ batch whatever the upstream says either wastes its capacity or runs into 429s. T
 budget is a sliding window sized by AIMD, as TCP sizes its window:
 
 * at most ``capacity`` requests in any ``span`` seconds, where ``capacity`` is
-  ``rate * window`` (at least one) and ``span = capacity / rate`` plus a 10 % margin
+  ``rate * window`` (at least one) and ``span = capacity / rate`` plus a 5 % margin
   (requests are counted when sent, the upstream counts them when they arrive); ``rate``
   starts at the configured ``ceiling`` (requests per second);
-* a 429 halves ``rate`` (never below ``floor``) and pauses every request for the
+* a 429 multiplies ``rate`` by ``decrease`` (0.7, CUBIC's factor: halving, as classic
+  AIMD does, spends long stretches far below a limit it only just crossed; never below
+  ``floor``) and pauses every request for the
   upstream's Retry-After, or, without one, for ``default_pause`` doubled on each 429 in
   a row (up to ``max_pause``); 429s answered during the pause were sent before it and
   count once;
@@ -51,11 +53,11 @@ class RequestBudget:
     ceiling: float
     window: float = 1.0
     floor: float = 0.2
-    decrease: float = 0.5
+    decrease: float = 0.7
     increase: float = 1.0
     default_pause: float = 1.0
     max_pause: float = 60.0
-    margin: float = 0.1
+    margin: float = 0.05
     rate: float = field(init=False)
     paused_until: float = field(default=-math.inf, init=False)
     rate_limited_count: int = field(default=0, init=False)
@@ -116,7 +118,7 @@ class RequestBudget:
 
     def _refused(self, now: float, retry_after: float | None) -> None:
         """A 429. Those answered while already paused were sent before the pause: they
-        only make it longer when they say so (one 429 episode halves the rate once)."""
+        only make it longer when they say so (one 429 episode shrinks the rate once)."""
         self.rate_limited_count += 1
         if now < self.paused_until:
             if retry_after is not None:
