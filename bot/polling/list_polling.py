@@ -1,15 +1,18 @@
 """Polling many tasks with one request: pages of ``GET /videos``, newest first.
 
 Where the dialect lists videos (the openai dialect: OpenAI itself and LiteLLM's proxy;
-new-api has no list), one page of up to 100 jobs answers for every due task on it. A
-round walks pages (``after`` = the previous page's last id) until every task it claimed
-was seen, the pages reach jobs created well before the oldest of them, the list ends,
-or the request budget is spent. What is left is retrieved one by one by the caller.
+new-api has no list), one page of up to 100 jobs answers for every task on it. A round
+walks pages (``after`` = the previous page's last id) until every task it claimed was
+seen, the pages reach jobs created well before the oldest of them, the list ends, or
+the request budget is spent; in that last case the next round goes on from there (and
+goes round to the top once when it reaches the end), so with thousands in flight the
+walks sweep the whole list instead of re-reading its first pages. What is left is
+retrieved one by one by the caller.
 
 * The key may be shared: a page also holds other users' jobs. Only jobs a task of ours
   holds count; the rest are ignored.
-* A job on a page that is finished (completed or failed) and belongs to an active task
-  of ours that was not due yet is recorded too: the page already paid for the news.
+* A job on a page that belongs to an active task of ours that was not due yet is
+  recorded too (a finished one is posted now): the page already paid for the news.
 * A job on a page goes through the same recording as a retrieve (``store.complete``,
   ``fail``, ``update_progress`` with the next poll from the policy).
 * A list that fails (not a 429) turns list polling off for ``LIST_BACKOFF`` and the
@@ -58,6 +61,8 @@ class ListPoller:
         self.gate = gate
         self.clock = clock
         self.off_until: datetime | None = None
+        #: Where the next walk starts when the last one ran out of budget (None: the top).
+        self.resume_after: str | None = None
         #: List pages requested (for benchmarks and logs).
         self.pages = 0
 
@@ -74,8 +79,12 @@ class ListPoller:
         pending = {task.upstream_id: task for task in tasks if task.upstream_id}
         claimed = set(pending)
         oldest = min(task.created_at for task in tasks) - CLOCK_SLACK
-        after: str | None = None
-        while pending and await self.gate.take(deadline):
+        after, wrapped = self.resume_after, self.resume_after is None
+        self.resume_after = None
+        while pending:
+            if not await self.gate.take(deadline):
+                self.resume_after = after  # the next round goes on from here
+                break
             page = await self._page(after)
             if page is None:
                 break
@@ -83,10 +92,13 @@ class ListPoller:
                 task = pending.pop(job.id, None)
                 if task is not None:
                     await record(task, job)
-            await self._record_finished_elsewhere(page, claimed, record)
-            if not page.has_more or page.last_id is None or _older_than(page, oldest):
+            await self._record_others(page, claimed, record)
+            if page.has_more and page.last_id is not None and not _older_than(page, oldest):
+                after = page.last_id
+            elif wrapped:
                 break
-            after = page.last_id
+            else:  # the sweep began mid-list: go round once, from the top
+                after, wrapped = None, True
         return [task for task in tasks if task.upstream_id in pending or not task.upstream_id]
 
     async def _page(self, after: str | None) -> JobPage | None:
@@ -105,14 +117,15 @@ class ListPoller:
             )
         return None
 
-    async def _record_finished_elsewhere(
-        self, page: JobPage, claimed: set[str], record: Record
-    ) -> None:
-        """Finished jobs on the page whose (active, not due) task this round did not claim."""
-        finished = [job for job in page.jobs if job.status.is_terminal and job.id not in claimed]
-        if not finished:
+    async def _record_others(self, page: JobPage, claimed: set[str], record: Record) -> None:
+        """Jobs on the page of active tasks of ours this round did not claim (not due).
+
+        The page already paid for their news: each is recorded as a poll would, so a
+        finished one is posted now and the rest are looked at again when the policy says.
+        """
+        jobs = {job.id: job for job in page.jobs if job.id not in claimed}
+        if not jobs:
             return
-        jobs = {job.id: job for job in finished}
         for task in await self.store.active_by_upstream_ids(list(jobs)):
             if task.upstream_id in jobs:
                 await record(task, jobs[task.upstream_id])
