@@ -134,4 +134,6 @@ class ListPoller:
 def _older_than(page: JobPage, oldest: datetime) -> bool:
     """Whether the page already reached jobs created before ``oldest``."""
     last = page.jobs[-1].created_at if page.jobs else None
-    return last is not None and last < oldest
+    if last is None or last.tzinfo is None:  # an ISO time without a zone: do not guess
+        return False
+    return last < oldest
