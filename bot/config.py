@@ -216,8 +216,17 @@ class PollerConfig:
     """How often and how hard the poller asks the upstream; the poller reads this directly."""
 
     tick_seconds: PositiveNumber = 2.0
+    #: Tasks claimed per database transaction (a round claims several batches).
     batch_size: PositiveCount = 50
     concurrency: PositiveCount = 8
+    #: The most upstream requests per second the poller sends (polls: retrieves and list
+    #: pages); x0.7 on each 429 (after its Retry-After), +1 per second of good answers.
+    max_requests_per_second: PositiveNumber = 10.0
+    #: The most tasks one round looks at (the round's database work).
+    max_tasks_per_round: PositiveCount = 1000
+    #: Where the upstream lists videos (``GET /v1/videos``), one page answers for every
+    #: due task on it; the rest are retrieved one by one.
+    list_polling: Flag = True
     first_poll_seconds: Number = 10.0
     min_interval_seconds: PositiveNumber = 3.0
     max_interval_seconds: PositiveNumber = 30.0

@@ -162,9 +162,14 @@ async def core(
     *,
     config: Config | None = None,
     job_seconds: float = 60.0,
+    poller_settings: dict[str, Any] | None = None,
     **upstream_options: Any,
 ) -> AsyncIterator[Core]:
-    """Start the emulator, open a file-backed store, wire service and poller."""
+    """Start the emulator, open a file-backed store, wire service and poller.
+
+    ``poller_settings`` are ``PollerConfig`` values for the poller (e.g.
+    ``{"list_polling": False}`` to poll every task with its own retrieve).
+    """
     clock = ManualClock(DEFAULT_START)
     fake = FakeUpstream(
         api_key=API_KEY,
@@ -186,7 +191,9 @@ async def core(
             policy=PollPolicy(jitter=0),
             clock=clock,
         )
-        poller = make_poller(store, client, notifier, clock, tmp_path / "media")
+        poller = make_poller(
+            store, client, notifier, clock, tmp_path / "media", **(poller_settings or {})
+        )
         poller.dispatch = QueueDispatcher(service).dispatch
         try:
             yield Core(clock, fake, client, store, service, poller, notifier, db_path)

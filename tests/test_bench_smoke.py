@@ -21,6 +21,7 @@ TINY = {
     "bench.store": ["--tasks", "200", "--chain", "30", "--repeat", "2"],
     "bench.scale": ["--tasks", "150", "--ticks", "2", "--paced-seconds", "1", "--big-batch", "80"],
     "bench.poller": ["--videos", "6", "--window", "30"],
+    "bench.restart": ["--tasks", "30", "--strangers", "10", "--limit", "20", "--timeout", "8"],
     "bench.busy_channel": ["--videos", "4", "--no-reencode"],
     "bench.latency": [
         "--tasks",

@@ -66,6 +66,17 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.emulators.mp4 import MIN_MP4_SIZE, iter_mp4, real_clip
+from bot.emulators.upstream_rate_limit import (
+    Admission,
+    RateLimit,
+    RequestWindow,
+    litellm_detail,
+    litellm_headers,
+    newapi_message,
+    openai_headers,
+    openai_message,
+    retry_after_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +453,9 @@ class FakeUpstream:
     Content-Length; ``redirect_content_to`` (an origin such as ``http://127.0.0.1:PORT``)
     answers content requests with a 302 to that server's public ``/files/`` route;
     ``absent_routes`` drops optional ``/videos`` routes (``ROUTES``) on top of the relay's;
-    ``wall_clock`` (unix seconds) stamps ``created_at``/``completed_at``.
+    ``wall_clock`` (unix seconds) stamps ``created_at``/``completed_at``; ``rate_limit``
+    enforces a request rate limit per API key the way this relay does
+    (``bot.emulators.upstream_rate_limit``, with its sources).
     """
 
     def __init__(
@@ -463,6 +476,7 @@ class FakeUpstream:
         redirect_content_to: str | None = None,
         absent_routes: tuple[str, ...] = (),
         wall_clock: Callable[[], float] = time.time,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         if relay not in RELAYS:
             raise ValueError(f"unknown relay {relay!r}")
@@ -489,6 +503,8 @@ class FakeUpstream:
         #: The optional ``/videos`` routes this emulator does not serve.
         self.absent_routes = RELAY_ABSENT_ROUTES[relay] | frozenset(absent_routes)
         self.wall_clock = wall_clock
+        #: The enforced rate limit's window (None: no limit), with its admitted/refused counts.
+        self.rate_window = RequestWindow(rate_limit, clock) if rate_limit is not None else None
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, FakeJob] = {}
         self._armed: list[_ArmedFault] = []
@@ -650,10 +666,15 @@ class FakeUpstream:
         self.requests.append(rec)
         request[_REC_KEY] = rec
         try:
+            admission = None
             if route != "file" and not self._authorized(request):
                 response: web.StreamResponse = self._unauthorized(request)
+            elif (admission := self._admit(request, route)) is not None and not admission.admitted:
+                response = self._over_limit(admission)
             else:
                 response = await handler(request)
+            if admission is not None and not response.prepared:
+                response.headers.update(self._rate_headers(admission))
             rec.status = None if rec.dropped else response.status
             if self.relay == "litellm" and not response.prepared:
                 response.headers.update(_litellm_headers())
@@ -663,6 +684,41 @@ class FakeUpstream:
             raise
         finally:
             rec.finished = True
+
+    def _admit(self, request: web.Request, route: str) -> Admission | None:
+        """Count the request against the rate limit (None: no limit, or a public file)."""
+        if self.rate_window is None or route == "file":
+            return None
+        return self.rate_window.admit(request.headers.get("Authorization", ""))
+
+    def _rate_headers(self, admission: Admission) -> dict[str, str]:
+        """The rate headers this relay adds to an answer (new-api sends none)."""
+        if self.relay == "newapi":
+            return {}
+        if self.relay == "litellm":
+            return litellm_headers(admission)
+        return openai_headers(admission)
+
+    def _over_limit(self, admission: Admission) -> web.Response:
+        """The 429 this relay sends for a request over its rate limit."""
+        assert self.rate_window is not None
+        limit = self.rate_window.limit
+        if self.relay == "newapi":  # abortWithOpenAiMessage: no Retry-After
+            body = {
+                "error": {"message": newapi_message(limit), "type": "new_api_error", "code": ""}
+            }
+            return web.json_response(body, status=429)
+        if self.relay == "litellm":  # the v3 limiter: retry-after is the window size
+            headers = {"retry-after": f"{limit.per_seconds:g}", "rate_limit_type": "requests"}
+            return litellm_error(429, litellm_detail(limit, "hashed-key"), headers=headers)
+        headers = {"Retry-After": retry_after_text(admission.retry_after)}
+        return openai_error(
+            429,
+            openai_message(limit, admission.retry_after),
+            type="requests",
+            code="rate_limit_exceeded",
+            headers=headers,
+        )
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"

@@ -39,7 +39,10 @@ from bot.delivery.media import VideoFitter, make_transcoder
 from bot.delivery.media_links import originals_for
 from bot.delivery.notifier import Notifier
 from bot.delivery.outbox import CardEdits
+from bot.polling.list_polling import LIST_MIN_DUE, ListPoller
 from bot.polling.reconcile import reconcile_interrupted
+from bot.polling.request_budget import RequestGate, budget_from_config
+from bot.polling.rounds import LEASE_SECONDS, claim_round, round_size
 from bot.storage.async_store import AsyncTaskStore
 from bot.upstream import UpstreamJob, VideoProvider
 
@@ -52,12 +55,6 @@ JOB_ID = "sora-bot-poller"
 DELIVERY_JOB_ID = "sora-bot-delivery"
 #: Consecutive "unknown task" answers before a task is failed (relays can lag just after a create).
 NOT_FOUND_LIMIT = 3
-#: How long a claimed task is hidden from other claims while it is being polled or delivered.
-#: Rounds of one process never overlap (``_tick_lock``), so the lease only matters after a
-#: crash: it is how long the next process waits before taking over the dead one's claims
-#: (a video posted just before the crash is recorded, or posted, only then). Long enough for
-#: a normal poll or delivery, short enough that a restart resumes promptly.
-LEASE_SECONDS = 30.0
 
 
 @dataclass(kw_only=True)
@@ -109,6 +106,9 @@ class Poller:
         self.dispatch = dispatch
         #: Each poll waits while an interaction waits for its first response.
         self.foreground = foreground or Foreground()
+        self.gate = RequestGate(budget_from_config(settings), clock)
+        upstream.watch_answers(self.gate.observe, self.gate.pace)
+        self.lister = ListPoller(store=store, upstream=upstream, gate=self.gate, clock=clock)
         self._poll_lock = asyncio.Lock()
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -297,25 +297,62 @@ class Poller:
     # --- polling --------------------------------------------------------------
 
     async def poll_due(self, summary: TickSummary) -> None:
-        """Poll every task whose next poll is due, with bounded concurrency."""
+        """Poll the tasks whose next poll is due, as many as the request budget allows.
+
+        A round claims what its budget can answer (list pages answer up to 100 tasks
+        each where the dialect lists), polls with bounded concurrency, and hands back
+        what it claimed but could not poll (a 429, or the budget ran out): those are due
+        again when requests may resume, counted as neither polled nor failed.
+        """
         now = self.clock()
         if self.paused_until is not None and now < self.paused_until:
             summary.skipped_rate_limited = True
             return
-        tasks = await self.store.claim_due(
-            now, limit=self.settings.batch_size, lease_seconds=LEASE_SECONDS
-        )
+        if self.gate.wait_time() >= self.settings.tick_seconds:
+            summary.skipped_rate_limited = True  # paused: a 429, or the limit used up
+            return
+        allowance = self.gate.allowance()
+        listing = self.settings.list_polling and self.lister.usable(now)
+        count = round_size(self.settings, self.gate.budget.rate, allowance, listing=listing)
+        tasks = await claim_round(self.store, now, count, self.settings.batch_size)
+        if not tasks:
+            return
+        deadline = now.timestamp() + self.settings.tick_seconds
+        if listing and len(tasks) >= LIST_MIN_DUE:
+
+            async def record(task: VideoTask, job: UpstreamJob) -> None:
+                await self._poll_safely(task, summary, job)
+
+            tasks = await self.lister.poll(tasks, record, deadline)
+        unpolled = await self._poll_each(tasks, summary, deadline)
+        if unpolled:
+            resume = max(self.gate.resume_at(), self.paused_until or now, now)
+            await self.store.release_polls([task.id for task in unpolled], resume)
+            log.info("%d due polls wait for the request budget", len(unpolled))
+
+    async def _poll_each(
+        self, tasks: Sequence[VideoTask], summary: TickSummary, deadline: float
+    ) -> list[VideoTask]:
+        """Retrieve each task, each request within the budget; return those not polled."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
+        unpolled: list[VideoTask] = []
 
         async def bounded(task: VideoTask) -> None:
             async with semaphore:
                 await self.foreground.idle()
+                if not await self.gate.take(deadline):
+                    unpolled.append(task)
+                    return
                 await self._poll_safely(task, summary)
 
         await asyncio.gather(*(bounded(task) for task in tasks))
+        return unpolled
 
-    async def _poll_safely(self, task: VideoTask, summary: TickSummary) -> None:
-        """Poll one task; any failure is recorded on that task alone.
+    async def _poll_safely(
+        self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None = None
+    ) -> None:
+        """Poll one task (or record ``job``, a list page's entry for it); any failure is
+        recorded on that task alone.
 
         A task finished by another path while its poll was in flight (an admin's
         cancel) makes the store refuse our update: that is not an error, the poll
@@ -323,13 +360,15 @@ class Poller:
         """
         summary.polled += 1
         try:
-            await self._poll_and_record(task, summary)
+            await self._poll_and_record(task, summary, job)
         except errors.IllegalTransition:
             log.info("task %s: finished elsewhere during its poll; result dropped", task.id)
 
-    async def _poll_and_record(self, task: VideoTask, summary: TickSummary) -> None:
+    async def _poll_and_record(
+        self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None
+    ) -> None:
         try:
-            await self._poll(task, summary)
+            await self._poll(task, summary, job)
         except errors.IllegalTransition:
             raise
         except errors.UpstreamError as exc:
@@ -340,13 +379,14 @@ class Poller:
             log.exception("task %s: unexpected error while polling", task.id)
             await self._reschedule_after_error(task, FailureCode.INTERNAL_ERROR, retry_after=None)
 
-    async def _poll(self, task: VideoTask, summary: TickSummary) -> None:
+    async def _poll(self, task: VideoTask, summary: TickSummary, job: UpstreamJob | None) -> None:
         now = self.clock()
         if now - task.started_at > self.settings.max_age:
             await self._fail(task, FailureCode.TIMED_OUT, self._timeout_message(), summary)
             return
         assert task.upstream_id is not None, "active tasks always have an upstream id"
-        job = await self.upstream.retrieve(task.upstream_id)
+        if job is None:
+            job = await self.upstream.retrieve(task.upstream_id)
         if job.status is TaskStatus.COMPLETED:
             updated = await self.store.complete(task.id, result_url=job.result_url)
             summary.completed += 1

@@ -97,6 +97,23 @@ class Claims(Operations):
         return found
 
     @writer
+    def active_by_upstream_ids(self, upstream_ids: Collection[str]) -> list[VideoTask]:
+        """The active tasks holding any of ``upstream_ids`` (a list page's jobs).
+
+        A page of ``GET /videos`` answers for every job on it, the key's other users'
+        jobs too: only those a task of ours holds and still follows are returned.
+        """
+        wanted = list(dict.fromkeys(upstream_ids))
+        found: list[VideoTask] = []
+        for start in range(0, len(wanted), _ID_BATCH):
+            batch = wanted[start : start + _ID_BATCH]
+            found += self._core.select(
+                f"WHERE upstream_id IN ({marks(batch)}) AND status IN ({marks(ACTIVE)})",
+                [*batch, *ACTIVE],
+            )
+        return found
+
+    @writer
     def release_claims(self, now: datetime) -> int:
         """Make every active task's poll and every owed delivery due at ``now``.
 
@@ -127,6 +144,26 @@ class Claims(Operations):
         return _claim(
             self._core, "status", ACTIVE, "next_poll_at", now, limit=limit, lease=lease_seconds
         )
+
+    @writer
+    def release_polls(self, task_ids: Collection[str], at: datetime) -> int:
+        """Make the polls of ``task_ids`` due at ``at`` again (active tasks only).
+
+        For claims a round took but did not poll (its request budget ran out, or the
+        upstream answered 429): they are due again at ``at`` instead of when the lease
+        ends, and nothing about them is counted as polled. Returns the rows changed.
+        """
+        ids = list(dict.fromkeys(task_ids))
+        stamp, changed = to_db_time(at), 0
+        with self._core.write():
+            for start in range(0, len(ids), _ID_BATCH):
+                batch = ids[start : start + _ID_BATCH]
+                changed += self._core.db.execute(
+                    f"UPDATE tasks SET next_poll_at = ? WHERE id IN ({marks(batch)})"
+                    f" AND status IN ({marks(ACTIVE)})",
+                    [stamp, *batch, *ACTIVE],
+                ).rowcount
+        return changed
 
     @writer
     def claim_deliveries(

@@ -16,8 +16,8 @@ import httpx
 from bot.core.dialects import Dialect
 from bot.core.errors import UnsupportedByUpstream
 from bot.upstream.models_list import list_models
-from bot.upstream.transport import RetrySettings, Transport
-from bot.upstream.values import UpstreamJob
+from bot.upstream.transport import AnswerWatcher, Pacer, RetrySettings, Transport
+from bot.upstream.values import JobPage, UpstreamJob
 
 
 class RelayAdapter:
@@ -75,9 +75,18 @@ class RelayAdapter:
         """This dialect cannot list jobs (nothing is sent)."""
         raise self._unsupported("list")
 
+    async def list_page(self, *, limit: int, after: str | None = None) -> JobPage:
+        """This dialect cannot list jobs (nothing is sent)."""
+        raise self._unsupported("list")
+
     async def cancel(self, upstream_id: str) -> None:
         """This dialect has no way to stop or delete a job (nothing is sent)."""
         raise self._unsupported("cancel")
+
+    def watch_answers(self, watcher: AnswerWatcher, pacer: Pacer | None = None) -> None:
+        """Tell ``watcher`` what every answer says about the rate limit; ``pacer`` is
+        awaited before a request refused with 429 is sent again."""
+        self._transport.watch(watcher, pacer)
 
     async def check_credentials(self) -> None:
         """``GET /models``: creates nothing and every relay answers it (``models_list``)."""

@@ -38,6 +38,7 @@ from bot.upstream.transport import Transport
 from bot.upstream.values import (
     DialectProbe,
     Download,
+    JobPage,
     ReferenceImage,
     UpstreamJob,
     VideoCapabilities,
@@ -80,6 +81,16 @@ def _job_list(data: object, headers: Mapping[str, str], secret: str) -> list[Ups
         except MalformedAnswer:
             log.warning("skipping a listed video without an id")
     return jobs
+
+
+def _job_page(data: object, headers: Mapping[str, str], secret: str) -> JobPage:
+    """A ``VideoListResource`` page with its cursor (``has_more``, ``last_id``)."""
+    jobs = _job_list(data, headers, secret)
+    assert isinstance(data, dict)  # _job_list refused anything else
+    last_id = data.get("last_id")
+    if not isinstance(last_id, str) or not last_id:
+        last_id = jobs[-1].id if jobs else None
+    return JobPage(jobs=tuple(jobs), has_more=data.get("has_more") is True, last_id=last_id)
 
 
 def _reference(upstream_id: str) -> dict[str, str]:
@@ -309,6 +320,27 @@ class OpenAIVideosClient(RelayAdapter):
         try:
             return await self._transport.request(
                 Operation.RETRIEVE, "GET", "/videos", _job_list, params=params
+            )
+        except RouteMissing as exc:
+            self._missing.add("list")
+            raise UnsupportedByUpstream("list", Dialect.OPENAI.value) from exc
+
+    async def list_page(self, *, limit: int, after: str | None = None) -> JobPage:
+        """One page of ``GET /videos?limit=&order=desc[&after=]``, newest first.
+
+        ``after`` is the last id of the previous page (the spec's cursor). Like
+        ``list_recent``: a relay without the route raises ``UnsupportedByUpstream`` and
+        ``capabilities().can_list`` turns false.
+        """
+        if "list" in self._missing:
+            raise UnsupportedByUpstream("list", Dialect.OPENAI.value)
+        params = {"limit": str(max(1, min(MAX_LIST_LIMIT, limit))), "order": "desc"}
+        if after is not None:
+            check_id(after)
+            params["after"] = after
+        try:
+            return await self._transport.request(
+                Operation.RETRIEVE, "GET", "/videos", _job_page, params=params
             )
         except RouteMissing as exc:
             self._missing.add("list")

@@ -12,10 +12,12 @@ such a failure raises ``SubmissionUncertain``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
-from bot.upstream.values import Download, ReferenceImage, UpstreamJob, VideoCapabilities
+from bot.core.request_budget import RateSignal
+from bot.upstream.values import Download, JobPage, ReferenceImage, UpstreamJob, VideoCapabilities
 
 #: Which asset of a finished job ``download`` fetches.
 Variant = Literal["video", "thumbnail"]
@@ -58,6 +60,19 @@ class VideoProvider(Protocol):
 
     async def list_recent(self, *, limit: int) -> list[UpstreamJob]:
         """The upstream's most recent jobs, newest first (``capabilities().can_list``)."""
+        ...
+
+    async def list_page(self, *, limit: int, after: str | None = None) -> JobPage:
+        """One page of jobs, newest first, after the job ``after`` (``can_list``)."""
+        ...
+
+    def watch_answers(
+        self,
+        watcher: Callable[[RateSignal], None],
+        pacer: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Have ``watcher`` told what every answer says about the rate limit, and
+        ``pacer`` awaited before a request refused with 429 is sent again."""
         ...
 
     async def download(

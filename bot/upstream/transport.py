@@ -22,15 +22,22 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.core.errors import ContentTooLarge, UpstreamUnavailable
+from bot.core.errors import ContentTooLarge, RateLimited, UpstreamUnavailable
+from bot.core.request_budget import RateSignal
 from bot.upstream.failures import MAX_ERROR_BODY, Failure, FailureMapper, Operation
 from bot.upstream.parsing import EmbeddedError
+from bot.upstream.rate_headers import rate_signal
 from bot.upstream.values import Download, ProbeAnswer
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: Told what every answer said about the rate limit (the poller's request budget).
+AnswerWatcher = Callable[[RateSignal], None]
+#: Awaited before a refused (429) request is sent again, after its Retry-After: waits
+#: for the request budget's next slot, so re-sends stay within the budget too.
+Pacer = Callable[[], Awaitable[None]]
 #: How much of a detection answer's body is kept as text.
 MAX_PROBE_TEXT = 4096
 
@@ -89,9 +96,29 @@ class Transport:
         self._backoff_cap = settings.backoff_cap
         self._sleep = sleep
         self._random = random.Random()
+        #: Called with every answer's rate signal (``watch``); an error in it is logged.
+        self._watchers: list[AnswerWatcher] = []
+        self._pacer: Pacer | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
+
+    def watch(self, watcher: AnswerWatcher, pacer: Pacer | None = None) -> None:
+        """Tell ``watcher`` what each answer says about the rate limit (429s, headers);
+        ``pacer`` is awaited before a 429-refused request is re-sent."""
+        self._watchers.append(watcher)
+        if pacer is not None:
+            self._pacer = pacer
+
+    def _observe(self, response: httpx.Response) -> None:
+        if not self._watchers:
+            return
+        signal = rate_signal(response.status_code, response.headers)
+        for watcher in self._watchers:
+            try:
+                watcher(signal)
+            except Exception:
+                log.exception("a rate-limit watcher failed")
 
     def _headers(self, accept: str = "application/json") -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}", "Accept": accept}
@@ -114,6 +141,7 @@ class Transport:
             except httpx.HTTPError as exc:
                 failure = self._failures.transport(op, exc)
             else:
+                self._observe(response)
                 if response.is_success:
                     try:
                         return parse(response.json(), response.headers, self._api_key)
@@ -233,6 +261,8 @@ class Transport:
             delay,
         )
         await self._sleep(delay)
+        if self._pacer is not None and isinstance(failure.error, RateLimited):
+            await self._pacer()
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: 50..100 % of min(cap, base * 2**(attempt-1))."""
@@ -267,6 +297,7 @@ class Transport:
 
     async def _check_content_answer(self, response: httpx.Response, max_bytes: int) -> str | None:
         """The answer's media type once it is known to be a file that fits, else raise."""
+        self._observe(response)
         if not response.is_success:
             content = await _read_capped(response, MAX_ERROR_BODY)
             raise _AttemptFailed(

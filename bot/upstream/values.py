@@ -32,6 +32,15 @@ class UpstreamJob:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class JobPage:
+    """One page of ``GET /videos``: jobs newest first, and the cursor for the next page."""
+
+    jobs: tuple[UpstreamJob, ...]
+    has_more: bool
+    last_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReferenceImage:
     """An image sent as ``input_reference`` (the first frame of the video)."""
 
