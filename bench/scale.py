@@ -73,6 +73,7 @@ from bot.config import Config, PollerConfig, StorageConfig, UpstreamConfig
 from bot.core.clock import utc_now
 from bot.discord_ui.app import policy_from_config
 from bot.emulators.fake_upstream import FakeUpstream
+from bot.polling.list_polling import PAGE_SIZE
 from bot.polling.poller import LEASE_SECONDS, Poller
 from bot.storage.async_store import AsyncTaskStore
 from bot.storage.store import TaskStore, open_database
@@ -84,6 +85,8 @@ JOB_SECONDS = 3600.0
 GUILD, CHANNEL = 4242, 4343
 #: Used only if ``PollerConfig`` no longer has these keys (rounds sized otherwise).
 FALLBACK = {"batch_size": 50, "concurrency": 8, "tick_seconds": 2.0, "max_interval_seconds": 30.0}
+#: Tasks one list request answers for (``bot.polling.list_polling``).
+LIST_PAGE = PAGE_SIZE
 
 
 def rss_now_mb() -> float:
@@ -144,7 +147,8 @@ def _world(spec: WorldSpec, conn) -> None:  # a multiprocessing Connection
         async with upstream:
             conn.send((upstream.base_url, seeded_in))
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send({op: upstream.count(op) for op in ("retrieve", "content", "create")})
+            ops = ("retrieve", "list", "content", "create")
+            conn.send({op: upstream.count(op) for op in ops})
 
     asyncio.run(serve())
 
@@ -346,7 +350,8 @@ def report(args: argparse.Namespace, config: Config, m: Measured) -> None:
 def capacity_table(args: argparse.Namespace, config: Config, m: Measured) -> None:
     settings = config.poller
     tick_s = poller_setting(settings, "tick_seconds")
-    batch = poller_setting(settings, "batch_size")
+    per_round = poller_setting(settings, "max_tasks_per_round")
+    rate = poller_setting(settings, "max_requests_per_second")
     max_interval = poller_setting(settings, "max_interval_seconds")
     sustained = m.polled / sum(m.tick_times) if m.tick_times else 0.0
     achieved = m.paced_polled / m.paced_seconds if m.paced_seconds else 0.0
@@ -358,8 +363,9 @@ def capacity_table(args: argparse.Namespace, config: Config, m: Measured) -> Non
             f"{achieved:.0f}",
         ],
         [
-            f"polls/s at batch {batch} per {tick_s:g} s tick (configured bound)",
-            f"{batch / tick_s:.0f}",
+            f"tasks/s the config allows: {per_round} per {tick_s:g} s round, "
+            f"{rate:g} requests/s x {LIST_PAGE} per list page (configured bound)",
+            f"{min(per_round / tick_s, rate * LIST_PAGE):.0f}",
         ],
         [
             f"demand: {args.tasks:,} tasks at most {max_interval:g} s apart (polls/s)",
@@ -370,8 +376,9 @@ def capacity_table(args: argparse.Namespace, config: Config, m: Measured) -> Non
             f"{args.tasks / achieved:.0f}" if achieved else "-",
         ],
         [
-            "upstream requests (retrieve / content)",
-            f"{m.counts.get('retrieve', 0):,} / {m.counts.get('content', 0):,}",
+            "upstream requests (retrieve / list pages / content)",
+            f"{m.counts.get('retrieve', 0):,} / {m.counts.get('list', 0):,} / "
+            f"{m.counts.get('content', 0):,}",
         ],
         ["tasks still active at the end", f"{m.still_active:,}"],
     ]
