@@ -13,7 +13,9 @@ members typing would, and times each autocomplete from its start to its answer:
 
 What is typed cycles through: nothing, 2-character id prefixes of known videos, prompt
 words ("fox", "neon") and a word no prompt has. Both paths run in the same process and
-run, alternating rounds, and must return the same ids (checked).
+run, alternating rounds, and must return the same ids (checked). The first round is
+shown on its own rows: there the index loads the guild's window from SQLite (once per
+guild after a start, on the reader thread behind the burst like any read).
 
     python -m bench.autocomplete                       # 1,200 videos, 30 rounds
     python -m bench.autocomplete --videos 100 --rounds 3   # a quick look
@@ -147,21 +149,32 @@ async def run(args: argparse.Namespace, path: Path, ids: list[str]) -> dict[str,
     times: dict[str, list[float]] = {}
     async with await AsyncTaskStore.open(path) as store:
         lookups = available_paths(store)
-        for _ in range(args.rounds):
+        for r in range(args.rounds + 1):
             typed = typed_texts(ids, args.per_round, rng)
             answers = {}
             for name, lookup in lookups.items():
                 took, answers[name] = await timed_round(store, lookup, typed, args.burst)
-                times.setdefault(name, []).extend(took)
+                times.setdefault(f"{name}, first round" if r == 0 else name, []).extend(took)
             first, *others = answers.values()
             if any(other != first for other in others):
                 raise RuntimeError("the paths answered differently")
     return times
 
 
+def index_lookup(store: AsyncTaskStore) -> Lookup:
+    async def run(text: str) -> list[str]:
+        videos = await store.recent_videos(GUILD, prefix=text, limit=LIMIT)
+        return [v.id for v in videos]
+
+    return run
+
+
 def available_paths(store: AsyncTaskStore) -> dict[str, Lookup]:
-    """The lookups to compare, by name."""
-    return {"sqlite (reader thread)": sqlite_lookup(store)}
+    """The lookups to compare, by name: the SQLite query first, the index last."""
+    return {
+        "sqlite (reader thread)": sqlite_lookup(store),
+        "index (event loop)": index_lookup(store),
+    }
 
 
 def report(args: argparse.Namespace, times: dict[str, list[float]]) -> None:
@@ -174,7 +187,7 @@ def report(args: argparse.Namespace, times: dict[str, list[float]]) -> None:
         f"{args.burst} quota reads at once (ms)"
     )
     print_table(title, ["path", "n", "p50", "p95", "p99", "max"], rows)
-    names = list(times)
+    names = [name for name in times if not name.endswith("first round")]
     best = spread(times[names[-1]])["p99"]
     base = spread(times[names[0]])["p99"]
     note = (

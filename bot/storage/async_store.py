@@ -29,6 +29,12 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
   must never call them directly (that would block the loop and trip the thread check).
 * Cancelling an awaiting coroutine does not stop a job that has started; the write
   completes (atomically) and its result is dropped.
+* ``recent_videos`` (autocomplete) is answered on the loop from ``RecentIndex``
+  (``bot.storage.recent_index``), a per-guild cache of the newest finished videos: no
+  thread hop, so it never queues behind a burst's reads. Every writer job reports to
+  the index (which operation, its result, the connection's ``PRAGMA data_version``)
+  through ``call_soon_threadsafe`` from the writer thread, after its transaction
+  committed and before the awaiting coroutine resumes, even if that one was cancelled.
 * ``close()`` rejects new calls, lets queued ones finish, closes the connection on the
   worker and releases the thread.
 """
@@ -46,7 +52,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from bot.core.clock import Clock, utc_now
+from bot.core.models import VideoTask
 from bot.storage.access import AsyncSide, StoreOp
+from bot.storage.recent_index import RecentIndex, RecentLookup, RecentVideo
 from bot.storage.store import StoreOperations, TaskStore, open_database, open_reader
 
 P = ParamSpec("P")
@@ -59,6 +67,11 @@ READER_THREAD_PREFIX = "sqlite-reader"
 def _open_in_worker(path: str | Path | None, clock: Clock) -> tuple[Database, TaskStore]:
     db = open_database(path)
     return db, TaskStore(db, clock=clock)
+
+
+def data_version(db: Database) -> int:
+    """SQLite's count of commits by *other* connections (this one's own do not move it)."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _open_reader_in_worker(path: str | Path, clock: Clock) -> tuple[Database, TaskStore]:
@@ -83,6 +96,8 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         db: Database,
         store: TaskStore,
         reader: tuple[ThreadPoolExecutor, Database, TaskStore] | None = None,
+        *,
+        index: RecentIndex | None = None,
     ) -> None:
         """Internal: use ``await AsyncTaskStore.open(...)``."""
         self._executor = executor
@@ -90,6 +105,8 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         self._store = store
         self._reader = reader
         self._closed = False
+        self.recent_index = index or RecentIndex()
+        self._recent = RecentLookup(self.recent_index, self._window_rows, self._ask_sqlite)
 
     @classmethod
     async def open(cls, path: str | Path | None, *, clock: Clock = utc_now) -> AsyncTaskStore:
@@ -98,17 +115,18 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         loop = asyncio.get_running_loop()
         try:
             db, store = await loop.run_in_executor(executor, _open_in_worker, path, clock)
+            index = RecentIndex(data_version=await loop.run_in_executor(executor, data_version, db))
         except BaseException:
             executor.shutdown(wait=False)
             raise
         if _is_memory(path):
-            return cls(executor, db, store)
+            return cls(executor, db, store, index=index)
         assert path is not None
         reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READER_THREAD_PREFIX)
         reader_db, reader_store = await loop.run_in_executor(
             reader_pool, _open_reader_in_worker, path, clock
         )
-        return cls(executor, db, store, (reader_pool, reader_db, reader_store))
+        return cls(executor, db, store, (reader_pool, reader_db, reader_store), index=index)
 
     @property
     def closed(self) -> bool:
@@ -118,20 +136,37 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
     async def call(
         self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run ``fn(store, *args, **kwargs)`` on the worker thread and return its result."""
+        """Run ``fn(store, *args, **kwargs)`` on the worker thread and return its result.
+
+        ``fn`` may write anything, so the recent-video index is emptied after it (rebuilt
+        on its next use); prefer a declared ``@writer`` operation on hot paths.
+        """
+        return await self._write(None, functools.partial(fn, self._store, *args, **kwargs))
+
+    async def _write(self, op_name: str | None, job: Callable[[], R]) -> R:
+        """Run a writer job, then tell the index (on the loop, before the caller resumes)."""
         if self._closed:
             raise RuntimeError("AsyncTaskStore is closed")
-        job = functools.partial(fn, self._store, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        loop = asyncio.get_running_loop()
+        after = self.recent_index.after_write
+
+        def run() -> R:
+            result = job()
+            version = data_version(self._db)
+            loop.call_soon_threadsafe(after, op_name, result, version)
+            return result
+
+        return await loop.run_in_executor(self._executor, run)
 
     async def read(
         self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Run a read-only ``fn(store, ...)`` on the reader thread (the writer if none)."""
-        if self._reader is None:
-            return await self.call(fn, *args, **kwargs)
         if self._closed:
             raise RuntimeError("AsyncTaskStore is closed")
+        if self._reader is None:
+            job = functools.partial(fn, self._store, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         pool, _, store = self._reader
         job = functools.partial(fn, store, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(pool, job)
@@ -140,8 +175,26 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         self, op: StoreOp[P, R], *args: P.args, **kwargs: P.kwargs
     ) -> Coroutine[Any, Any, R]:
         """Readers go to the reader thread, writers to the writer (``bot.storage.access``)."""
-        run = self.read if op.role == "reader" else self.call
-        return run(op.fn, *args, **kwargs)
+        if op.role == "reader":
+            return self.read(op.fn, *args, **kwargs)
+        return self._write(op.name, functools.partial(op.fn, self._store, *args, **kwargs))
+
+    async def recent_videos(
+        self, guild_id: int, *, prefix: str = "", limit: int = 25
+    ) -> list[RecentVideo]:
+        """``recent_completed``'s answer (same videos, same order) from the in-memory index.
+
+        No thread hop once the guild's window is loaded (its first use reads it on the
+        reader thread); SQLite answers only when the window cannot tell (a guild with more
+        finished videos than the window holds and fewer matches in it than ``limit``).
+        """
+        return await self._recent.find(guild_id, prefix=prefix, limit=limit)
+
+    async def _window_rows(self, guild_id: int, limit: int) -> list[RecentVideo]:
+        return await self.completed_window(guild_id, limit=limit)
+
+    async def _ask_sqlite(self, guild_id: int, prefix: str, limit: int) -> list[VideoTask]:
+        return await self.recent_completed(guild_id, prefix=prefix, limit=limit)
 
     async def close(self) -> None:
         """Finish queued calls, close the connection on its thread, stop the thread."""
