@@ -9,7 +9,7 @@ members typing would, and times each autocomplete from its start to its answer:
 
 * ``sqlite``: ``recent_completed`` on the reader thread (the path before issue 14),
   queued behind the burst's quota reads;
-* ``index``: ``recent_videos``, answered on the event loop from ``RecentIndex``.
+* ``index``: ``store.recent.find``, answered on the event loop from ``RecentIndex``.
 
 What is typed cycles through: nothing, 2-character id prefixes of known videos, prompt
 words ("fox", "neon") and a word no prompt has. Both paths run in the same process and
@@ -48,6 +48,7 @@ from bench.common import (
 )
 from bot.core.clock import utc_now
 from bot.storage.async_store import AsyncTaskStore
+from bot.storage.recent_index import DEFAULT_WINDOW
 from bot.storage.store import TaskStore, open_database
 
 TARGET_S = 0.010
@@ -65,6 +66,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=50, help="quota reads at once")
     parser.add_argument("--per-round", type=int, default=10, help="autocompletes per round")
     parser.add_argument("--rounds", type=int, default=30, help="rounds per path")
+    parser.add_argument(
+        "--window", type=int, default=DEFAULT_WINDOW, help="videos per guild the index keeps"
+    )
     parser.add_argument("--seed", type=int, default=14)
     return parser.parse_args(argv)
 
@@ -147,7 +151,7 @@ async def run(args: argparse.Namespace, path: Path, ids: list[str]) -> dict[str,
     """Alternate rounds of each path; every round's answers are compared across paths."""
     rng = random.Random(args.seed + 1)
     times: dict[str, list[float]] = {}
-    async with await AsyncTaskStore.open(path) as store:
+    async with await AsyncTaskStore.open(path, recent_window=args.window) as store:
         lookups = available_paths(store)
         for r in range(args.rounds + 1):
             typed = typed_texts(ids, args.per_round, rng)
@@ -158,12 +162,13 @@ async def run(args: argparse.Namespace, path: Path, ids: list[str]) -> dict[str,
             first, *others = answers.values()
             if any(other != first for other in others):
                 raise RuntimeError("the paths answered differently")
+        print(f"index answers sent to SQLite (window cannot tell): {store.recent.fallbacks}")
     return times
 
 
 def index_lookup(store: AsyncTaskStore) -> Lookup:
     async def run(text: str) -> list[str]:
-        videos = await store.recent_videos(GUILD, prefix=text, limit=LIMIT)
+        videos = await store.recent.find(GUILD, prefix=text, limit=LIMIT)
         return [v.id for v in videos]
 
     return run

@@ -26,12 +26,12 @@ async def recent_video_choices(
 ) -> list[app_commands.Choice[str]]:
     """Recent finished videos of this guild matching what was typed (id prefix or prompt words).
 
-    Answered from the store's in-memory index (``recent_videos``), on the loop: a burst
+    Answered from the store's in-memory index (``store.recent``), on the loop: a burst
     of commands queued on the store's reader thread does not delay it.
     """
     if interaction.guild_id is None:
         return []
-    tasks = await store.recent_videos(
+    tasks = await store.recent.find(
         interaction.guild_id, prefix=current.strip(), limit=AUTOCOMPLETE_LIMIT
     )
     return [

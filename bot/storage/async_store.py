@@ -29,7 +29,7 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
   must never call them directly (that would block the loop and trip the thread check).
 * Cancelling an awaiting coroutine does not stop a job that has started; the write
   completes (atomically) and its result is dropped.
-* ``recent_videos`` (autocomplete) is answered on the loop from ``RecentIndex``
+* ``recent.find`` (autocomplete) is answered on the loop from ``RecentIndex``
   (``bot.storage.recent_index``), a per-guild cache of the newest finished videos: no
   thread hop, so it never queues behind a burst's reads. Every writer job reports to
   the index (which operation, its result, the connection's ``PRAGMA data_version``)
@@ -54,7 +54,7 @@ from sqlite_utils import Database
 from bot.core.clock import Clock, utc_now
 from bot.core.models import VideoTask
 from bot.storage.access import AsyncSide, StoreOp
-from bot.storage.recent_index import RecentIndex, RecentLookup, RecentVideo
+from bot.storage.recent_index import DEFAULT_WINDOW, RecentIndex, RecentLookup, RecentVideo
 from bot.storage.store import StoreOperations, TaskStore, open_database, open_reader
 
 P = ParamSpec("P")
@@ -105,17 +105,24 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         self._store = store
         self._reader = reader
         self._closed = False
-        self.recent_index = index or RecentIndex()
-        self._recent = RecentLookup(self.recent_index, self._window_rows, self._ask_sqlite)
+        #: Autocomplete's ``recent_completed``, answered on the loop from the index:
+        #: ``await store.recent.find(guild_id, prefix=..., limit=...)``.
+        self.recent = RecentLookup(index or RecentIndex(), self._window_rows, self._ask_sqlite)
 
     @classmethod
-    async def open(cls, path: str | Path | None, *, clock: Clock = utc_now) -> AsyncTaskStore:
-        """Start the worker thread, open and migrate the database on it."""
+    async def open(
+        cls, path: str | Path | None, *, clock: Clock = utc_now, recent_window: int = DEFAULT_WINDOW
+    ) -> AsyncTaskStore:
+        """Start the worker thread, open and migrate the database on it.
+
+        ``recent_window``: finished videos per guild the autocomplete index keeps.
+        """
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=WORKER_THREAD_PREFIX)
         loop = asyncio.get_running_loop()
         try:
             db, store = await loop.run_in_executor(executor, _open_in_worker, path, clock)
-            index = RecentIndex(data_version=await loop.run_in_executor(executor, data_version, db))
+            version = await loop.run_in_executor(executor, data_version, db)
+            index = RecentIndex(window=recent_window, data_version=version)
         except BaseException:
             executor.shutdown(wait=False)
             raise
@@ -148,7 +155,7 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         if self._closed:
             raise RuntimeError("AsyncTaskStore is closed")
         loop = asyncio.get_running_loop()
-        after = self.recent_index.after_write
+        after = self.recent.index.after_write
 
         def run() -> R:
             result = job()
@@ -178,17 +185,6 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         if op.role == "reader":
             return self.read(op.fn, *args, **kwargs)
         return self._write(op.name, functools.partial(op.fn, self._store, *args, **kwargs))
-
-    async def recent_videos(
-        self, guild_id: int, *, prefix: str = "", limit: int = 25
-    ) -> list[RecentVideo]:
-        """``recent_completed``'s answer (same videos, same order) from the in-memory index.
-
-        No thread hop once the guild's window is loaded (its first use reads it on the
-        reader thread); SQLite answers only when the window cannot tell (a guild with more
-        finished videos than the window holds and fewer matches in it than ``limit``).
-        """
-        return await self._recent.find(guild_id, prefix=prefix, limit=limit)
 
     async def _window_rows(self, guild_id: int, limit: int) -> list[RecentVideo]:
         return await self.completed_window(guild_id, limit=limit)
