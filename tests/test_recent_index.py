@@ -4,7 +4,7 @@ Equivalence: random sequences of creates, completions (every completing writer),
 failures, cancels and deletions across guilds, compared with the SQLite query after
 each step, for nothing typed, id prefixes and prompt words, with a window small enough
 that eviction and the SQLite fallback are exercised. Then each write path on its own,
-the other-connection check (``PRAGMA data_version``), the memory bound, and matching
+the other-connection checks (``PRAGMA data_version``), the memory bound, and matching
 rules on awkward text (case outside ASCII, LIKE wildcards, ``#`` and backticks).
 """
 
@@ -133,8 +133,8 @@ async def offered(store: AsyncTaskStore, guild_id: int = GUILD) -> list[str]:
 
 
 async def loaded_window(store: AsyncTaskStore, guild_id: int = GUILD) -> GuildWindow:
-    """Make sure the guild's window is in memory (first use loads it) and return it."""
-    await store.recent.find(guild_id)
+    """Make sure the guild's window is in memory and return it."""
+    await store.recent.preload(guild_id)
     window = store.recent.index.get(guild_id)
     assert window is not None
     return window
@@ -169,6 +169,26 @@ async def test_each_completing_write_joins_the_loaded_window(
     assert store.recent.index.get(GUILD) is window  # kept in step, not reloaded
     assert [v.id for v in window.entries] == [done.id]
     assert await offered(store) == [done.id]
+
+
+@pytest.mark.asyncio
+async def test_preload_loads_a_window_once_and_concurrent_first_uses_share_it(
+    filed: tuple[AsyncTaskStore, ManualClock],
+) -> None:
+    store, _ = filed
+    task = await store.create_task(**new_args(GUILD, random.Random(0)))
+    await store.complete(task.id)
+    assert store.recent.index.guilds() == []
+    await store.recent.preload(GUILD)
+    window = store.recent.index.get(GUILD)
+    assert window is not None and [v.id for v in window.entries] == [task.id]
+    await store.recent.preload(GUILD)
+    assert store.recent.index.get(GUILD) is window
+    answers = await asyncio.gather(*(store.recent.find(OTHER_GUILD) for _ in range(5)))
+    assert answers == [[]] * 5 and store.recent.cold == 5  # SQLite answers while it loads
+    await store.recent.preload(OTHER_GUILD)
+    assert store.recent.index.guilds() == [GUILD, OTHER_GUILD]
+    assert await offered(store, OTHER_GUILD) == [] and store.recent.cold == 5
 
 
 @pytest.mark.asyncio
@@ -254,16 +274,29 @@ async def test_an_arbitrary_call_or_unknown_writer_empties_the_index(
 
 
 @pytest.mark.asyncio
-async def test_a_completion_by_another_connection_is_seen_after_our_next_write(
+async def test_a_completion_by_another_connection_is_seen_by_the_next_answer(
     filed: tuple[AsyncTaskStore, ManualClock], tmp_path: Path
 ) -> None:
     store, clock = filed
     await loaded_window(store)
     _, other = open_store(tmp_path / "paths.db", clock)
     theirs = completed_task(other, prompt="made by the other process")
-    await store.set_meta("tick", "1")  # any write of ours reads PRAGMA data_version
+    assert await offered(store) == [theirs.id]  # the probe saw it: SQLite answered
+    assert store.recent.index.invalidations == 1 and store.recent.cold == 1
+    await store.recent.preload(GUILD)
+    assert await offered(store) == [theirs.id] and store.recent.cold == 1
+
+
+@pytest.mark.asyncio
+async def test_a_commit_by_another_connection_is_also_caught_by_our_next_write(
+    filed: tuple[AsyncTaskStore, ManualClock], tmp_path: Path
+) -> None:
+    store, clock = filed
+    await loaded_window(store)
+    _, other = open_store(tmp_path / "paths.db", clock)
+    completed_task(other, prompt="made by the other process")
+    await store.set_meta("tick", "1")  # settles the probe, then reads data_version
     assert store.recent.index.invalidations == 1
-    assert await offered(store) == [theirs.id]
 
 
 @pytest.mark.asyncio
@@ -279,18 +312,20 @@ async def test_a_guild_beyond_the_window_falls_back_to_sqlite_with_the_same_answ
                 **{**new_args(GUILD, random.Random(i)), "prompt": f"take-{i}"}
             )
             made.append(await store.complete(task.id))
+        await store.recent.preload(GUILD)
         assert await offered(store) == [t.id for t in reversed(made)][:25]
         assert store.recent.fallbacks == 1  # fewer than 25 in a window of 3: SQLite says
         newest = await store.recent.find(GUILD, prefix="take-7", limit=25)
         assert [v.id for v in newest] == [made[7].id] and store.recent.fallbacks == 2
         assert [v.id for v in await store.recent.find(GUILD, limit=2)] == [made[7].id, made[6].id]
         assert store.recent.fallbacks == 2  # two of the newest three: the window knows
+        assert store.recent.cold == 0
         old = await store.recent.find(GUILD, prefix="take-0")
         assert [v.id for v in old] == [made[0].id]
 
 
 def test_memory_bound_drops_the_least_recently_used_guild() -> None:
-    index = RecentIndex(window=10, budget_bytes=3 * 260 + 30)
+    index = RecentIndex(window=10, budget_bytes=3 * 310 + 30)
     for n, guild_id in enumerate(GUILDS):
         rows = [memory_task(f"g{n}v{i}", guild_id=guild_id, prompt="0123456789") for i in range(1)]
         index.begin_load(guild_id)
@@ -299,7 +334,7 @@ def test_memory_bound_drops_the_least_recently_used_guild() -> None:
     index.get(GUILD)  # used: now the most recent
     index.add(memory_task("g1v9", guild_id=OTHER_GUILD, prompt="0123456789" * 3))
     assert index.guilds() == [GUILD, OTHER_GUILD]  # THIRD_GUILD was the least recently used
-    assert index.weight == 260 + 260 + 280
+    assert index.weight == 310 + 310 + 330
 
 
 def test_completions_seen_while_a_window_loads_are_replayed_unless_invalidated() -> None:

@@ -42,6 +42,7 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ from sqlite_utils import Database
 from bot.core.clock import Clock, utc_now
 from bot.core.models import VideoTask
 from bot.storage.access import AsyncSide, StoreOp
+from bot.storage.change_probe import ChangeProbe
 from bot.storage.recent_index import DEFAULT_WINDOW, RecentIndex, RecentLookup, RecentVideo
 from bot.storage.store import StoreOperations, TaskStore, open_database, open_reader
 
@@ -98,6 +100,7 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         reader: tuple[ThreadPoolExecutor, Database, TaskStore] | None = None,
         *,
         index: RecentIndex | None = None,
+        probe: ChangeProbe | None = None,
     ) -> None:
         """Internal: use ``await AsyncTaskStore.open(...)``."""
         self._executor = executor
@@ -107,7 +110,13 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         self._closed = False
         #: Autocomplete's ``recent_completed``, answered on the loop from the index:
         #: ``await store.recent.find(guild_id, prefix=..., limit=...)``.
-        self.recent = RecentLookup(index or RecentIndex(), self._window_rows, self._ask_sqlite)
+        self._probe = probe
+        self.recent = RecentLookup(
+            index or RecentIndex(),
+            self._window_rows,
+            self._ask_sqlite,
+            changed=probe.changed if probe is not None else lambda: False,
+        )
 
     @classmethod
     async def open(
@@ -133,7 +142,9 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         reader_db, reader_store = await loop.run_in_executor(
             reader_pool, _open_reader_in_worker, path, clock
         )
-        return cls(executor, db, store, (reader_pool, reader_db, reader_store), index=index)
+        probe = await loop.run_in_executor(reader_pool, ChangeProbe, path)
+        reader = (reader_pool, reader_db, reader_store)
+        return cls(executor, db, store, reader, index=index, probe=probe)
 
     @property
     def closed(self) -> bool:
@@ -156,11 +167,15 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
             raise RuntimeError("AsyncTaskStore is closed")
         loop = asyncio.get_running_loop()
         after = self.recent.index.after_write
+        probe = self._probe
 
         def run() -> R:
             result = job()
+            if probe is not None:
+                probe.settle()  # before data_version: see bot.storage.change_probe
             version = data_version(self._db)
-            loop.call_soon_threadsafe(after, op_name, result, version)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(after, op_name, result, version)
             return result
 
         return await loop.run_in_executor(self._executor, run)
@@ -198,6 +213,7 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
             return
         self._closed = True
         loop = asyncio.get_running_loop()
+        await self.recent.aclose()
         try:
             if self._reader is not None:
                 pool, reader_db, _ = self._reader
@@ -208,6 +224,8 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
             await loop.run_in_executor(self._executor, self._db.close)
         finally:
             self._executor.shutdown(wait=False)
+            if self._probe is not None:
+                self._probe.close()  # after the writer's last job (it settles the probe)
 
     async def __aenter__(self) -> AsyncTaskStore:
         return self
