@@ -391,8 +391,11 @@ def test_matching_follows_sqlite_like_on_awkward_text(typed: str) -> None:
     assert [v.id for v in window.find(matcher(typed), 25) or []] == want
 
 
-def test_every_classified_writer_exists_and_completed_is_final() -> None:
+def test_every_writer_is_classified_for_the_index_and_completed_is_final() -> None:
     writers = {name for name, op in store_ops(StoreOperations).items() if op.role == "writer"}
-    assert COMPLETING_WRITERS <= writers and UNRELATED_WRITERS <= writers
+    unclassified = writers - COMPLETING_WRITERS - UNRELATED_WRITERS
+    # An unclassified writer stays correct (it empties the index) but makes every
+    # autocomplete after it a SQLite query: add it to one of the two sets.
+    assert not unclassified, f"classify in bot/storage/recent_index.py: {sorted(unclassified)}"
     assert not COMPLETING_WRITERS & UNRELATED_WRITERS
     assert TRANSITIONS[TaskStatus.COMPLETED] == frozenset()  # the index never removes a video

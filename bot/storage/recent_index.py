@@ -77,11 +77,16 @@ DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
 #: Estimated bytes of one entry besides its prompt (the object, id, datetime, list slots).
 ENTRY_OVERHEAD_BYTES = 300
 
-#: Writers that can make a task COMPLETED; each returns the task it changed.
-COMPLETING_WRITERS = frozenset({"mark_submitted", "update_progress", "complete"})
+#: Writers that can make a task COMPLETED; each returns the tasks it changed (a list
+#: may hold other things too). ``update_progress_many`` (a poll round in one
+#: transaction) is being added on another branch; a name that is not a writer is inert.
+COMPLETING_WRITERS = frozenset(
+    {"mark_submitted", "update_progress", "complete", "update_progress_many"}
+)
 #: Writers that cannot change what autocomplete shows (see the module docstring).
 UNRELATED_WRITERS = frozenset(
     {
+        "active_by_upstream_ids",  # being added on another branch (list polling)
         "add_event",
         "cancel",
         "claim_deliveries",
@@ -102,6 +107,7 @@ UNRELATED_WRITERS = frozenset(
         "record_poll_failure",
         "refresh_upload_limits",
         "release_claims",
+        "release_polls",  # being added on another branch (list polling)
         "retry_delivery",
         "set_card_message",
         "set_limits",
