@@ -350,8 +350,8 @@ def report(args: argparse.Namespace, config: Config, m: Measured) -> None:
 def capacity_table(args: argparse.Namespace, config: Config, m: Measured) -> None:
     settings = config.poller
     tick_s = poller_setting(settings, "tick_seconds")
-    per_round = poller_setting(settings, "max_tasks_per_round")
-    rate = poller_setting(settings, "max_requests_per_second")
+    per_round = settings.max_tasks_per_round
+    rate = settings.max_requests_per_second
     max_interval = poller_setting(settings, "max_interval_seconds")
     sustained = m.polled / sum(m.tick_times) if m.tick_times else 0.0
     achieved = m.paced_polled / m.paced_seconds if m.paced_seconds else 0.0

@@ -18,6 +18,7 @@ RATIO_LINE = re.compile(r"^ratio [a-z0-9_]+ = \d+\.\d{4}  \(.+: (met|MISSED)\)$"
 TABLE_RULE = re.compile(r"^\| -+ (\| -+ )*\|$", re.MULTILINE)
 
 TINY = {
+    "bench.autocomplete": ["--videos", "60", "--in-flight", "40", "--burst", "10", "--rounds", "2"],
     "bench.store": ["--tasks", "200", "--chain", "30", "--repeat", "2"],
     "bench.scale": ["--tasks", "150", "--ticks", "2", "--paced-seconds", "1", "--big-batch", "80"],
     "bench.poller": ["--videos", "6", "--window", "30"],

@@ -24,10 +24,14 @@ CHOICE_NAME_LIMIT = 100
 async def recent_video_choices(
     store: AsyncTaskStore, interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """Recent finished videos of this guild matching what was typed (id prefix or prompt words)."""
+    """Recent finished videos of this guild matching what was typed (id prefix or prompt words).
+
+    Answered from the store's in-memory index (``store.recent``), on the loop: a burst
+    of commands queued on the store's reader thread does not delay it.
+    """
     if interaction.guild_id is None:
         return []
-    tasks = await store.recent_completed(
+    tasks = await store.recent.find(
         interaction.guild_id, prefix=current.strip(), limit=AUTOCOMPLETE_LIMIT
     )
     return [

@@ -33,6 +33,12 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
   must never call them directly (that would block the loop and trip the thread check).
 * Cancelling an awaiting coroutine does not stop a job that has started; the write
   completes (atomically) and its result is dropped.
+* ``recent.find`` (autocomplete) is answered on the loop from ``RecentIndex``
+  (``bot.storage.recent_index``), a per-guild cache of the newest finished videos: no
+  thread hop, so it never queues behind a burst's reads. Every writer job reports to
+  the index (which operation, its result, the connection's ``PRAGMA data_version``)
+  through ``call_soon_threadsafe`` from the writer thread, after its transaction
+  committed and before the awaiting coroutine resumes, even if that one was cancelled.
 * ``close()`` rejects new calls, lets queued ones finish, closes the connection on the
   worker and releases the thread.
 """
@@ -40,6 +46,7 @@ Design (one owner thread, Datasette's single-writer idea scaled down):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +57,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from bot.core.clock import Clock, utc_now
+from bot.core.models import VideoTask
 from bot.storage.access import AsyncSide, StoreOp
+from bot.storage.change_probe import ChangeProbe
+from bot.storage.recent_index import DEFAULT_WINDOW, RecentIndex, RecentLookup, RecentVideo
 from bot.storage.store import StoreOperations, TaskStore, open_database, open_reader
 
 P = ParamSpec("P")
@@ -63,6 +73,11 @@ READER_THREAD_PREFIX = "sqlite-reader"
 def _open_in_worker(path: str | Path | None, clock: Clock) -> tuple[Database, TaskStore]:
     db = open_database(path)
     return db, TaskStore(db, clock=clock)
+
+
+def data_version(db: Database) -> int:
+    """SQLite's count of commits by *other* connections (this one's own do not move it)."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _open_reader_in_worker(path: str | Path, clock: Clock) -> tuple[Database, TaskStore]:
@@ -88,6 +103,9 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         store: TaskStore,
         reader: tuple[ThreadPoolExecutor, Database, TaskStore] | None = None,
         quick: tuple[Database, TaskStore] | None = None,
+        *,
+        index: RecentIndex | None = None,
+        probe: ChangeProbe | None = None,
     ) -> None:
         """Internal: use ``await AsyncTaskStore.open(...)``."""
         self._executor = executor
@@ -96,27 +114,45 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         self._reader = reader
         self._quick = quick
         self._closed = False
+        #: Autocomplete's ``recent_completed``, answered on the loop from the index:
+        #: ``await store.recent.find(guild_id, prefix=..., limit=...)``.
+        self._probe = probe
+        self.recent = RecentLookup(
+            index or RecentIndex(),
+            self._window_rows,
+            self._ask_sqlite,
+            changed=probe.changed if probe is not None else lambda: False,
+        )
 
     @classmethod
-    async def open(cls, path: str | Path | None, *, clock: Clock = utc_now) -> AsyncTaskStore:
-        """Start the worker thread, open and migrate the database on it."""
+    async def open(
+        cls, path: str | Path | None, *, clock: Clock = utc_now, recent_window: int = DEFAULT_WINDOW
+    ) -> AsyncTaskStore:
+        """Start the worker thread, open and migrate the database on it.
+
+        ``recent_window``: finished videos per guild the autocomplete index keeps.
+        """
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=WORKER_THREAD_PREFIX)
         loop = asyncio.get_running_loop()
         try:
             db, store = await loop.run_in_executor(executor, _open_in_worker, path, clock)
+            version = await loop.run_in_executor(executor, data_version, db)
+            index = RecentIndex(window=recent_window, data_version=version)
         except BaseException:
             executor.shutdown(wait=False)
             raise
         if _is_memory(path):
-            return cls(executor, db, store)
+            return cls(executor, db, store, index=index)
         assert path is not None
         reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READER_THREAD_PREFIX)
         reader_db, reader_store = await loop.run_in_executor(
             reader_pool, _open_reader_in_worker, path, clock
         )
+        probe = await loop.run_in_executor(reader_pool, ChangeProbe, path)
+        reader = (reader_pool, reader_db, reader_store)
         quick_db = open_reader(path)  # opened, used and closed by the loop's thread only
         quick = (quick_db, TaskStore(quick_db, clock=clock))
-        return cls(executor, db, store, (reader_pool, reader_db, reader_store), quick)
+        return cls(executor, db, store, reader, quick, index=index, probe=probe)
 
     @property
     def closed(self) -> bool:
@@ -126,20 +162,41 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
     async def call(
         self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run ``fn(store, *args, **kwargs)`` on the worker thread and return its result."""
+        """Run ``fn(store, *args, **kwargs)`` on the worker thread and return its result.
+
+        ``fn`` may write anything, so the recent-video index is emptied after it (rebuilt
+        on its next use); prefer a declared ``@writer`` operation on hot paths.
+        """
+        return await self._write(None, functools.partial(fn, self._store, *args, **kwargs))
+
+    async def _write(self, op_name: str | None, job: Callable[[], R]) -> R:
+        """Run a writer job, then tell the index (on the loop, before the caller resumes)."""
         if self._closed:
             raise RuntimeError("AsyncTaskStore is closed")
-        job = functools.partial(fn, self._store, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        loop = asyncio.get_running_loop()
+        after = self.recent.index.after_write
+        probe = self._probe
+
+        def run() -> R:
+            result = job()
+            if probe is not None:
+                probe.settle()  # before data_version: see bot.storage.change_probe
+            version = data_version(self._db)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(after, op_name, result, version)
+            return result
+
+        return await loop.run_in_executor(self._executor, run)
 
     async def read(
         self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Run a read-only ``fn(store, ...)`` on the reader thread (the writer if none)."""
-        if self._reader is None:
-            return await self.call(fn, *args, **kwargs)
         if self._closed:
             raise RuntimeError("AsyncTaskStore is closed")
+        if self._reader is None:
+            job = functools.partial(fn, self._store, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         pool, _, store = self._reader
         job = functools.partial(fn, store, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(pool, job)
@@ -151,8 +208,15 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         (``bot.storage.access``)."""
         if op.role == "quick" and self._quick is not None:
             return self._read_now(op.fn, *args, **kwargs)
-        run = self.call if op.role == "writer" else self.read
-        return run(op.fn, *args, **kwargs)
+        if op.role != "writer":
+            return self.read(op.fn, *args, **kwargs)
+        return self._write(op.name, functools.partial(op.fn, self._store, *args, **kwargs))
+
+    async def _window_rows(self, guild_id: int, limit: int) -> list[RecentVideo]:
+        return await self.completed_window(guild_id, limit=limit)
+
+    async def _ask_sqlite(self, guild_id: int, prefix: str, limit: int) -> list[VideoTask]:
+        return await self.recent_completed(guild_id, prefix=prefix, limit=limit)
 
     async def _read_now(
         self, fn: Callable[Concatenate[TaskStore, P], R], *args: P.args, **kwargs: P.kwargs
@@ -169,6 +233,7 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
         loop = asyncio.get_running_loop()
         if self._quick is not None:
             self._quick[0].close()
+        await self.recent.aclose()
         try:
             if self._reader is not None:
                 pool, reader_db, _ = self._reader
@@ -179,6 +244,8 @@ class AsyncTaskStore(AsyncSide, StoreOperations):
             await loop.run_in_executor(self._executor, self._db.close)
         finally:
             self._executor.shutdown(wait=False)
+            if self._probe is not None:
+                self._probe.close()  # after the writer's last job (it settles the probe)
 
     async def __aenter__(self) -> AsyncTaskStore:
         return self

@@ -12,6 +12,7 @@ from bot.core.models import TaskStatus, VideoTask
 from bot.storage.access import reader
 from bot.storage.codec import check_page, like_escape, to_db_time
 from bot.storage.core import Operations
+from bot.storage.recent_index import RecentVideo
 
 
 def history_where(
@@ -63,6 +64,18 @@ class History(Operations):
         return self._core.select(
             f"{clauses} ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit]
         )
+
+    @reader
+    def completed_window(self, guild_id: int, *, limit: int) -> list[RecentVideo]:
+        """The newest ``limit`` completed tasks of a guild as autocomplete entries, in
+        ``recent_completed``'s order (the in-memory ``RecentIndex`` is built from this)."""
+        check_page(limit)
+        rows = self._core.rows(
+            "SELECT id, prompt, created_at FROM tasks WHERE guild_id = ? AND status = ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            [guild_id, TaskStatus.COMPLETED.value, limit],
+        )
+        return [RecentVideo(row[0], row[1], datetime.fromisoformat(row[2])) for row in rows]
 
     @reader
     def user_history(

@@ -22,6 +22,8 @@ Layout, by concern (each a mixin of ``@reader`` / ``@writer`` operations):
 ``upload_limits``      each task's recorded attachment limit, refreshed per guild
 ``member_defaults``    each member's own /sora defaults, per guild (/settings)
 ``deletions``          the deleted mark of result posts (the Delete button)
+``recent_index``       autocomplete's in-memory window of each guild's newest finished
+                       videos (used by ``AsyncTaskStore``; not an operation mixin)
 ``core`` / ``codec``   connection plumbing and transactions / row encoding
 ``connection``         ``open_database`` (pragmas, migrations) and ``open_reader``
 =====================  ===================================================================
