@@ -107,10 +107,13 @@ class BotProcess:
         env: dict[str, str],
         log_path: Path,
         command: tuple[str, ...] = ("bot", "run"),
+        cwd: Path | None = None,
     ) -> None:
         self.config_path = config_path
         #: ``python -m <command...> --config PATH``; ``bench.latency`` runs its baseline bot.
         self.command = command
+        #: ``python -m`` imports from the working directory first (another checkout's code).
+        self.cwd = cwd
         self.env = env
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
@@ -141,6 +144,7 @@ class BotProcess:
                 "--config",
                 str(self.config_path),
                 env=self.env,
+                cwd=self.cwd,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,

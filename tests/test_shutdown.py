@@ -29,6 +29,7 @@ from tests.subprocess_bot import process_world as process_world
 pytestmark = pytest.mark.asyncio
 
 MESSAGES = r"^/channels/\d+/messages$"
+POLLS = ("retrieve", "list")
 
 
 async def _stop_gracefully(w: ProcessWorld) -> None:
@@ -53,9 +54,11 @@ async def test_sigterm_while_polling_exits_cleanly_and_the_restart_finishes(proc
     w = process_world
     await w.start_bot()
     videos = [await sora(w, f"a slow render {n} [duration:4]") for n in range(3)]
-    w.upstream.inject("retrieve", Fault.HANG, seconds=1.5, times=3)
+    # A poll is a retrieve or, with several due at once, a list page (list polling).
+    for poll in POLLS:
+        w.upstream.inject(poll, Fault.HANG, seconds=1.5, times=3)
     await w.discord.wait_until(
-        lambda: any(r.op == "retrieve" and not r.finished for r in w.upstream.requests), timeout=15
+        lambda: any(r.op in POLLS and not r.finished for r in w.upstream.requests), timeout=15
     )
 
     await _stop_gracefully(w)

@@ -113,7 +113,6 @@ class Poller:
         self._delivery_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
-        media = media or MediaConfig()
         self.cards = CardEdits(
             store=store,
             notifier=notifier,
@@ -122,10 +121,14 @@ class Poller:
             concurrency=settings.concurrency,
             clock=clock,
         )
-        self.deliverer = Deliverer(
-            store=store,
-            upstream=upstream,
-            notifier=notifier,
+        self.deliverer = self._make_deliverer(media_dir, media or MediaConfig())
+
+    def _make_deliverer(self, media_dir: Path, media: MediaConfig) -> Deliverer:
+        settings = self.settings
+        return Deliverer(
+            store=self.store,
+            upstream=self.upstream,
+            notifier=self.notifier,
             settings=DeliverySettings(
                 batch_size=settings.batch_size,
                 concurrency=settings.concurrency,
@@ -136,9 +139,9 @@ class Poller:
                 max_download_bytes=media.max_download_bytes,
             ),
             policy=self.policy,
-            clock=clock,
+            clock=self.clock,
             fitter=VideoFitter(media_dir=media_dir, transcoder=make_transcoder(media)),
-            originals=originals_for(media, media_dir, clock),
+            originals=originals_for(media, media_dir, self.clock),
         )
 
     def schedule(self, scheduler: AsyncIOScheduler, *, every_seconds: float) -> None:
