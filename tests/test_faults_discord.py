@@ -310,6 +310,7 @@ async def test_a_deleted_card_is_marked_dead_and_never_edited_again(tmp_path):
         assert post.attachments and post.reply_to is None
 
 
+@pytest.mark.slow  # a 90 s outage soak (14-20 s of discord.py reconnect back-off)
 async def test_a_90_s_discord_outage_loses_nothing_and_posts_nothing_twice(tmp_path):
     clock = ManualClock()
     async with manual_harness(tmp_path, clock) as h:
