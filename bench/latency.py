@@ -371,6 +371,11 @@ def remote(h: ProcessWorld) -> RemoteUpstream:
     return h.upstream
 
 
+def polls(h: ProcessWorld) -> int:
+    """Poll requests the Videos API emulator served so far (retrieves and list pages)."""
+    return remote(h).count("retrieve") + remote(h).count("list")
+
+
 def _shares(total: int, guilds: int) -> list[int]:
     """``total`` tasks split over ``guilds`` guilds as evenly as possible."""
     base, extra = divmod(total, guilds)
@@ -479,12 +484,12 @@ async def run_bot(args: argparse.Namespace, tmp: Path, who: str) -> Figures:
     async with Scene(args, tmp, who) as scene:
         await scene.start()
         h = scene.world
-        polls_before = remote(h).count("retrieve")
+        polls_before = polls(h)
         window = time.perf_counter()
         await idle_scene(scene, figures, args)
         await burst_scenes(scene, figures, args)
         window = time.perf_counter() - window
-        figures.polls_per_second = (remote(h).count("retrieve") - polls_before) / window
+        figures.polls_per_second = (polls(h) - polls_before) / window
         figures.active = args.tasks
     return figures
 
@@ -506,7 +511,7 @@ def report(args: argparse.Namespace, runs: dict[str, Figures]) -> None:
     bot, base = runs[BOT], runs[BASELINE]
     print(
         f"{args.tasks:,} tasks in flight, {args.history + args.burst:,} finished videos in the "
-        "commands' guild; status polls during the scenes: "
+        "commands' guild; poll requests (retrieves, list pages) during the scenes: "
         + ", ".join(f"{fig.polls_per_second:.0f}/s ({who})" for who, fig in runs.items())
     )
     rows = []
