@@ -1,6 +1,6 @@
 """The baseline for ``bench.latency``: a minimal bot that does only the core loop.
 
-What a competent 150-line bot does, and nothing more: ``/sora`` defers at once, creates the
+What a competent 200-line bot does, and nothing more: ``/sora`` defers at once, creates the
 job at the Videos API (httpx), stores it in SQLite (``sqlite3``, on the event loop) and
 shows "queued"; a loop polls every in-flight job (up to 50 every 2 s, 8 at once) and posts
 the finished video's link as a reply; ``/remix`` defers and does the same with the parent's
