@@ -16,7 +16,6 @@ Nothing here is state a restart would lose: it only orders work inside one proce
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 #: Discord gives 3 s for a first response; an interaction still unanswered then is lost
@@ -44,8 +43,6 @@ class Foreground:
         self.max_wait = max_wait
         self.check_every = check_every
         self._waiting: list[tuple[float, Callable[[], bool]]] = []
-        self._all_answered = asyncio.Event()
-        self._watcher: asyncio.Task[None] | None = None
 
     def arrived(self, answered: Callable[[], bool]) -> None:
         """An interaction arrived; ``answered()`` turns true once its first response is sent."""
@@ -63,27 +60,13 @@ class Foreground:
         return len(self._waiting)
 
     async def idle(self) -> None:
-        """Return once no interaction waits for a first response, or after ``max_wait``.
-
-        Every waiter sleeps on one event; a single watcher looks every ``check_every``
-        seconds whether the interactions were answered and wakes them all (a burst of
-        commands has dozens of waiters: one look each per millisecond would cost more
-        than the answers being waited for).
-        """
+        """Return once no interaction waits for a first response, or after ``max_wait``."""
         if not self.unanswered():
             return
-        self._all_answered.clear()
-        if self._watcher is None or self._watcher.done():
-            self._watcher = asyncio.create_task(self._watch(), name="foreground-watch")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.max_wait):
-                await self._all_answered.wait()
-
-    async def _watch(self) -> None:
+        give_up = _now() + self.max_wait
         # discord.py has no "answered" event to wait on: look again every millisecond.
-        while self.unanswered():  # noqa: ASYNC110
+        while self.unanswered() and _now() < give_up:  # noqa: ASYNC110
             await asyncio.sleep(self.check_every)
-        self._all_answered.set()
 
 
 def _now() -> float:
